@@ -1,0 +1,185 @@
+"""The attributes we send, and nothing else.
+
+Resource (once per process): who and where, never what. Span: how the command ended.
+No argument or option value, path, working directory, environment value, hostname or
+user name is ever read into an attribute. CI is detected from the *presence* of each
+provider's marker variable; its value is not read.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Mapping
+from typing import Final
+
+from . import config
+from ._version import __version__
+
+# Our own namespace, for what the semantic conventions have no name for.
+OUTCOME: Final = "cli_telemetry.outcome"
+DURATION_MS: Final = "cli_telemetry.duration_ms"
+CI_DETECTED: Final = "cli_telemetry.ci.detected"
+CI_PROVIDER: Final = "cli_telemetry.ci.provider"
+DROPPED_SPANS: Final = "cli_telemetry.dropped_spans"
+
+SCOPE_NAME: Final = "otel_cli_telemetry"
+SCOPE_VERSION: Final = __version__
+
+# semantic-conventions registry: host.arch well-known values
+_ARCH: Final = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "x64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv8l": "arm64",
+    "armv7l": "arm32",
+    "armv6l": "arm32",
+    "arm": "arm32",
+    "i386": "x86",
+    "i486": "x86",
+    "i586": "x86",
+    "i686": "x86",
+    "x86": "x86",
+    "ia64": "ia64",
+    "ppc": "ppc32",
+    "ppc64": "ppc64",
+    "ppc64le": "ppc64",
+    "s390x": "s390x",
+}
+
+# semantic-conventions registry: os.type well-known values, keyed by sys.platform prefix
+_OS: Final = (
+    ("linux", "linux"),
+    ("darwin", "darwin"),
+    ("win32", "windows"),
+    ("cygwin", "windows"),
+    ("freebsd", "freebsd"),
+    ("netbsd", "netbsd"),
+    ("openbsd", "openbsd"),
+    ("dragonfly", "dragonflybsd"),
+    ("aix", "aix"),
+    ("sunos", "solaris"),
+    ("zos", "z_os"),
+)
+
+# (marker variable, provider): presence is enough, the value is never read.
+_CI: Final = (
+    ("GITHUB_ACTIONS", "github_actions"),
+    ("GITLAB_CI", "gitlab_ci"),
+    ("CIRCLECI", "circleci"),
+    ("TF_BUILD", "azure_pipelines"),
+    ("BUILDKITE", "buildkite"),
+    ("JENKINS_URL", "jenkins"),
+    ("TEAMCITY_VERSION", "teamcity"),
+    ("BITBUCKET_BUILD_NUMBER", "bitbucket_pipelines"),
+    ("CODEBUILD_BUILD_ID", "aws_codebuild"),
+    ("TRAVIS", "travis"),
+    ("APPVEYOR", "appveyor"),
+    ("DRONE", "drone"),
+    ("SEMAPHORE", "semaphore"),
+    ("CIRRUS_CI", "cirrus_ci"),
+    ("BUILD_ID_GOOGLE_CLOUD_BUILD", "google_cloud_build"),
+    ("HEROKU_TEST_RUN_ID", "heroku_ci"),
+    ("WOODPECKER", "woodpecker"),
+)
+
+
+def host_arch(machine: str | None = None) -> str:
+    raw = (machine if machine is not None else platform.machine()).lower()
+    return _ARCH.get(raw, raw or "unknown")
+
+
+def os_type(platform_name: str | None = None) -> str:
+    name = platform_name if platform_name is not None else sys.platform
+    for prefix, value in _OS:
+        if name.startswith(prefix):
+            return value
+    return name
+
+
+def os_version() -> str:
+    if sys.platform == "darwin":
+        return platform.mac_ver()[0] or platform.release()
+    if sys.platform == "win32":
+        return platform.version()
+    return platform.release()
+
+
+def ci_provider(env: Mapping[str, str]) -> str | None:
+    """Which CI runs us, from the presence of a marker variable; None outside CI."""
+    for marker, provider in _CI:
+        if config.get(env, marker) is not None:
+            return provider
+    ci = config.flag(env, "CI")
+    return "generic" if ci else None
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def interactive() -> bool:
+    return _isatty(sys.stdin) and _isatty(sys.stdout)
+
+
+def executable_name(service_name: str) -> str:
+    """The program's base name (never its path), e.g. ``assembly``.
+
+    ``sys.argv[0]`` is the entry-point script users type; for ``python -c`` or an
+    embedded interpreter it is useless, and the service name stands in.
+    """
+    argv0 = sys.argv[0] if sys.argv else ""
+    base = os.path.basename(argv0)
+    if not base or base.startswith("-") or base == "__main__.py":
+        return service_name
+    return base
+
+
+def resource_attributes(
+    service_name: str,
+    service_version: str | None,
+    installation_id: str | None,
+    env: Mapping[str, str],
+    sdk_version: str,
+) -> dict[str, str | bool]:
+    """The resource of every span this process sends.
+
+    ``OTEL_RESOURCE_ATTRIBUTES`` adds attributes (the operator asked for them) but does
+    not replace ours; ``OTEL_SERVICE_NAME`` replaces ``service.name``, as the spec says.
+    """
+    attrs: dict[str, str | bool] = {}
+    raw_extra = config.get(env, config.OTEL_RESOURCE_ATTRIBUTES)
+    if raw_extra:
+        attrs.update(config.parse_resource_attributes(raw_extra))
+    attrs.update(
+        {
+            "service.name": service_name,
+            "telemetry.sdk.name": "opentelemetry",
+            "telemetry.sdk.language": "python",
+            "telemetry.sdk.version": sdk_version,
+            "os.type": os_type(),
+            "os.version": os_version(),
+            "host.arch": host_arch(),
+            "process.runtime.name": sys.implementation.name,
+            "process.runtime.version": platform.python_version(),
+            "process.interactive": interactive(),
+        }
+    )
+    if service_version:
+        attrs["service.version"] = service_version
+    override = config.get(env, config.OTEL_SERVICE_NAME)
+    if override:
+        attrs["service.name"] = override
+    if installation_id:
+        attrs["app.installation.id"] = installation_id
+    provider = ci_provider(env)
+    attrs[CI_DETECTED] = provider is not None
+    if provider is not None:
+        attrs[CI_PROVIDER] = provider
+    return attrs

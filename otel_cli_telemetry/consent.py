@@ -1,0 +1,74 @@
+"""Decide whether this run may record anything, and say which rule decided.
+
+Runs before any OpenTelemetry import, file write or process start: when the answer is
+"no", nothing else happens at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config, state
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of consent resolution. ``rule`` is stable and machine-readable."""
+
+    enabled: bool
+    rule: str
+    detail: str
+
+    def __bool__(self) -> bool:
+        return self.enabled
+
+
+def resolve(
+    env: Mapping[str, str],
+    *,
+    env_prefix: str,
+    config_file: Path | None,
+    explicit: bool | None = None,
+) -> Decision:
+    """Apply the rules in order; the first that speaks decides.
+
+    1. ``explicit`` (the author's ``enabled=`` argument)
+    2. ``{PREFIX}_TELEMETRY_DISABLED`` set to a true value
+    3. ``DO_NOT_TRACK``, ``OTEL_SDK_DISABLED=true``, ``OTEL_TRACES_EXPORTER=none``
+    4. ``{PREFIX}_TELEMETRY_DISABLED`` set to a false value (beats the persisted choice)
+    5. the persisted choice in ``config.toml``
+    6. the default: on (opt-out model)
+    """
+    if explicit is not None:
+        return Decision(explicit, "argument", f"enabled={explicit} passed by the application")
+
+    app_switch = config.APP_DISABLED.format(prefix=env_prefix)
+    app_value = config.flag(env, app_switch)
+    if app_value:
+        return Decision(False, "env", f"{app_switch} is set")
+    if config.flag(env, config.DO_NOT_TRACK):
+        return Decision(False, "env", f"{config.DO_NOT_TRACK} is set")
+    sdk_disabled = config.get(env, config.OTEL_SDK_DISABLED)
+    if sdk_disabled is not None and sdk_disabled.lower() == "true":
+        return Decision(False, "env", f"{config.OTEL_SDK_DISABLED}=true")
+    exporters = config.get(env, config.OTEL_TRACES_EXPORTER)
+    if exporters is not None and {e.strip().lower() for e in exporters.split(",")} == {"none"}:
+        return Decision(False, "env", f"{config.OTEL_TRACES_EXPORTER}=none")
+    if app_value is False:
+        return Decision(True, "env", f"{app_switch} is set to a false value")
+
+    if config_file is not None:
+        persisted = state.read_config(config_file).get("enabled")
+        if isinstance(persisted, bool):
+            verb = "enabled" if persisted else "disabled"
+            return Decision(persisted, "config", f"{verb} in {config_file}")
+    return Decision(True, "default", "on by default; opt out with DO_NOT_TRACK=1")
+
+
+def persist(config_file: Path, enabled: bool) -> None:
+    """Record the user's choice (``enable`` / ``disable`` commands)."""
+    values = state.read_config(config_file)
+    values["enabled"] = enabled
+    state.write_config(config_file, values)

@@ -1,0 +1,114 @@
+"""Delivery bookkeeping that outlives one process: back-off, Retry-After, drop counts.
+
+Kept in ``delivery.json``. The CLI process reads it before starting an exporter, so a
+machine behind a firewall makes a bounded number of connection attempts however many
+commands run, and a server's ``Retry-After`` is honoured across runs.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import state
+
+#: First wait after a failed delivery, and the ceiling the doubling stops at.
+INITIAL_BACKOFF_S = 5.0
+MAX_BACKOFF_S = 300.0
+#: A server may not push us further away than this, whatever its Retry-After says.
+MAX_RETRY_AFTER_S = 3600.0
+
+
+@dataclass
+class DeliveryState:
+    failures: int = 0
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
+    dropped: dict[str, int] = field(default_factory=dict)
+    delivered: int = 0
+
+    def in_backoff(self, now: float | None = None) -> bool:
+        return (now if now is not None else time.time()) < self.next_attempt_at
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "failures": self.failures,
+            "next_attempt_at": self.next_attempt_at,
+            "last_error": self.last_error,
+            "dropped": dict(self.dropped),
+            "delivered": self.delivered,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DeliveryState:
+        result = cls()
+        failures = data.get("failures")
+        if isinstance(failures, int) and failures >= 0:
+            result.failures = failures
+        next_at = data.get("next_attempt_at")
+        if isinstance(next_at, (int, float)) and next_at == next_at:
+            # Never trust a far-future value (clock skew, corruption): cap it.
+            result.next_attempt_at = min(float(next_at), time.time() + MAX_RETRY_AFTER_S)
+        last = data.get("last_error")
+        if isinstance(last, str):
+            result.last_error = last[:200]
+        dropped = data.get("dropped")
+        if isinstance(dropped, dict):
+            result.dropped = {
+                str(k)[:64]: v for k, v in dropped.items() if isinstance(v, int) and v >= 0
+            }
+        delivered = data.get("delivered")
+        if isinstance(delivered, int) and delivered >= 0:
+            result.delivered = delivered
+        return result
+
+
+def load(path: Path) -> DeliveryState:
+    """The shared state; a missing or corrupt file reads as a fresh start."""
+    try:
+        data = state.read_json(path)
+    except (ValueError, OSError):
+        return DeliveryState()
+    return DeliveryState.from_json(data or {})
+
+
+def update(path: Path, lock_path: Path, change: Any) -> DeliveryState:
+    """Read-modify-write ``delivery.json`` under the state lock. ``change(state)`` mutates."""
+    with state.FileLock(lock_path):
+        current = load(path)
+        change(current)
+        state.write_json(path, current.to_json())
+        return current
+
+
+def backoff_delay(failures: int, *, initial: float = INITIAL_BACKOFF_S, cap: float = MAX_BACKOFF_S,
+                  rng: random.Random | None = None) -> float:
+    """Exponential back-off with full jitter in the upper half: ``[d/2, d]``, d = initial * 2^(n-1)."""
+    exponent = max(failures - 1, 0)
+    delay = min(cap, initial * (2 ** min(exponent, 30)))
+    r = (rng or random).random()
+    return delay / 2 + r * delay / 2
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    current = now if now is not None else time.time()
+    return min(max(when.timestamp() - current, 0.0), MAX_RETRY_AFTER_S)

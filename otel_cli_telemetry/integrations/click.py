@@ -1,0 +1,47 @@
+"""A ``telemetry`` command group for click CLIs: status, enable, disable, show, flush.
+
+>>> cli.add_command(consent_group(telemetry))   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import cli
+from ..telemetry import Telemetry
+
+
+def consent_group(telemetry: Telemetry, name: str = "telemetry") -> click.Group:
+    """Build the group; mount it with ``cli.add_command(consent_group(telemetry))``."""
+
+    @click.group(name=name, help=f"Control the usage telemetry of {telemetry.app_name}.")
+    def group() -> None:
+        pass
+
+    @group.command(help="Say whether telemetry is on, and which rule decided.")
+    def status() -> None:
+        cli.do_status(telemetry, sys.stdout)
+
+    @group.command(help="Send anonymous usage telemetry (saved; env variables still win).")
+    def enable() -> None:
+        cli.do_enable(telemetry, sys.stdout)
+
+    @group.command(help="Send nothing, record nothing (saved).")
+    def disable() -> None:
+        cli.do_disable(telemetry, sys.stdout)
+
+    @group.command(help="Print what was recorded locally or waits to be sent.")
+    @click.option("--limit", default=20, show_default=True)
+    @click.option("--json", "as_json", is_flag=True, help="Raw OTLP JSON lines.")
+    @click.option("-v", "--verbose", is_flag=True, help="Every attribute.")
+    def show(limit: int, as_json: bool, verbose: bool) -> None:
+        cli.do_show(telemetry, sys.stdout, limit=limit, as_json=as_json, verbose=verbose)
+
+    @group.command(help="Deliver waiting telemetry now (for CI jobs).")
+    @click.option("--timeout", type=float, default=None, help="Seconds to wait at most.")
+    def flush(timeout: float | None) -> None:
+        sys.exit(cli.do_flush(telemetry, sys.stdout, timeout=timeout))
+
+    return group

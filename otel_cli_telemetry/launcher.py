@@ -1,0 +1,104 @@
+"""Start the detached exporter child, unless one is already draining or we are backing off.
+
+The child is ``sys.executable -m otel_cli_telemetry.exporter``: a fixed argv with no
+payload, token or header in it (``ps`` shows everything in argv). It runs in its own
+session with stdio on /dev/null, in the private state dir as working directory (so no
+module of the host's current directory can shadow ours), with a reduced environment
+that carries the kill switch: nothing it runs can start another exporter.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from . import config, delivery, state
+
+ENTRY_MODULE = "otel_cli_telemetry.exporter"
+
+# What the child may inherit: finding Python and our package, locale, temp dirs,
+# proxies and CA bundles for its HTTPS requests. Nothing else of the host's environment.
+_PASS_THROUGH = (
+    "PATH",
+    "HOME",
+    "USERPROFILE",
+    "SYSTEMROOT",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "LANG",
+    "LC_ALL",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
+
+Spawn = Callable[..., Any]
+
+
+def child_env(env: Mapping[str, str], home: Path) -> dict[str, str]:
+    """The exporter child's whole environment."""
+    reduced = {k: env[k] for k in _PASS_THROUGH if env.get(k)}
+    # Make sure the child imports the same copy of this package as the parent.
+    package_root = str(Path(__file__).resolve().parent.parent)
+    existing = reduced.get("PYTHONPATH")
+    reduced["PYTHONPATH"] = package_root + (os.pathsep + existing if existing else "")
+    reduced[config.CHILD_MARKER] = "1"
+    reduced["OTEL_CLI_TELEMETRY_HOME_DIR"] = str(home)
+    reduced["PYTHONDONTWRITEBYTECODE"] = "1"
+    return reduced
+
+
+def argv() -> list[str]:
+    return [sys.executable, "-m", ENTRY_MODULE]
+
+
+def should_start(paths: state.Paths, *, now: float | None = None) -> tuple[bool, str]:
+    """Whether a new exporter is needed now, and why not when it is not."""
+    if os.environ.get(config.CHILD_MARKER):
+        return False, "inside an exporter"
+    backoff = delivery.load(paths.delivery_file)
+    if backoff.in_backoff(now):
+        return False, "backing off"
+    if state.is_locked(paths.export_lock):
+        return False, "an exporter is draining"
+    return True, "ready"
+
+
+def start(paths: state.Paths, env: Mapping[str, str], *, spawn: Spawn | None = None) -> int | None:
+    """Start the child without waiting for it; its pid, or None if it could not start."""
+    popen: Spawn = spawn or subprocess.Popen
+    kwargs: dict[str, Any] = {
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "close_fds": True,
+        "cwd": str(paths.home),
+        "env": child_env(env, paths.home),
+    }
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        flags = getattr(subprocess, "DETACHED_PROCESS", 0x8)
+        flags |= getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
+        flags |= getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000)
+        kwargs["creationflags"] = flags
+    else:
+        kwargs["start_new_session"] = True
+    try:
+        process = popen(argv(), **kwargs)
+    except OSError:
+        return None
+    pid = getattr(process, "pid", None)
+    return pid if isinstance(pid, int) else None

@@ -1,0 +1,197 @@
+"""The enabled path: a private TracerProvider, the command span, and delivery.
+
+Imported only once consent said yes; importing it imports the OpenTelemetry SDK.
+The host's global TracerProvider is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import context as context_api
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.sdk.version import __version__ as sdk_version
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from . import attributes, command, config, launcher, otlp_json, spool, state
+from . import destination as destination_mod
+from .processor import ConsentSpanProcessor
+
+#: Attribute values longer than this are truncated by the SDK.
+MAX_ATTRIBUTE_LENGTH = 1024
+
+
+@dataclass
+class PipelineOptions:
+    service_name: str
+    service_version: str | None
+    env_prefix: str
+    paths: state.Paths
+    destination: destination_mod.Destination
+    debug: bool
+    env: Mapping[str, str]
+    spawn: launcher.Spawn | None = None
+    stderr: Any = None
+
+
+@dataclass
+class Counters:
+    """What this process dropped and why; never printed, shown by ``status``."""
+
+    dropped: dict[str, int] = field(default_factory=dict)
+    spooled: int = 0
+    exporters_started: int = 0
+    last_spool_file: str | None = None
+
+    def count(self, reason: str, n: int = 1) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
+
+
+class Pipeline:
+    """One per Telemetry object, built on its first enabled command."""
+
+    def __init__(self, options: PipelineOptions) -> None:
+        self.options = options
+        self.counters = Counters()
+        self.processor = ConsentSpanProcessor(lambda: True, self._deliver)
+        self.provider = TracerProvider(
+            resource=Resource(self._resource_attributes()),
+            sampler=ALWAYS_ON,
+            span_limits=SpanLimits(
+                max_attributes=128,
+                max_events=32,
+                max_links=32,
+                max_attribute_length=MAX_ATTRIBUTE_LENGTH,
+            ),
+            shutdown_on_exit=False,
+        )
+        self.provider.add_span_processor(self.processor)
+        self.tracer = self.provider.get_tracer(attributes.SCOPE_NAME, attributes.SCOPE_VERSION)
+
+    def _resource_attributes(self) -> dict[str, Any]:
+        opts = self.options
+        install_id: str | None
+        try:
+            if opts.debug:
+                # Debug sends nothing and writes nothing: show the id if one exists.
+                current = state.read_json(opts.paths.state_file) or {}
+                install_id = str(current.get("installation_id") or uuid.uuid4())
+            else:
+                state.ensure_dir(opts.paths.home)
+                install_id = state.installation_id(opts.paths)
+        except (OSError, ValueError, TimeoutError, state.UnsafeHomeError):
+            self.counters.count("installation_id_unavailable")
+            install_id = None
+        return dict(
+            attributes.resource_attributes(
+                opts.service_name, opts.service_version, install_id, opts.env, sdk_version
+            )
+        )
+
+    # --- the command span -----------------------------------------------------------
+
+    def parent_context(self) -> context_api.Context | None:
+        """A context carrying the remote parent from ``TRACEPARENT``, if valid."""
+        carrier = {}
+        traceparent = config.get(self.options.env, config.TRACEPARENT)
+        if traceparent is None:
+            return None
+        carrier["traceparent"] = traceparent
+        tracestate = config.get(self.options.env, config.TRACESTATE)
+        if tracestate is not None:
+            carrier["tracestate"] = tracestate
+        ctx = TraceContextTextMapPropagator().extract(carrier)
+        span_ctx = trace_api.get_current_span(ctx).get_span_context()
+        if not span_ctx.is_valid:
+            config.warn_once(config.TRACEPARENT, "invalid value ignored")
+            return None
+        return ctx
+
+    def start(self, name: str, *, root: bool, extra: Mapping[str, Any] | None) -> CommandSpan:
+        attrs: dict[str, Any] = {
+            "process.executable.name": attributes.executable_name(self.options.service_name),
+            "process.pid": os.getpid(),
+        }
+        if extra:
+            attrs.update(extra)
+        parent = self.parent_context() if root else None
+        span = self.tracer.start_span(
+            f"{self.options.service_name} {name}".strip(),
+            context=parent,
+            kind=SpanKind.INTERNAL,
+            attributes=attrs,
+        )
+        if root:
+            ctx = span.get_span_context()
+            self.processor.register_root(ctx.trace_id, ctx.span_id)
+        token = context_api.attach(trace_api.set_span_in_context(span))
+        return CommandSpan(span, token, time.perf_counter_ns())
+
+    # --- delivery -------------------------------------------------------------------
+
+    def _deliver(self, spans: Sequence[ReadableSpan], overflow: int) -> None:
+        request = otlp_json.encode(spans)
+        if overflow:
+            self.counters.count("span_limit", overflow)
+        opts = self.options
+        if opts.debug:
+            out = opts.stderr if opts.stderr is not None else sys.stderr
+            out.write(json.dumps(request, indent=2, ensure_ascii=False) + "\n")
+            return
+        try:
+            path = spool.write(opts.paths.spool_dir, spool.dumps(request))
+        except (OSError, ValueError, state.UnsafeHomeError) as exc:
+            self.counters.count(f"spool_write_{exc.__class__.__name__}")
+            return
+        self.counters.spooled += 1
+        self.counters.last_spool_file = path.name
+        try:
+            destination_mod.save(opts.paths.destination_file, opts.destination)
+            ready, why = launcher.should_start(opts.paths)
+            if ready:
+                if launcher.start(opts.paths, opts.env, spawn=opts.spawn) is not None:
+                    self.counters.exporters_started += 1
+                else:
+                    self.counters.count("spawn_failed")
+            elif why == "backing off":
+                # Nobody drains while we back off: keep the spool within its caps here.
+                spool.enforce_caps(opts.paths.spool_dir)
+        except (OSError, ValueError) as exc:
+            self.counters.count(f"launch_{exc.__class__.__name__}")
+
+
+@dataclass
+class CommandSpan:
+    span: Any
+    token: object
+    started_ns: int
+
+    def finish(self, outcome: command.Exit, extra: Mapping[str, Any] | None = None) -> None:
+        span = self.span
+        try:
+            duration_ms = (time.perf_counter_ns() - self.started_ns) / 1e6
+            span.set_attribute("process.exit.code", outcome.code)
+            span.set_attribute(attributes.OUTCOME, outcome.outcome)
+            span.set_attribute(attributes.DURATION_MS, round(duration_ms, 3))
+            if extra:
+                span.set_attributes(dict(extra))
+            if outcome.code != 0:
+                span.set_attribute("error.type", outcome.error_type or command.OTHER)
+                # The description stays generic: exception messages can hold secrets.
+                span.set_status(Status(StatusCode.ERROR, outcome.outcome))
+        finally:
+            try:
+                context_api.detach(self.token)  # type: ignore[arg-type]
+            finally:
+                span.end()

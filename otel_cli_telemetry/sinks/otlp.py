@@ -1,0 +1,151 @@
+"""OTLP/HTTP sink (``http/protobuf`` or ``http/json``), used only in the exporter child.
+
+Response handling follows the OTLP/HTTP specification: any 2xx is success (a
+``partialSuccess`` is recorded, never retried); 429, 502, 503, 504 and connection
+errors are retryable, honouring ``Retry-After``; every other status drops the batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from typing import TYPE_CHECKING, Any
+
+from .. import delivery
+from . import ACCEPTED, DROP, RETRY, Result, merge
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..destination import Destination
+
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+
+
+def _hex_ids_to_base64(node: Any) -> Any:
+    """OTLP/JSON spells ids in hex; protobuf's JSON parser expects base64 for bytes."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key in _ID_FIELDS and isinstance(value, str):
+                out[key] = base64.b64encode(bytes.fromhex(value)).decode("ascii") if value else ""
+            else:
+                out[key] = _hex_ids_to_base64(value)
+        return out
+    if isinstance(node, list):
+        return [_hex_ids_to_base64(v) for v in node]
+    return node
+
+
+def to_protobuf(request: dict[str, Any]) -> bytes:
+    """Serialise an OTLP/JSON request as the protobuf ``ExportTraceServiceRequest``."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    message = ExportTraceServiceRequest()
+    json_format.ParseDict(_hex_ids_to_base64(request), message, ignore_unknown_fields=True)
+    data: bytes = message.SerializeToString()
+    return data
+
+
+def _rejected_spans(response: httpx.Response, protocol: str) -> tuple[int, str]:
+    if not response.content:
+        return 0, ""
+    try:
+        if protocol == "http/json":
+            body = json.loads(response.content)
+            partial = body.get("partialSuccess") or {} if isinstance(body, dict) else {}
+            return int(partial.get("rejectedSpans") or 0), str(partial.get("errorMessage") or "")
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceResponse,
+        )
+
+        message = ExportTraceServiceResponse()
+        message.ParseFromString(response.content)
+        return int(message.partial_success.rejected_spans), str(
+            message.partial_success.error_message
+        )
+    except Exception:  # noqa: BLE001 - a success body we cannot read is still a success
+        return 0, ""
+
+
+class OtlpHttpSink:
+    """Send batches to one OTLP/HTTP traces endpoint."""
+
+    def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
+        assert destination.endpoint is not None
+        self.destination = destination
+        self._client = client
+        self._owns_client = client is None
+
+    def _get_client(self) -> httpx.Client:
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.Client(verify=True, follow_redirects=False, trust_env=True)
+        return self._client
+
+    def encode(self, requests: list[dict[str, Any]]) -> tuple[bytes, dict[str, str]]:
+        merged = merge(requests)
+        headers = dict(self.destination.headers)
+        if self.destination.protocol == "http/json":
+            body = json.dumps(merged, separators=(",", ":"), ensure_ascii=False).encode(
+                "utf-8", "replace"
+            )
+            headers["content-type"] = "application/json"
+        else:
+            body = to_protobuf(merged)
+            headers["content-type"] = "application/x-protobuf"
+        if self.destination.compression == "gzip":
+            body = gzip.compress(body)
+            headers["content-encoding"] = "gzip"
+        headers.setdefault("user-agent", _user_agent())
+        return body, headers
+
+    def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
+        import httpx
+
+        assert self.destination.endpoint is not None
+        try:
+            body, headers = self.encode(requests)
+        except (ValueError, TypeError) as exc:
+            # The spooled data cannot be encoded: retrying will not help.
+            return Result(DROP, f"encode:{exc.__class__.__name__}")
+        timeout = max(0.05, min(timeout_s, self.destination.timeout_s))
+        try:
+            response = self._get_client().post(
+                self.destination.endpoint, content=body, headers=headers, timeout=timeout
+            )
+        except httpx.TimeoutException:
+            return Result(RETRY, "timeout")
+        except httpx.TransportError as exc:
+            return Result(RETRY, f"transport:{exc.__class__.__name__}")
+        status = response.status_code
+        if 200 <= status < 300:
+            rejected, _message = _rejected_spans(response, self.destination.protocol)
+            return Result(ACCEPTED, rejected_spans=rejected)
+        if status in RETRYABLE_STATUS:
+            return Result(
+                RETRY,
+                f"http_{status}",
+                retry_after_s=delivery.parse_retry_after(response.headers.get("retry-after")),
+            )
+        return Result(DROP, f"http_{status}")
+
+    def shutdown(self) -> None:
+        if self._client is not None and self._owns_client:
+            self._client.close()
+        self._client = None
+
+    def force_flush(self, timeout_s: float = 30.0) -> bool:
+        return True
+
+
+def _user_agent() -> str:
+    from .._version import __version__
+
+    return f"otel-cli-telemetry/{__version__}"

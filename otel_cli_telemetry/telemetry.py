@@ -1,0 +1,322 @@
+"""The public entry point: ``Telemetry``, ``telemetry.command()`` and ``telemetry.track()``.
+
+Constructing a Telemetry object does nothing but store its arguments. Consent is
+resolved when a command starts; when it says no, no OpenTelemetry module is imported,
+no file is written, no process started and no socket opened.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from . import command, config, consent, state
+from . import destination as destination_mod
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
+
+    from .exporter import Report
+    from .launcher import Spawn
+    from .pipeline import CommandSpan, Pipeline
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_active: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(
+    "otel_cli_telemetry_active", default=()
+)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``status`` reports: whether telemetry is on, which rule decided, and where."""
+
+    enabled: bool
+    rule: str
+    detail: str
+    home: Path
+    config_file: Path
+    destination: str
+    debug: bool
+    spooled: int
+    delivery: dict[str, Any]
+
+    def lines(self) -> list[str]:
+        state_word = "enabled" if self.enabled else "disabled"
+        lines = [
+            f"telemetry: {state_word} ({self.rule}: {self.detail})",
+            f"destination: {self.destination}" + (" [debug: printing, not sending]" if self.debug else ""),
+            f"state directory: {self.home}",
+            f"config file: {self.config_file}",
+            f"spooled traces waiting: {self.spooled}",
+        ]
+        if self.delivery.get("delivered"):
+            lines.append(f"delivered so far: {self.delivery['delivered']}")
+        if self.delivery.get("last_error"):
+            lines.append(f"last delivery error: {self.delivery['last_error']}")
+        if self.delivery.get("dropped"):
+            dropped = ", ".join(f"{k}={v}" for k, v in sorted(self.delivery["dropped"].items()))
+            lines.append(f"dropped: {dropped}")
+        return lines
+
+
+class Telemetry:
+    """Usage telemetry and tracing for one command-line application.
+
+    >>> telemetry = Telemetry("assembly", version="1.2.3", env_prefix="ASSEMBLY")
+    >>> with telemetry.command("transcribe"):
+    ...     pass
+    """
+
+    def __init__(
+        self,
+        service_name: str,
+        *,
+        version: str | None = None,
+        env_prefix: str | None = None,
+        app_name: str | None = None,
+        endpoint: str | None = None,
+        protocol: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        enabled: bool | None = None,
+        home: str | os.PathLike[str] | None = None,
+        export_deadline: float = config.DEFAULT_EXPORT_DEADLINE_S,
+        env: Mapping[str, str] | None = None,
+        spawn: Spawn | None = None,
+    ) -> None:
+        if not service_name or not isinstance(service_name, str):
+            raise ValueError("service_name must be a non-empty string, e.g. 'assembly'")
+        if protocol is not None and protocol not in config.PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(config.PROTOCOLS)}")
+        if not export_deadline > 0:
+            raise ValueError("export_deadline must be a positive number of seconds")
+        self.service_name = service_name
+        self.version = version
+        self.env_prefix = env_prefix or config.env_prefix_for(service_name)
+        self.app_name = app_name or service_name
+        self._endpoint = endpoint
+        self._protocol = protocol
+        self._headers = dict(headers) if headers else None
+        self._enabled = enabled
+        self._home = home
+        self._deadline = export_deadline
+        self._env = env
+        self._spawn = spawn
+        self._pipeline: Pipeline | None = None
+        self._paths: state.Paths | None = None
+        self._last_decision: consent.Decision | None = None
+
+    # --- configuration ------------------------------------------------------------
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return self._env if self._env is not None else os.environ
+
+    @property
+    def paths(self) -> state.Paths:
+        """Where this app keeps its config, state and spool (resolved once)."""
+        if self._paths is None:
+            self._paths = state.resolve_paths(self.app_name, self.env_prefix, self.env, self._home)
+        return self._paths
+
+    def consent(self) -> consent.Decision:
+        """Resolve consent now (cheap; no OpenTelemetry import)."""
+        env = self.env
+        if env.get(config.CHILD_MARKER):
+            return consent.Decision(False, "exporter", "inside the exporter child")
+        paths = self.paths
+        decision = consent.resolve(
+            env, env_prefix=self.env_prefix, config_file=paths.config_file, explicit=self._enabled
+        )
+        if decision.enabled:
+            try:
+                state.check_dir(paths.home)
+            except state.UnsafeHomeError as exc:
+                decision = consent.Decision(False, "unsafe_home", str(exc))
+        self._last_decision = decision
+        return decision
+
+    def destination(self) -> destination_mod.Destination:
+        return destination_mod.resolve(
+            self.env,
+            endpoint=self._endpoint,
+            protocol=self._protocol,
+            headers=self._headers,
+            deadline_s=self._deadline,
+        )
+
+    def debug(self) -> bool:
+        return bool(config.flag(self.env, config.APP_DEBUG.format(prefix=self.env_prefix)))
+
+    # --- commands -----------------------------------------------------------------
+
+    def command(self, name: str, *, attributes: Mapping[str, Any] | None = None) -> CommandContext:
+        """A context manager around one command: ``with telemetry.command("transcribe"):``.
+
+        The span records how the block ended (see ``otel_cli_telemetry.command``); any
+        exception, ``SystemExit`` included, propagates unchanged.
+        """
+        return CommandContext(self, name, attributes)
+
+    def track(self, name: str | None = None) -> Callable[[F], F]:
+        """Decorator form: ``@telemetry.track("transcribe")``; the name defaults to the
+        function's. An integer return value is taken as the exit code."""
+
+        def decorate(func: F) -> F:
+            command_name = name or func.__name__.replace("_", "-")
+
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                with self.command(command_name) as handle:
+                    result = func(*args, **kwargs)
+                    if isinstance(result, int) and not isinstance(result, bool):
+                        handle.exit_code = result
+                    return result
+
+            return cast("F", wrapper)
+
+        return decorate
+
+    def _pipeline_for_run(self) -> Pipeline:
+        if self._pipeline is None:
+            from .pipeline import Pipeline, PipelineOptions
+
+            self._pipeline = Pipeline(
+                PipelineOptions(
+                    service_name=self.service_name,
+                    service_version=self.version,
+                    env_prefix=self.env_prefix,
+                    paths=self.paths,
+                    destination=self.destination(),
+                    debug=self.debug(),
+                    env=self.env,
+                    spawn=self._spawn,
+                )
+            )
+        return self._pipeline
+
+    @property
+    def tracer(self) -> Tracer:
+        """A tracer whose spans, started inside a command, are children of the command span.
+
+        When telemetry is off this is OpenTelemetry's no-op tracer (accessing it imports
+        the OpenTelemetry API; the command itself never does when telemetry is off).
+        """
+        decision = self._last_decision or self.consent()
+        if decision.enabled:
+            return self._pipeline_for_run().tracer
+        from opentelemetry.trace import NoOpTracer
+
+        return NoOpTracer()
+
+    # --- the consent commands -----------------------------------------------------
+
+    def status(self) -> Status:
+        decision = self.consent()
+        paths = self.paths
+        from . import delivery, spool
+
+        return Status(
+            enabled=decision.enabled,
+            rule=decision.rule,
+            detail=decision.detail,
+            home=paths.home,
+            config_file=paths.config_file,
+            destination=self.destination().describe(),
+            debug=self.debug(),
+            spooled=len(spool.entries(paths.spool_dir)),
+            delivery=delivery.load(paths.delivery_file).to_json(),
+        )
+
+    def enable(self) -> consent.Decision:
+        """Persist "on" (environment variables still win) and return the new decision."""
+        consent.persist(self.paths.config_file, True)
+        return self.consent()
+
+    def disable(self) -> consent.Decision:
+        """Persist "off" and return the new decision."""
+        consent.persist(self.paths.config_file, False)
+        return self.consent()
+
+    def flush(
+        self, timeout: float | None = None, *, progress: Callable[[Report], None] | None = None
+    ) -> Report:
+        """Deliver the spool now, in the foreground, waiting for a running exporter.
+
+        For CI jobs that want their spans sent before the runner goes away. Ignores the
+        back-off (the user asked) but honours the deadline (default: the export deadline).
+        """
+        from .exporter import drain
+
+        paths = self.paths
+        dest = self.destination()
+        return drain(
+            paths,
+            dest,
+            deadline_s=timeout if timeout is not None else dest.deadline_s,
+            respect_backoff=False,
+            lock_wait_s=timeout if timeout is not None else dest.deadline_s,
+            progress=progress,
+        )
+
+
+class CommandHandle:
+    """Yielded by ``telemetry.command()``: lets a command report an exit code it returns
+    instead of raising (``handle.exit_code = 3``)."""
+
+    def __init__(self) -> None:
+        self.exit_code: int | None = None
+        self.recording = False
+
+
+class CommandContext:
+    """The context manager behind ``telemetry.command()``; reusable, not reentrant."""
+
+    def __init__(self, telemetry: Telemetry, name: str, attributes: Mapping[str, Any] | None) -> None:
+        self._telemetry = telemetry
+        self._name = name
+        self._attributes = attributes
+        self._span: CommandSpan | None = None
+        self._handle = CommandHandle()
+        self._token: contextvars.Token[tuple[int, ...]] | None = None
+
+    def __enter__(self) -> CommandHandle:
+        self._handle = CommandHandle()
+        self._span = None
+        try:
+            if self._telemetry.consent().enabled:
+                active = _active.get()
+                root = id(self._telemetry) not in active
+                pipeline = self._telemetry._pipeline_for_run()
+                self._span = pipeline.start(self._name, root=root, extra=self._attributes)
+                self._token = _active.set((*active, id(self._telemetry)))
+                self._handle.recording = True
+        except Exception:  # noqa: BLE001 - telemetry must never break the command
+            self._span = None
+        return self._handle
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        span, self._span = self._span, None
+        token, self._token = self._token, None
+        if span is None:
+            return
+        try:
+            if token is not None:
+                _active.reset(token)
+            default = self._handle.exit_code or 0
+            span.finish(command.classify(exc, default_code=default))
+        except Exception:  # noqa: BLE001 - never replace the host's exception with ours
+            pass
+        # Returning None lets the host's exception (SystemExit included) propagate.
+
