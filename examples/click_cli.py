@@ -1,7 +1,7 @@
 """An example click CLI ("notes") instrumented with otel-cli-telemetry.
 
-    python examples/click_cli.py add "buy milk"
-    python examples/click_cli.py telemetry status
+python examples/click_cli.py add "buy milk"
+python examples/click_cli.py telemetry status
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """An example typer CLI ("assembly") instrumented with otel-cli-telemetry.
 
-    python examples/typer_cli.py transcribe talk.wav
-    python examples/typer_cli.py telemetry status
+python examples/typer_cli.py transcribe talk.wav
+python examples/typer_cli.py telemetry status
 """
 
 from __future__ import annotations

@@ -22,7 +22,9 @@ def do_status(telemetry: Telemetry, out: TextIO) -> int:
 
 def do_enable(telemetry: Telemetry, out: TextIO) -> int:
     decision = telemetry.enable()
-    out.write(f"Telemetry enabled for {telemetry.app_name} (saved to {telemetry.paths.config_file}).\n")
+    out.write(
+        f"Telemetry enabled for {telemetry.app_name} (saved to {telemetry.paths.config_file}).\n"
+    )
     if not decision.enabled:
         out.write(f"Note: still off for now, because {decision.detail}.\n")
     return 0
@@ -37,8 +39,14 @@ def do_disable(telemetry: Telemetry, out: TextIO) -> int:
     return 0
 
 
-def do_show(telemetry: Telemetry, out: TextIO, *, limit: int = 20, as_json: bool = False,
-            verbose: bool = False) -> int:
+def do_show(
+    telemetry: Telemetry,
+    out: TextIO,
+    *,
+    limit: int = 20,
+    as_json: bool = False,
+    verbose: bool = False,
+) -> int:
     from . import spool
     from .show import render
     from .sinks.file import read_requests
@@ -94,26 +102,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # The app options are accepted before or after the action.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--service", default=argparse.SUPPRESS,
-                        help="the application's service name (required)")
-    common.add_argument("--env-prefix", default=argparse.SUPPRESS,
-                        help="its environment prefix (default: from the name)")
-    common.add_argument("--home", default=argparse.SUPPRESS,
-                        help="its telemetry directory (default: platformdirs)")
+    common.add_argument(
+        "--service", default=argparse.SUPPRESS, help="the application's service name (required)"
+    )
+    common.add_argument(
+        "--env-prefix",
+        default=argparse.SUPPRESS,
+        help="its environment prefix (default: from the name)",
+    )
+    common.add_argument(
+        "--home", default=argparse.SUPPRESS, help="its telemetry directory (default: platformdirs)"
+    )
     for action in common._actions:
         parser._add_action(action)
     sub = parser.add_subparsers(dest="action", required=True)
-    sub.add_parser("status", parents=[common],
-                   help="say whether telemetry is on and which rule decided")
+    sub.add_parser(
+        "status", parents=[common], help="say whether telemetry is on and which rule decided"
+    )
     sub.add_parser("enable", parents=[common], help="persist the choice to send telemetry")
     sub.add_parser("disable", parents=[common], help="persist the choice to send nothing")
-    show = sub.add_parser("show", parents=[common],
-                          help="print what was sent to the local sink or waits in the spool")
+    show = sub.add_parser(
+        "show", parents=[common], help="print what was sent to the local sink or waits in the spool"
+    )
     show.add_argument("--limit", type=int, default=20)
     show.add_argument("--json", action="store_true", help="raw OTLP JSON lines")
     show.add_argument("-v", "--verbose", action="store_true", help="every attribute")
-    flush = sub.add_parser("flush", parents=[common],
-                           help="deliver the spool now, in the foreground")
+    flush = sub.add_parser(
+        "flush", parents=[common], help="deliver the spool now, in the foreground"
+    )
     flush.add_argument("--timeout", type=float, default=None, help="seconds (default 10)")
     return parser
 

@@ -3,19 +3,20 @@
 No OpenTelemetry import here: this runs on every path, and click/typer are only
 inspected when the host already imported them.
 
-| what escaped                          | exit code     | outcome          | error.type              |
-|---------------------------------------|---------------|------------------|-------------------------|
-| nothing                               | 0 (or set)    | success          | -                       |
-| ``SystemExit(None)`` / ``(0)``        | 0             | success          | -                       |
-| ``SystemExit(2)``                     | 2             | usage_error      | ``_OTHER``              |
-| ``SystemExit(n)``, n not 0 or 2       | n             | error            | ``_OTHER``              |
-| ``SystemExit("message")``             | 1             | error            | ``_OTHER``              |
-| ``KeyboardInterrupt``                 | 130           | interrupted      | ``KeyboardInterrupt``   |
-| click/typer ``Exit(code)``            | code          | as SystemExit    | ``_OTHER`` if not 0     |
-| click ``UsageError`` (and subclasses) | 2             | usage_error      | qualified class name    |
-| click ``Abort``                       | 1             | interrupted      | ``click.exceptions.Abort`` |
-| other ``click.ClickException``        | its exit_code | error            | qualified class name    |
-| any other exception                   | 1             | internal_error   | qualified class name    |
+| what escaped                     | exit code  | outcome        | error.type           |
+|----------------------------------|------------|----------------|----------------------|
+| nothing                          | 0 (or set) | success        | -                    |
+| ``SystemExit(None)`` / ``(0)``   | 0          | success        | -                    |
+| ``SystemExit(2)``                | 2          | usage_error    | ``_OTHER``           |
+| ``SystemExit(130)``              | 130        | interrupted    | ``_OTHER``           |
+| ``SystemExit(n)``, other n       | n          | error          | ``_OTHER``           |
+| ``SystemExit("message")``        | 1          | error          | ``_OTHER``           |
+| ``KeyboardInterrupt``            | 130        | interrupted    | ``KeyboardInterrupt`` |
+| click/typer ``Exit(code)``       | code       | as SystemExit  | as SystemExit        |
+| click ``UsageError`` (+ subclasses) | 2       | usage_error    | qualified class name |
+| click ``Abort``                  | 1          | interrupted    | qualified class name |
+| other ``click.ClickException``   | exit_code  | error          | qualified class name |
+| any other exception              | 1          | internal_error | qualified class name |
 
 Exit code 2 means "usage error" by the convention argparse and click share. The
 exception's message never leaves the process.
@@ -23,7 +24,6 @@ exception's message never leaves the process.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Final
 
@@ -93,21 +93,26 @@ def classify(exc: BaseException | None, *, default_code: int = 0) -> Exit:
     return Exit(1, INTERNAL_ERROR, qualified_name(type(exc)))
 
 
+# click, typer (which, from 0.20 or so, ships its own copy of click under typer._click and
+# its own Exit/Abort) all name their control-flow exceptions alike.
+_FRAMEWORK_MODULES: Final = frozenset(
+    {"click.exceptions", "typer.exceptions", "typer._click.exceptions"}
+)
+
+
 def _classify_click(exc: BaseException) -> Exit | None:
-    click_exceptions = sys.modules.get("click.exceptions")
-    if click_exceptions is None:
-        return None
-    exit_cls = getattr(click_exceptions, "Exit", None)
-    if exit_cls is not None and isinstance(exc, exit_cls):
-        return from_code(_system_exit_code(getattr(exc, "exit_code", 0)))
-    abort_cls = getattr(click_exceptions, "Abort", None)
-    if abort_cls is not None and isinstance(exc, abort_cls):
-        return Exit(1, INTERRUPTED, qualified_name(type(exc)))
-    usage_cls = getattr(click_exceptions, "UsageError", None)
+    """Recognise click and typer exceptions by their class hierarchy, without importing them."""
     name = qualified_name(type(exc))
-    if usage_cls is not None and isinstance(exc, usage_cls):
-        return Exit(_system_exit_code(getattr(exc, "exit_code", 2)), USAGE_ERROR, name)
-    click_cls = getattr(click_exceptions, "ClickException", None)
-    if click_cls is not None and isinstance(exc, click_cls):
-        return Exit(_system_exit_code(getattr(exc, "exit_code", 1)), ERROR, name)
+    for cls in type(exc).__mro__:
+        if cls.__module__ not in _FRAMEWORK_MODULES:
+            continue
+        kind = cls.__name__
+        if kind == "Exit":
+            return from_code(_system_exit_code(getattr(exc, "exit_code", 0)))
+        if kind == "Abort":
+            return Exit(1, INTERRUPTED, name)
+        if kind == "UsageError":
+            return Exit(_system_exit_code(getattr(exc, "exit_code", 2)), USAGE_ERROR, name)
+        if kind in ("ClickException", "TyperException"):
+            return Exit(_system_exit_code(getattr(exc, "exit_code", 1)), ERROR, name)
     return None

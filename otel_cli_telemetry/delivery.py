@@ -86,12 +86,17 @@ def update(path: Path, lock_path: Path, change: Any) -> DeliveryState:
         return current
 
 
-def backoff_delay(failures: int, *, initial: float = INITIAL_BACKOFF_S, cap: float = MAX_BACKOFF_S,
-                  rng: random.Random | None = None) -> float:
-    """Exponential back-off with full jitter in the upper half: ``[d/2, d]``, d = initial * 2^(n-1)."""
+def backoff_delay(
+    failures: int,
+    *,
+    initial: float = INITIAL_BACKOFF_S,
+    cap: float = MAX_BACKOFF_S,
+    rng: random.Random | None = None,
+) -> float:
+    """Exponential back-off with jitter: a delay in ``[d/2, d]``, ``d = initial * 2^(n-1)``."""
     exponent = max(failures - 1, 0)
-    delay = min(cap, initial * (2 ** min(exponent, 30)))
-    r = (rng or random).random()
+    delay = min(cap, initial * float(2 ** min(exponent, 30)))
+    r = float((rng or random).random())
     return delay / 2 + r * delay / 2
 
 
@@ -107,8 +112,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
         return None
     current = now if now is not None else time.time()
     return min(max(when.timestamp() - current, 0.0), MAX_RETRY_AFTER_S)

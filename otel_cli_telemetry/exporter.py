@@ -14,6 +14,8 @@ Guarantees:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import sys
 import threading
@@ -113,10 +115,9 @@ def _progress(report: Report) -> int:
 
 
 def _record(paths: state.Paths, change: Callable[[delivery.DeliveryState], None]) -> None:
-    try:
+    # Bookkeeping is best effort; the spool itself is the source of truth.
+    with contextlib.suppress(OSError, TimeoutError):
         delivery.update(paths.delivery_file, paths.state_lock, change)
-    except (OSError, TimeoutError):
-        pass  # bookkeeping is best effort; the spool itself is the source of truth
 
 
 def _drain_locked(
@@ -163,11 +164,11 @@ def _drain_locked(
         removed = [spool.remove(entry) for entry in good]
         if result.status == ACCEPTED:
             report.delivered += len(good)
-            _record(paths, lambda s, n=len(good), r=result: _on_accepted(s, n, r))
+            _record(paths, functools.partial(_on_accepted, count=len(good), result=result))
         else:
             reason = f"refused_{result.reason}"
             report.dropped[reason] = report.dropped.get(reason, 0) + len(good)
-            _record(paths, lambda s, n=len(good), why=reason: _add_drops(s, {why: n}))
+            _record(paths, functools.partial(_add_drops, drops={reason: len(good)}))
         if progress is not None:
             progress(report)
         if not all(removed):

@@ -30,7 +30,11 @@ def any_value(value: object) -> JsonObject:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             # JSON has no NaN or Infinity; the proto3 JSON mapping spells them as strings.
-            return {"doubleValue": "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
+            return {
+                "doubleValue": "NaN"
+                if math.isnan(value)
+                else ("Infinity" if value > 0 else "-Infinity")
+            }
         return {"doubleValue": value}
     if isinstance(value, str):
         return {"stringValue": value}
@@ -62,7 +66,9 @@ def _span(span: ReadableSpan) -> JsonObject:
         "startTimeUnixNano": str(span.start_time or 0),
         "endTimeUnixNano": str(span.end_time or 0),
         "attributes": key_values(span.attributes),
-        "flags": 0x100 | int(ctx.trace_flags) | (0x200 if span.parent and span.parent.is_remote else 0),
+        "flags": 0x100
+        | int(ctx.trace_flags)
+        | (0x200 if span.parent and span.parent.is_remote else 0),
     }
     if span.parent is not None:
         out["parentSpanId"] = f"{span.parent.span_id:016x}"
@@ -72,7 +78,11 @@ def _span(span: ReadableSpan) -> JsonObject:
         out["droppedAttributesCount"] = span.dropped_attributes
     if span.events:
         out["events"] = [
-            {"timeUnixNano": str(e.timestamp), "name": e.name, "attributes": key_values(e.attributes)}
+            {
+                "timeUnixNano": str(e.timestamp),
+                "name": e.name,
+                "attributes": key_values(e.attributes),
+            }
             for e in span.events
         ]
     if span.links:

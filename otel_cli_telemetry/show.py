@@ -27,7 +27,9 @@ def attributes(key_values: Iterable[dict[str, Any]] | None) -> dict[str, object]
     return {kv.get("key", "?"): _value(kv.get("value") or {}) for kv in key_values or []}
 
 
-def iter_spans(requests: Iterable[dict[str, Any]]) -> Iterator[tuple[dict[str, object], dict[str, Any]]]:
+def iter_spans(
+    requests: Iterable[dict[str, Any]],
+) -> Iterator[tuple[dict[str, object], dict[str, Any]]]:
     """(resource attributes, span) pairs from OTLP JSON requests."""
     for request in requests:
         for resource_spans in request.get("resourceSpans") or []:

@@ -146,9 +146,7 @@ def enforce_caps(
     return {k: v for k, v in dropped.items() if v}
 
 
-def iter_batches(
-    items: list[Entry], *, max_bytes: int, max_items: int
-) -> Iterator[list[Entry]]:
+def iter_batches(items: list[Entry], *, max_bytes: int, max_items: int) -> Iterator[list[Entry]]:
     """Group entries, oldest first, into batches bounded by bytes and count."""
     batch: list[Entry] = []
     size = 0

@@ -24,7 +24,7 @@ import stat
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -43,7 +43,9 @@ STATE_LOCK = "state.lock"
 
 
 class UnsafeHomeError(Exception):
-    """The state directory exists but may not be trusted (symlink, other owner, writable by others)."""
+    """The state directory exists but may not be trusted.
+
+    It is a symlink, belongs to another user, or is writable by others."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,10 @@ class Paths:
 
 
 def resolve_paths(
-    app_name: str, env_prefix: str, env: Mapping[str, str], home: str | os.PathLike[str] | None = None
+    app_name: str,
+    env_prefix: str,
+    env: Mapping[str, str],
+    home: str | os.PathLike[str] | None = None,
 ) -> Paths:
     """``home=`` > ``{PREFIX}_TELEMETRY_HOME`` > platformdirs' user state and config dirs."""
     chosen = os.fspath(home) if home is not None else None

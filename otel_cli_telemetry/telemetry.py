@@ -16,7 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from . import command, config, consent, state
+from . import command, config, state
+from . import consent as consent_mod
 from . import destination as destination_mod
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ class Status:
         state_word = "enabled" if self.enabled else "disabled"
         lines = [
             f"telemetry: {state_word} ({self.rule}: {self.detail})",
-            f"destination: {self.destination}" + (" [debug: printing, not sending]" if self.debug else ""),
+            f"destination: {self.destination}"
+            + (" [debug: printing, not sending]" if self.debug else ""),
             f"state directory: {self.home}",
             f"config file: {self.config_file}",
             f"spooled traces waiting: {self.spooled}",
@@ -110,7 +112,7 @@ class Telemetry:
         self._spawn = spawn
         self._pipeline: Pipeline | None = None
         self._paths: state.Paths | None = None
-        self._last_decision: consent.Decision | None = None
+        self._last_decision: consent_mod.Decision | None = None
 
     # --- configuration ------------------------------------------------------------
 
@@ -125,20 +127,20 @@ class Telemetry:
             self._paths = state.resolve_paths(self.app_name, self.env_prefix, self.env, self._home)
         return self._paths
 
-    def consent(self) -> consent.Decision:
+    def consent(self) -> consent_mod.Decision:
         """Resolve consent now (cheap; no OpenTelemetry import)."""
         env = self.env
         if env.get(config.CHILD_MARKER):
-            return consent.Decision(False, "exporter", "inside the exporter child")
+            return consent_mod.Decision(False, "exporter", "inside the exporter child")
         paths = self.paths
-        decision = consent.resolve(
+        decision = consent_mod.resolve(
             env, env_prefix=self.env_prefix, config_file=paths.config_file, explicit=self._enabled
         )
         if decision.enabled:
             try:
                 state.check_dir(paths.home)
             except state.UnsafeHomeError as exc:
-                decision = consent.Decision(False, "unsafe_home", str(exc))
+                decision = consent_mod.Decision(False, "unsafe_home", str(exc))
         self._last_decision = decision
         return decision
 
@@ -205,15 +207,14 @@ class Telemetry:
     def tracer(self) -> Tracer:
         """A tracer whose spans, started inside a command, are children of the command span.
 
-        When telemetry is off this is OpenTelemetry's no-op tracer (accessing it imports
-        the OpenTelemetry API; the command itself never does when telemetry is off).
+        When telemetry is off it is a no-op tracer that imports nothing from OpenTelemetry.
         """
         decision = self._last_decision or self.consent()
         if decision.enabled:
             return self._pipeline_for_run().tracer
-        from opentelemetry.trace import NoOpTracer
+        from ._noop import NoOpTracer
 
-        return NoOpTracer()
+        return cast("Tracer", NoOpTracer())
 
     # --- the consent commands -----------------------------------------------------
 
@@ -234,14 +235,14 @@ class Telemetry:
             delivery=delivery.load(paths.delivery_file).to_json(),
         )
 
-    def enable(self) -> consent.Decision:
+    def enable(self) -> consent_mod.Decision:
         """Persist "on" (environment variables still win) and return the new decision."""
-        consent.persist(self.paths.config_file, True)
+        consent_mod.persist(self.paths.config_file, True)
         return self.consent()
 
-    def disable(self) -> consent.Decision:
+    def disable(self) -> consent_mod.Decision:
         """Persist "off" and return the new decision."""
-        consent.persist(self.paths.config_file, False)
+        consent_mod.persist(self.paths.config_file, False)
         return self.consent()
 
     def flush(
@@ -278,7 +279,9 @@ class CommandHandle:
 class CommandContext:
     """The context manager behind ``telemetry.command()``; reusable, not reentrant."""
 
-    def __init__(self, telemetry: Telemetry, name: str, attributes: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self, telemetry: Telemetry, name: str, attributes: Mapping[str, Any] | None
+    ) -> None:
         self._telemetry = telemetry
         self._name = name
         self._attributes = attributes
@@ -316,7 +319,6 @@ class CommandContext:
                 _active.reset(token)
             default = self._handle.exit_code or 0
             span.finish(command.classify(exc, default_code=default))
-        except Exception:  # noqa: BLE001 - never replace the host's exception with ours
+        except Exception:  # noqa: BLE001, S110 - never replace the host's exception with ours
             pass
         # Returning None lets the host's exception (SystemExit included) propagate.
-

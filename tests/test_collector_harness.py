@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import base64
 import gzip
+import importlib.util
 import json
 import os
 import socket
 import time
 from collections.abc import Iterator
+from importlib.machinery import ModuleSpec
 
-import collector
 import httpx
 import pytest
-from collector import (
-    OtlpReceiver,
-    Rotel,
-    RotelError,
-    export_request_to_otlp_json,
-    rotel_binary_or_skip,
-)
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -31,6 +25,15 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from tests import collector
+from tests.collector import (
+    OtlpReceiver,
+    Rotel,
+    RotelError,
+    export_request_to_otlp_json,
+    rotel_binary_or_skip,
+)
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 JSON = {"Content-Type": "application/json"}
@@ -359,7 +362,7 @@ def test_rotel_retries_start_on_port_clash(
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        busy_port = busy.getsockname()[1]
+        busy_port: int = busy.getsockname()[1]
         real_free_port = collector.free_port
         ports = iter([busy_port])
 
@@ -386,3 +389,20 @@ def test_rotel_requires_exactly_one_exporter() -> None:
         Rotel()
     with pytest.raises(ValueError, match="exactly one"):
         Rotel("http://127.0.0.1:1", exporter_args=["--exporter", "blackhole"])
+
+
+def test_missing_rotel_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def no_rotel(name: str, package: str | None = None) -> ModuleSpec | None:
+        return None if name == "rotel" else real_find_spec(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_rotel)
+    with pytest.raises(collector.RotelNotInstalledError, match="pip install --pre rotel"):
+        collector.find_rotel_binary()
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        rotel_binary_or_skip()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="required in CI"):
+        rotel_binary_or_skip()

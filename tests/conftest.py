@@ -1,0 +1,101 @@
+"""Shared fixtures: a clean environment for every test, and helpers to run real CLIs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+_SCRUB_PREFIXES = ("OTEL_", "ASSEMBLY_", "NOTES_", "DEMO_")
+_SCRUB = ("DO_NOT_TRACK", "TRACEPARENT", "TRACESTATE", "BAGGAGE")
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No OTEL_*, DO_NOT_TRACK or app variable leaks in; state goes under tmp_path."""
+    for name in list(os.environ):
+        if name.startswith(_SCRUB_PREFIXES) or name in _SCRUB:
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    return tmp_path
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A telemetry home that does not exist yet (the library creates it, 0700)."""
+    return tmp_path / "telemetry-home"
+
+
+def exporter_pids(home: Path) -> list[int]:
+    """Exporter children working for ``home`` (read from /proc; Linux only)."""
+    found = []
+    wanted = f"OTEL_CLI_TELEMETRY_HOME_DIR={home}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            if b"otel_cli_telemetry.exporter" not in cmdline:
+                continue
+            if wanted in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def wait_for_exporters(home: Path, timeout: float = 15.0) -> None:
+    """Block until no exporter child for ``home`` is alive (they exit by their deadline)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not exporter_pids(home):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"exporters still alive after {timeout}s: {exporter_pids(home)}")
+
+
+@pytest.fixture
+def reap_exporters(home: Path) -> Iterator[Path]:
+    """Make sure every exporter child started for ``home`` is gone when the test ends."""
+    yield home
+    for pid in exporter_pids(home):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment for a real CLI subprocess: ours, minus telemetry settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES)}
+    for name in _SCRUB:
+        env.pop(name, None)
+    env["ASSEMBLY_TELEMETRY_HOME"] = str(home)
+    env["NOTES_TELEMETRY_HOME"] = str(home)
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def run_example(
+    script: str, *args: str, env: dict[str, str], timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
