@@ -162,5 +162,5 @@ def iter_batches(items: list[Entry], *, max_bytes: int, max_items: int) -> Itera
 
 def dumps(request: dict[str, Any]) -> bytes:
     text = json.dumps(request, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    # Lone surrogates (undecodable bytes smuggled into str) become U+FFFD, not a crash.
+    # Lone surrogates (undecodable bytes smuggled into str) become "?", not a crash.
     return text.encode("utf-8", "replace")

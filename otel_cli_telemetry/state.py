@@ -42,7 +42,7 @@ EXPORT_LOCK = "export.lock"
 STATE_LOCK = "state.lock"
 
 
-class UnsafeHomeError(Exception):
+class UnsafeHomeError(OSError):
     """The state directory exists but may not be trusted.
 
     It is a symlink, belongs to another user, or is writable by others."""

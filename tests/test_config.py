@@ -1,0 +1,113 @@
+"""OTLP exporter configuration, read per the specification."""
+
+from __future__ import annotations
+
+import pytest
+
+from otel_cli_telemetry import config, destination
+
+
+def test_no_endpoint_means_local_file_sink() -> None:
+    """With nothing configured, the embedded default is the local file sink."""
+    assert config.otlp_from_env({}) is None
+    assert destination.resolve({}).kind == destination.FILE
+
+
+def test_generic_endpoint_is_a_base_url() -> None:
+    """OTEL_EXPORTER_OTLP_ENDPOINT gets v1/traces appended, with or without a slash."""
+    for base in ("http://collector:4318", "http://collector:4318/"):
+        settings = config.otlp_from_env({config.OTLP_ENDPOINT: base})
+        assert settings is not None
+        assert settings.endpoint == "http://collector:4318/v1/traces"
+
+
+def test_traces_endpoint_is_used_as_is() -> None:
+    """The signal-specific endpoint wins and is not modified."""
+    settings = config.otlp_from_env(
+        {config.OTLP_ENDPOINT: "http://a:4318", config.OTLP_TRACES_ENDPOINT: "https://b/custom"}
+    )
+    assert settings is not None
+    assert settings.endpoint == "https://b/custom"
+
+
+def test_author_endpoint_beats_environment() -> None:
+    """An explicit endpoint= argument takes precedence over OTEL_*."""
+    settings = config.otlp_from_env(
+        {config.OTLP_ENDPOINT: "http://env:4318"}, endpoint="http://author:4318"
+    )
+    assert settings is not None
+    assert settings.endpoint == "http://author:4318/v1/traces"
+
+
+def test_protocol_default_and_fallback() -> None:
+    """http/protobuf by default; an unsupported protocol (grpc) falls back to it."""
+    env = {config.OTLP_ENDPOINT: "http://c:4318"}
+    assert config.otlp_from_env(env).protocol == "http/protobuf"  # type: ignore[union-attr]
+    env[config.OTLP_PROTOCOL] = "http/json"
+    assert config.otlp_from_env(env).protocol == "http/json"  # type: ignore[union-attr]
+    env[config.OTLP_TRACES_PROTOCOL] = "grpc"
+    assert config.otlp_from_env(env).protocol == "http/protobuf"  # type: ignore[union-attr]
+
+
+def test_headers_parsed_and_merged() -> None:
+    """k=v pairs, percent-decoded; the traces-specific variable wins per key."""
+    settings = config.otlp_from_env(
+        {
+            config.OTLP_ENDPOINT: "http://c:4318",
+            config.OTLP_HEADERS: "api-key=abc%20def, X-Team=cli ,broken,=novalue",
+            config.OTLP_TRACES_HEADERS: "x-team=traces",
+        }
+    )
+    assert settings is not None
+    assert settings.headers == {"api-key": "abc def", "x-team": "traces"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [("2500", 2.5), ("10000", 10.0), ("0", 10.0), ("-5", 10.0), ("soon", 10.0), ("nan", 10.0)],
+)
+def test_timeout_is_milliseconds(raw: str, seconds: float) -> None:
+    """Per the spec the timeout is milliseconds; bad values fall back to 10 s."""
+    settings = config.otlp_from_env(
+        {config.OTLP_ENDPOINT: "http://c:4318", config.OTLP_TIMEOUT: raw}
+    )
+    assert settings is not None
+    assert settings.timeout_s == seconds
+
+
+def test_compression() -> None:
+    """gzip is supported; none and unknown values mean no compression."""
+    env = {config.OTLP_ENDPOINT: "http://c:4318", config.OTLP_COMPRESSION: "gzip"}
+    assert config.otlp_from_env(env).compression == "gzip"  # type: ignore[union-attr]
+    env[config.OTLP_TRACES_COMPRESSION] = "zstd"
+    assert config.otlp_from_env(env).compression is None  # type: ignore[union-attr]
+
+
+def test_non_http_endpoint_is_refused() -> None:
+    """A gRPC-style or garbage endpoint does not become a destination."""
+    assert config.otlp_from_env({config.OTLP_ENDPOINT: "collector:4317"}) is None
+
+
+def test_destination_round_trip_and_validation() -> None:
+    """destination.json is validated when read back; bad content falls back to the file sink."""
+    dest = destination.resolve(
+        {config.OTLP_ENDPOINT: "http://c:4318", config.OTLP_HEADERS: "k=v"}, deadline_s=3
+    )
+    assert destination.Destination.from_json(dest.to_json()) == dest
+    assert "k=v" not in dest.describe()
+    with pytest.raises(ValueError, match="endpoint"):
+        destination.Destination.from_json({"kind": "otlp", "endpoint": "file:///etc/passwd"})
+    with pytest.raises(ValueError, match="kind"):
+        destination.Destination.from_json({"kind": "shell"})
+
+
+def test_env_prefix_default() -> None:
+    assert config.env_prefix_for("my-cli.tool") == "MY_CLI_TOOL"
+    assert config.env_prefix_for("---") == "APP"
+
+
+def test_flag_reads_unknown_words_as_true() -> None:
+    """An unrecognised value errs towards the user who set it."""
+    assert config.flag({"X": "please"}, "X") is True
+    assert config.flag({"X": "off"}, "X") is False
+    assert config.flag({"X": ""}, "X") is None

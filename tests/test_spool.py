@@ -1,0 +1,124 @@
+"""The spool: atomic private files, oldest first, bounded, and robust to garbage."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from otel_cli_telemetry import spool, state
+
+REQUEST = b'{"resourceSpans":[]}'
+
+
+def test_write_is_private_and_atomic(tmp_path: Path) -> None:
+    """Files are 0600 in a 0700 directory and no temporary file is left behind."""
+    spool_dir = tmp_path / "home" / "spool"
+    path = spool.write(spool_dir, REQUEST)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(spool_dir.stat().st_mode) == 0o700
+    assert [p.name for p in spool_dir.iterdir()] == [path.name]
+    assert path.read_bytes() == REQUEST
+
+
+def test_entries_are_oldest_first_and_skip_temporaries(tmp_path: Path) -> None:
+    spool_dir = tmp_path / "spool"
+    first = spool.write(spool_dir, REQUEST)
+    second = spool.write(spool_dir, REQUEST)
+    (spool_dir / ".partial.tmp").write_bytes(b"{")
+    (spool_dir / "notes.txt").write_bytes(b"x")
+    assert [e.path for e in spool.entries(spool_dir)] == [first, second]
+    assert spool.entries(tmp_path / "missing") == []
+
+
+def test_read_rejects_non_otlp_and_quarantine_moves_it(tmp_path: Path) -> None:
+    """A corrupt file is moved aside and never read again; the rest is untouched."""
+    spool_dir = tmp_path / "spool"
+    good = spool.write(spool_dir, REQUEST)
+    bad_path = spool.write(spool_dir, b'{"resourceSpans": 7}')
+    bad = next(e for e in spool.entries(spool_dir) if e.path == bad_path)
+    with pytest.raises(ValueError, match="resourceSpans"):
+        spool.read(bad)
+    spool.quarantine(bad, tmp_path / "quarantine")
+    assert [e.path for e in spool.entries(spool_dir)] == [good]
+    assert (tmp_path / "quarantine" / bad_path.name).exists()
+    for junk in (b"\xff\xfe", b"[1,2]", b"{", b""):
+        path = spool_dir / f"{'9' * 20}-1-junk{len(junk)}.json"
+        path.write_bytes(junk)
+    for entry in spool.entries(spool_dir):
+        if entry.path != good:
+            with pytest.raises(ValueError):
+                spool.read(entry)
+
+
+def test_oversized_trace_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="too large"):
+        spool.write(tmp_path / "spool", b"x" * (spool.MAX_FILE_BYTES + 1))
+
+
+def test_caps_drop_oldest_first_and_count(tmp_path: Path) -> None:
+    """Past the count, bytes or age cap the oldest files go, and the drops are counted."""
+    spool_dir = tmp_path / "spool"
+    paths = [spool.write(spool_dir, REQUEST) for _ in range(12)]
+    dropped = spool.enforce_caps(spool_dir, max_files=10)
+    assert dropped == {"count": 2}
+    assert [e.path for e in spool.entries(spool_dir)] == paths[2:]
+    dropped = spool.enforce_caps(spool_dir, max_bytes=len(REQUEST) * 4)
+    assert dropped == {"bytes": 6}
+    assert [e.path for e in spool.entries(spool_dir)] == paths[8:]
+    far_future = spool.entries(spool_dir)[-1].created_ns + int(8 * 24 * 3600 * 1e9)
+    assert spool.enforce_caps(spool_dir, now_ns=far_future) == {"age": 4}
+    assert spool.entries(spool_dir) == []
+
+
+def test_batches_are_bounded(tmp_path: Path) -> None:
+    spool_dir = tmp_path / "spool"
+    for _ in range(7):
+        spool.write(spool_dir, REQUEST)
+    batches = list(spool.iter_batches(spool.entries(spool_dir), max_bytes=10_000, max_items=3))
+    assert [len(b) for b in batches] == [3, 3, 1]
+    batches = list(spool.iter_batches(spool.entries(spool_dir), max_bytes=len(REQUEST) * 2, max_items=99))
+    assert [len(b) for b in batches] == [2, 2, 2, 1]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_unwritable_spool_raises_oserror(tmp_path: Path) -> None:
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir(mode=0o500)
+    with pytest.raises(OSError):
+        spool.write(spool_dir, REQUEST)
+
+
+def test_installation_id_is_stable_private_and_recovers_from_corruption(tmp_path: Path) -> None:
+    """A UUID4 minted once, stored 0600; a corrupt state file gets a fresh id."""
+    paths = state.Paths(home=tmp_path, config_dir=tmp_path)
+    first = state.installation_id(paths)
+    assert first == state.installation_id(paths)
+    assert stat.S_IMODE(paths.state_file.stat().st_mode) == 0o600
+    import uuid
+
+    assert uuid.UUID(first).version == 4
+    paths.state_file.write_text("{not json")
+    second = state.installation_id(paths)
+    assert second != first
+    assert state.read_json(paths.state_file)["installation_id"] == second  # type: ignore[index]
+
+
+def test_file_lock_is_exclusive_and_released(tmp_path: Path) -> None:
+    lock_path = tmp_path / "x.lock"
+    holder = state.FileLock(lock_path)
+    assert holder.acquire()
+    assert state.is_locked(lock_path)
+    assert not state.FileLock(lock_path).acquire(timeout=0.05)
+    holder.release()
+    assert not state.is_locked(lock_path)
+
+
+def test_spool_path_blocked_by_a_file_raises_oserror(tmp_path: Path) -> None:
+    """Works as root too: a file where the spool directory should be."""
+    blocker = tmp_path / "spool"
+    blocker.write_bytes(b"")
+    with pytest.raises(OSError):
+        spool.write(blocker, REQUEST)
