@@ -99,3 +99,30 @@ def run_example(
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """A loopback port that accepts TCP connections and never answers (a blackholed
+    collector). Yields its base URL; closed when the test ends."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # connections complete in the kernel backlog; nobody reads them
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A loopback URL where nothing listens (connection refused)."""
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
