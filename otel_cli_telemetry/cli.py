@@ -80,19 +80,30 @@ def do_show(
 
 
 def do_flush(telemetry: Telemetry, out: TextIO, *, timeout: float | None = None) -> int:
+    """Drain in the foreground; exit code 1 if anything is still waiting afterwards."""
+    interactive = _isatty(out)
+
     def progress(report: object) -> None:
-        delivered = getattr(report, "delivered", 0)
-        out.write(f"\rdelivered {delivered} trace(s)...")
-        out.flush()
+        if interactive:  # a live progress line only where a person watches
+            out.write(f"\rdelivered {getattr(report, 'delivered', 0)} trace(s)...")
+            out.flush()
 
     report = telemetry.flush(timeout, progress=progress)
     dropped = sum(report.dropped.values())
     out.write(
-        f"\rdelivered {report.delivered}, dropped {dropped}, still waiting {report.remaining}"
+        ("\r" if interactive else "") + f"flush: delivered {report.delivered}, dropped {dropped}, "
+        f"still waiting {report.remaining}"
         + (f" (last error: {report.last_error})" if report.last_error else "")
         + "\n"
     )
     return 0 if report.remaining == 0 else 1
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,6 +24,7 @@ import atexit
 import base64
 import contextlib
 import gzip
+import http.client
 import importlib.util
 import json
 import os
@@ -685,6 +686,32 @@ def _port_accepts(port: int) -> bool:
         return False
 
 
+def _http_answers(port: int, timeout: float) -> bool:
+    """Whether an HTTP server on 127.0.0.1:port answers ``GET /`` (any status)."""
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        conn.request("GET", "/")
+        conn.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        return False
+    else:
+        return True
+    finally:
+        conn.close()
+
+
+def _catches_sigterm(pid: int) -> bool | None:
+    """Whether ``pid`` has a SIGTERM handler installed (Linux /proc; else None)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    return None
+
+
 def _listens_on(pid: int, ports: Iterable[int]) -> bool | None:
     """Whether process ``pid`` holds a LISTEN socket on each 127.0.0.1 port.
 
@@ -891,22 +918,23 @@ class Rotel:
             raise
 
     def _wait_ready(self, deadline: float) -> bool:
-        """True once both ports accept; False if rotel exited; raise on timeout."""
+        """True once rotel serves; False if it exited; raise RotelError on timeout.
+
+        rotel binds both ports first thing (so a TCP connect succeeds early),
+        but serves HTTP only after it built its exporters, which is where a bad
+        exporter config makes it exit. So readiness is: both listeners are this
+        pid's (Linux), the HTTP receiver answers a request, the gRPC port
+        accepts, and the SIGTERM handler is installed (Linux) so that stop()
+        gets a clean, flushing shutdown.
+        """
         proc = self._proc
         assert proc is not None
+        ports = (self._http_port, self._grpc_port)
         while True:
             if proc.poll() is not None:
                 return False
-            if _port_accepts(self._http_port) and _port_accepts(self._grpc_port):
-                # Make sure the listeners are rotel's, not another process's
-                # that took a port meanwhile (rotel then exits "in use").
-                owns = _listens_on(proc.pid, (self._http_port, self._grpc_port))
-                if owns is None:  # no /proc: give a bind failure time to show
-                    time.sleep(0.2)
-                    return proc.poll() is None
-                if owns:
-                    return True
-            if time.monotonic() >= deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 self._reap(timeout=5.0)
                 raise RotelError(
                     f"rotel not ready within {self._start_timeout}s on "
@@ -914,7 +942,17 @@ class Rotel:
                     f"command: {' '.join(self.command)}\n"
                     f"--- rotel log ---\n{self.logs()}"
                 )
-            time.sleep(0.02)
+            owns = _listens_on(proc.pid, ports)
+            if (
+                owns is not False
+                and _http_answers(self._http_port, min(0.5, remaining))
+                and _port_accepts(self._grpc_port)
+                and _catches_sigterm(proc.pid) is not False
+            ):
+                if owns is None:  # no /proc: give a port clash time to show
+                    time.sleep(0.2)
+                return proc.poll() is None
+            time.sleep(0.01)
 
     def _reap(self, timeout: float) -> None:
         """SIGTERM the child we started, SIGKILL after ``timeout``; always wait."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -69,10 +70,8 @@ def reap_exporters(home: Path) -> Iterator[Path]:
     """Make sure every exporter child started for ``home`` is gone when the test ends."""
     yield home
     for pid in exporter_pids(home):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:

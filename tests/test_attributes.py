@@ -58,9 +58,17 @@ def test_resource_has_required_fields_and_nothing_personal(tmp_path: object) -> 
     env = {"GITHUB_ACTIONS": "true", "GITHUB_TOKEN": "ghp_secretvalue"}
     attrs = attributes.resource_attributes("assembly", "1.2.3", "0000-id", env, "1.0")
     for key in (
-        "service.name", "service.version", "os.type", "os.version", "host.arch",
-        "process.runtime.name", "process.runtime.version", "telemetry.sdk.name",
-        "telemetry.sdk.language", "telemetry.sdk.version", "app.installation.id",
+        "service.name",
+        "service.version",
+        "os.type",
+        "os.version",
+        "host.arch",
+        "process.runtime.name",
+        "process.runtime.version",
+        "telemetry.sdk.name",
+        "telemetry.sdk.language",
+        "telemetry.sdk.version",
+        "app.installation.id",
         "process.interactive",
     ):
         assert key in attrs, key

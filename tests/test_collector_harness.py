@@ -349,8 +349,11 @@ def test_rotel_start_failure_reports_log() -> None:
         exporter_args=["--exporter", "datadog"],  # no API key
         binary=rotel_binary_or_skip(),
     )
-    with pytest.raises(RotelError, match="Datadog exporter API key"):
-        rotel.start()
+    try:
+        with pytest.raises(RotelError, match="Datadog exporter API key"):
+            rotel.start()
+    finally:
+        rotel.stop()
     assert not rotel.running
     assert rotel.returncode == 1
 

@@ -66,7 +66,9 @@ def test_persisted_choice_and_env_precedence(tmp_path: Path) -> None:
     """The persisted "off" holds until an env variable says otherwise; env always wins."""
     config_file = tmp_path / "config.toml"
     consent.persist(config_file, False)
-    assert decide({}, config_file) == consent.Decision(False, "config", f"disabled in {config_file}")
+    assert decide({}, config_file) == consent.Decision(
+        False, "config", f"disabled in {config_file}"
+    )
     on = decide({"ASSEMBLY_TELEMETRY_DISABLED": "0"}, config_file)
     assert on.enabled
     assert on.rule == "env"
@@ -150,8 +152,13 @@ def test_disabled_means_nothing_happens(
     """Off: no opentelemetry import, no socket, no process, no file, same output."""
     env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", **switch)
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE], env=env, cwd=ROOT, capture_output=True, text=True,
-        timeout=60, check=False,
+        [sys.executable, "-c", _PROBE],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
@@ -168,12 +175,21 @@ def test_persisted_disable_in_a_real_process(home: Path, reap_exporters: Path) -
     env = cli_env(home)
     subprocess.run(
         [sys.executable, "examples/typer_cli.py", "telemetry", "disable"],
-        env=env, cwd=ROOT, check=True, capture_output=True, timeout=60,
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     before = sorted(p.name for p in home.iterdir())
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE], env=env, cwd=ROOT, capture_output=True, text=True,
-        timeout=60, check=False,
+        [sys.executable, "-c", _PROBE],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["otel"] == []

@@ -43,7 +43,10 @@ def spool_commands(home: Path, names: list[str]) -> None:
 
 def otlp(url: str, protocol: str = "http/protobuf", **kw: object) -> destination.Destination:
     return destination.Destination(
-        kind=destination.OTLP, endpoint=url + "/v1/traces", protocol=protocol, **kw  # type: ignore[arg-type]
+        kind=destination.OTLP,
+        endpoint=url + "/v1/traces",
+        protocol=protocol,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -126,7 +129,7 @@ def test_connection_refused_keeps_spool_and_persists_backoff(home: Path, dead_ur
     report = drain(paths_for(home), otlp(dead_url), deadline_s=1)
     assert report.delivered == 0
     assert report.backing_off
-    assert report.last_error is not None and report.last_error.startswith("transport")
+    assert (report.last_error or "").startswith("transport")
     assert len(spool.entries(home / "spool")) == 1
     saved = delivery.load(home / "delivery.json")
     assert saved.failures >= 1
@@ -190,7 +193,11 @@ def test_child_exits_by_its_hard_deadline(home: Path, blackhole: str) -> None:
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "otel_cli_telemetry.exporter"],
-        env=env, cwd=home, timeout=30, capture_output=True, check=False,
+        env=env,
+        cwd=home,
+        timeout=30,
+        capture_output=True,
+        check=False,
     )
     elapsed = time.monotonic() - started
     assert elapsed < 5, elapsed
@@ -202,8 +209,12 @@ def test_child_exits_by_its_hard_deadline(home: Path, blackhole: str) -> None:
 def test_child_env_is_reduced(tmp_path: Path) -> None:
     """The child gets what it needs to run and send, plus the kill switch; no secrets."""
     env = launcher.child_env(
-        {"PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "x", "OTEL_EXPORTER_OTLP_HEADERS": "a=b",
-         "HTTPS_PROXY": "http://proxy:3128"},
+        {
+            "PATH": "/bin",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "OTEL_EXPORTER_OTLP_HEADERS": "a=b",
+            "HTTPS_PROXY": "http://proxy:3128",
+        },
         tmp_path,
     )
     assert env["OTEL_CLI_TELEMETRY_EXPORTER_CHILD"] == "1"

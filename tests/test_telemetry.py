@@ -24,9 +24,13 @@ class FakeSpawn:
         return self
 
 
-def make(home: Path, env: dict[str, str] | None = None, **kwargs: Any) -> tuple[Telemetry, FakeSpawn]:
+def make(
+    home: Path, env: dict[str, str] | None = None, **kwargs: Any
+) -> tuple[Telemetry, FakeSpawn]:
     spawn = FakeSpawn()
-    telemetry = Telemetry("assembly", version="1.2.3", home=home, env=env or {}, spawn=spawn, **kwargs)
+    telemetry = Telemetry(
+        "assembly", version="1.2.3", home=home, env=env or {}, spawn=spawn, **kwargs
+    )
     return telemetry, spawn
 
 
@@ -108,10 +112,13 @@ def test_track_decorator_and_returned_exit_code(home: Path) -> None:
 def test_child_spans_ship_with_the_command(home: Path) -> None:
     """Spans made with telemetry.tracer inside the command are its children, in one file."""
     telemetry, _ = make(home)
-    with telemetry.command("transcribe"):
-        with telemetry.tracer.start_as_current_span("load model"):
-            with telemetry.tracer.start_as_current_span("read file"):
-                pass
+    tracer = telemetry.tracer
+    with (
+        telemetry.command("transcribe"),
+        tracer.start_as_current_span("load model"),
+        tracer.start_as_current_span("read file"),
+    ):
+        pass
     assert len(spool.entries(home / "spool")) == 1
     spans = {span["name"]: span for _, span in spooled_spans(home)}
     root = spans["assembly transcribe"]
@@ -121,7 +128,7 @@ def test_child_spans_ship_with_the_command(home: Path) -> None:
 
 
 def test_spans_outside_a_command_are_not_sent(home: Path) -> None:
-    telemetry, spawn = make(home)
+    telemetry, _ = make(home)
     with telemetry.command("a"):
         pass
     with telemetry.tracer.start_as_current_span("stray"):
