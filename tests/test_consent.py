@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from otel_cli_telemetry import Telemetry, consent, state
-
-from .conftest import ROOT, cli_env, exporter_pids
+from tests.conftest import ROOT, cli_env, exporter_pids
 
 
 def decide(env: dict[str, str], config_file: Path | None = None) -> consent.Decision:
