@@ -22,7 +22,9 @@ OUTCOME: Final = "cli_telemetry.outcome"
 DURATION_MS: Final = "cli_telemetry.duration_ms"
 CI_DETECTED: Final = "cli_telemetry.ci.detected"
 CI_PROVIDER: Final = "cli_telemetry.ci.provider"
-DROPPED_SPANS: Final = "cli_telemetry.dropped_spans"
+#: On a delivered command span: traces lost since the last report, and why (``reason=n``).
+DROPPED_TRACES: Final = "cli_telemetry.dropped_traces"
+DROPPED_REASONS: Final = "cli_telemetry.dropped_reasons"
 
 SCOPE_NAME: Final = "otel_cli_telemetry"
 SCOPE_VERSION: Final = __version__

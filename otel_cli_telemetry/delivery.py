@@ -7,6 +7,7 @@ commands run, and a server's ``Retry-After`` is honoured across runs.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import random
 import time
@@ -29,8 +30,25 @@ class DeliveryState:
     failures: int = 0
     next_attempt_at: float = 0.0
     last_error: str | None = None
+    #: Lifetime counts of traces (or spans, for partial success) lost, by reason.
     dropped: dict[str, int] = field(default_factory=dict)
+    #: The part of ``dropped`` not yet reported on a delivered span.
+    unreported: dict[str, int] = field(default_factory=dict)
     delivered: int = 0
+
+    def add_drops(self, drops: Mapping[str, int]) -> None:
+        for reason, count in drops.items():
+            if count > 0:
+                self.dropped[reason] = self.dropped.get(reason, 0) + count
+                self.unreported[reason] = self.unreported.get(reason, 0) + count
+
+    def mark_reported(self, reported: Mapping[str, int]) -> None:
+        for reason, count in reported.items():
+            left = self.unreported.get(reason, 0) - count
+            if left > 0:
+                self.unreported[reason] = left
+            else:
+                self.unreported.pop(reason, None)
 
     def in_backoff(self, now: float | None = None) -> bool:
         return (now if now is not None else time.time()) < self.next_attempt_at
@@ -41,6 +59,7 @@ class DeliveryState:
             "next_attempt_at": self.next_attempt_at,
             "last_error": self.last_error,
             "dropped": dict(self.dropped),
+            "unreported": dict(self.unreported),
             "delivered": self.delivered,
         }
 
@@ -57,15 +76,22 @@ class DeliveryState:
         last = data.get("last_error")
         if isinstance(last, str):
             result.last_error = last[:200]
-        dropped = data.get("dropped")
-        if isinstance(dropped, dict):
-            result.dropped = {
-                str(k)[:64]: v for k, v in dropped.items() if isinstance(v, int) and v >= 0
-            }
+        result.dropped = _counts(data.get("dropped"))
+        result.unreported = _counts(data.get("unreported"))
         delivered = data.get("delivered")
         if isinstance(delivered, int) and delivered >= 0:
             result.delivered = delivered
         return result
+
+
+def _counts(value: object) -> dict[str, int]:
+    if not isinstance(value, dict):
+        return {}
+    return {
+        str(k)[:64]: v
+        for k, v in list(value.items())[:64]
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    }
 
 
 def load(path: Path) -> DeliveryState:
@@ -84,6 +110,14 @@ def update(path: Path, lock_path: Path, change: Any) -> DeliveryState:
         change(current)
         state.write_json(path, current.to_json())
         return current
+
+
+def record_drops(path: Path, lock_path: Path, drops: Mapping[str, int]) -> None:
+    """Count lost traces by reason, best effort (a full disk must not raise here)."""
+    if not any(drops.values()):
+        return
+    with contextlib.suppress(OSError, TimeoutError):
+        update(path, lock_path, lambda s: s.add_drops(drops))
 
 
 def backoff_delay(

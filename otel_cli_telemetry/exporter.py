@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import delivery, spool, state
+from . import attributes, delivery, spool, state
 from . import destination as destination_mod
 from .sinks import ACCEPTED, DROP, Result, Sink
 
@@ -137,7 +137,9 @@ def _drain_locked(
         return False
     dropped = spool.enforce_caps(paths.spool_dir)
     if dropped:
-        _record(paths, lambda s: _add_drops(s, {f"cap_{k}": v for k, v in dropped.items()}))
+        _record(
+            paths, functools.partial(_add_drops, drops={f"cap_{k}": v for k, v in dropped.items()})
+        )
         for reason, count in dropped.items():
             report.dropped[f"cap_{reason}"] = report.dropped.get(f"cap_{reason}", 0) + count
     entries = spool.entries(paths.spool_dir)
@@ -147,6 +149,7 @@ def _drain_locked(
         good, requests = _read_batch(paths, batch, report)
         if not requests:
             continue
+        reported = _report_drops(requests, delivery.load(paths.delivery_file).unreported)
         attempts = 0
         while True:
             attempts += 1
@@ -164,7 +167,10 @@ def _drain_locked(
         removed = [spool.remove(entry) for entry in good]
         if result.status == ACCEPTED:
             report.delivered += len(good)
-            _record(paths, functools.partial(_on_accepted, count=len(good), result=result))
+            _record(
+                paths,
+                functools.partial(_on_accepted, count=len(good), result=result, reported=reported),
+            )
         else:
             reason = f"refused_{result.reason}"
             report.dropped[reason] = report.dropped.get(reason, 0) + len(good)
@@ -191,16 +197,51 @@ def _read_batch(
         except (ValueError, OSError):
             spool.quarantine(entry, paths.quarantine_dir)
             report.dropped["corrupt"] = report.dropped.get("corrupt", 0) + 1
-            _record(paths, lambda s: _add_drops(s, {"corrupt": 1}))
+            _record(paths, functools.partial(_add_drops, drops={"corrupt": 1}))
     return good, requests
 
 
+def _report_drops(requests: list[dict[str, Any]], unreported: dict[str, int]) -> dict[str, int]:
+    """Make earlier losses visible: annotate the first command span of the batch with the
+    number of traces dropped since the last report, and why. Returns what was reported."""
+    if not unreported:
+        return {}
+    for request in requests:
+        for resource_spans in request.get("resourceSpans") or []:
+            for scope_spans in resource_spans.get("scopeSpans") or []:
+                for span in scope_spans.get("spans") or []:
+                    attrs = span.get("attributes")
+                    if not isinstance(attrs, list) or not any(
+                        isinstance(a, dict) and a.get("key") == "process.exit.code" for a in attrs
+                    ):
+                        continue
+                    reasons = [f"{k}={v}" for k, v in sorted(unreported.items())]
+                    attrs.append(
+                        {
+                            "key": attributes.DROPPED_TRACES,
+                            "value": {"intValue": str(sum(unreported.values()))},
+                        }
+                    )
+                    attrs.append(
+                        {
+                            "key": attributes.DROPPED_REASONS,
+                            "value": {
+                                "arrayValue": {"values": [{"stringValue": r} for r in reasons]}
+                            },
+                        }
+                    )
+                    return dict(unreported)
+    return {}
+
+
 def _add_drops(s: delivery.DeliveryState, drops: dict[str, int]) -> None:
-    for reason, count in drops.items():
-        s.dropped[reason] = s.dropped.get(reason, 0) + count
+    s.add_drops(drops)
 
 
-def _on_accepted(s: delivery.DeliveryState, count: int, result: Result) -> None:
+def _on_accepted(
+    s: delivery.DeliveryState, count: int, result: Result, reported: dict[str, int]
+) -> None:
+    s.mark_reported(reported)
     s.failures = 0
     s.next_attempt_at = 0.0
     s.last_error = None

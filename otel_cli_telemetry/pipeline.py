@@ -24,7 +24,7 @@ from opentelemetry.sdk.version import __version__ as sdk_version
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from . import attributes, command, config, launcher, otlp_json, spool, state
+from . import attributes, command, config, delivery, launcher, otlp_json, spool, state
 from . import destination as destination_mod
 from .processor import ConsentSpanProcessor
 
@@ -166,7 +166,12 @@ class Pipeline:
                     self.counters.count("spawn_failed")
             elif why == "backing off":
                 # Nobody drains while we back off: keep the spool within its caps here.
-                spool.enforce_caps(opts.paths.spool_dir)
+                dropped = spool.enforce_caps(opts.paths.spool_dir)
+                delivery.record_drops(
+                    opts.paths.delivery_file,
+                    opts.paths.state_lock,
+                    {f"cap_{k}": v for k, v in dropped.items()},
+                )
         except (OSError, ValueError) as exc:
             self.counters.count(f"launch_{exc.__class__.__name__}")
 

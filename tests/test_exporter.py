@@ -221,3 +221,24 @@ def test_child_env_is_reduced(tmp_path: Path) -> None:
     assert "AWS_SECRET_ACCESS_KEY" not in env
     assert "OTEL_EXPORTER_OTLP_HEADERS" not in env
     assert env["PYTHONPATH"].split(":")[0] == str(ROOT)
+
+
+def test_losses_are_reported_on_the_next_delivery(home: Path, receiver: OtlpReceiver) -> None:
+    """Traces dropped by the caps are counted, then announced on the next delivered span."""
+    spool_commands(home, ["old1", "old2", "old3"])
+    dropped = spool.enforce_caps(home / "spool", max_files=1)
+    assert dropped == {"count": 2}
+    delivery.record_drops(home / "delivery.json", home / "state.lock", {"cap_count": 2})
+    report = drain(paths_for(home), otlp(receiver.url))
+    assert report.delivered == 1
+    [span] = receiver.spans()
+    assert span.name == "assembly old3"
+    assert span.attributes["cli_telemetry.dropped_traces"] == 2
+    assert span.attributes["cli_telemetry.dropped_reasons"] == ["cap_count=2"]
+    saved = delivery.load(home / "delivery.json")
+    assert saved.unreported == {}
+    assert saved.dropped == {"cap_count": 2}
+    # Reported once: the next delivery carries no loss attributes.
+    spool_commands(home, ["next"])
+    drain(paths_for(home), otlp(receiver.url))
+    assert "cli_telemetry.dropped_traces" not in receiver.spans()[-1].attributes
