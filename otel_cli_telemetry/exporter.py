@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import attributes, delivery, spool, state
+from . import attributes, coordination, delivery, spool, state
 from . import destination as destination_mod
 from .sinks import ACCEPTED, DROP, Result, Sink
 
@@ -283,10 +283,41 @@ def main() -> int:
     dest = destination_mod.load(paths.destination_file)
     _arm_hard_deadline(dest.deadline_s + 1.0)
     try:
-        drain(paths, dest)
+        run_child(paths, dest)
     except Exception:  # noqa: BLE001 - the edge: a child has nobody to report to
         return 1
     return 0
+
+
+def run_child(
+    paths: state.Paths,
+    dest: destination_mod.Destination,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> Report | None:
+    """The child's life: own the marker, drain, give the marker up, look once more."""
+    marker = coordination.ChildMarker(paths)
+    if not marker.adopt():
+        return None  # another child owns the marker and will do the work
+    end = clock() + dest.deadline_s
+    report = Report()
+    try:
+        while True:
+            remaining = end - clock()
+            # Wait for a drainer that is finishing (a foreground flush, a child on its way
+            # out) rather than leave: nobody else will be started while we hold the marker.
+            report = drain(paths, dest, deadline_s=remaining, lock_wait_s=remaining)
+            marker.give_up()
+            if (
+                end - clock() < 0.2
+                or report.backing_off
+                or report.last_error == SPOOL_STUCK
+                or not spool.entries(paths.spool_dir)
+                or not marker.reclaim()
+            ):
+                return report
+    finally:
+        marker.give_up()
 
 
 if __name__ == "__main__":

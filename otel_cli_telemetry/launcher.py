@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from . import config, delivery, state
+from . import config, coordination, delivery, state
 
 ENTRY_MODULE = "otel_cli_telemetry.exporter"
 
@@ -66,15 +66,22 @@ def argv() -> list[str]:
     return [sys.executable, "-m", ENTRY_MODULE]
 
 
+BACKING_OFF = "backing off"
+
+
 def should_start(paths: state.Paths, *, now: float | None = None) -> tuple[bool, str]:
-    """Whether a new exporter is needed now, and why not when it is not."""
+    """Whether a new exporter is needed now, and why not when it is not.
+
+    A True answer is a claim (see ``coordination``): the caller must start the child,
+    or call ``coordination.release_claim``.
+    """
     if os.environ.get(config.CHILD_MARKER):
         return False, "inside an exporter"
     backoff = delivery.load(paths.delivery_file)
     if backoff.in_backoff(now):
-        return False, "backing off"
-    if state.is_locked(paths.export_lock):
-        return False, "an exporter is draining"
+        return False, BACKING_OFF
+    if not coordination.claim(paths):
+        return False, "an exporter is running or starting"
     return True, "ready"
 
 

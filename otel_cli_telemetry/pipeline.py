@@ -24,7 +24,7 @@ from opentelemetry.sdk.version import __version__ as sdk_version
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from . import attributes, command, config, delivery, launcher, otlp_json, spool, state
+from . import attributes, command, config, coordination, delivery, launcher, otlp_json, spool, state
 from . import destination as destination_mod
 from .processor import ConsentSpanProcessor
 
@@ -163,8 +163,9 @@ class Pipeline:
                 if launcher.start(opts.paths, opts.env, spawn=opts.spawn) is not None:
                     self.counters.exporters_started += 1
                 else:
+                    coordination.release_claim(opts.paths)
                     self.counters.count("spawn_failed")
-            elif why == "backing off":
+            elif why == launcher.BACKING_OFF:
                 # Nobody drains while we back off: keep the spool within its caps here.
                 dropped = spool.enforce_caps(opts.paths.spool_dir)
                 delivery.record_drops(

@@ -178,8 +178,9 @@ def write_json(path: Path, value: Mapping[str, Any]) -> None:
 # --- advisory file locks ----------------------------------------------------------
 
 
-def _open_lock(path: Path) -> IO[bytes]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+def _open_lock(path: Path, *, create: bool = True) -> IO[bytes]:
+    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
+    fd = os.open(path, flags, 0o600)
     return os.fdopen(fd, "r+b")
 
 
@@ -216,15 +217,16 @@ else:
 class FileLock:
     """An exclusive advisory lock on a file; the OS drops it if the holder dies."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
+        self._create = create
         self._fh: IO[bytes] | None = None
 
     def acquire(self, timeout: float = 0.0, *, poll: float = 0.02) -> bool:
         """Try to take the lock for up to ``timeout`` seconds; True when held."""
         if self._fh is not None:
             return True
-        fh = _open_lock(self.path)
+        fh = _open_lock(self.path, create=self._create)
         deadline = time.monotonic() + timeout
         while True:
             if _try_lock(fh):
@@ -257,12 +259,13 @@ class FileLock:
 
 
 def is_locked(path: Path) -> bool:
-    """True if another process holds the lock on ``path`` right now."""
-    if not path.exists():
-        return False
-    probe = FileLock(path)
-    if probe.acquire():
-        probe.release()
+    """True if another process holds the lock on ``path`` right now (never creates it)."""
+    probe = FileLock(path, create=False)
+    try:
+        if probe.acquire():
+            probe.release()
+            return False
+    except FileNotFoundError:
         return False
     return True
 

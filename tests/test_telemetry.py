@@ -168,21 +168,25 @@ def test_debug_prints_and_sends_nothing(home: Path, capsys: pytest.CaptureFixtur
     assert not (home / "spool").exists()
 
 
-def test_no_second_exporter_while_one_drains(home: Path) -> None:
-    """The launcher skips the spawn while another process holds the export lock."""
-    from otel_cli_telemetry import state
+def test_no_second_exporter_while_one_runs(home: Path) -> None:
+    """The launcher starts no child while another one owns the exporter marker."""
+    from otel_cli_telemetry import coordination, state
 
     telemetry, spawn = make(home)
     home.mkdir(mode=0o700)
-    holder = state.FileLock(home / "export.lock")
-    assert holder.acquire()
+    running = coordination.ChildMarker(state.Paths(home=home, config_dir=home))
+    assert running.adopt()
     try:
         with telemetry.command("a"):
             pass
     finally:
-        holder.release()
+        running.give_up()
     assert spawn.calls == []
     assert len(spool.entries(home / "spool")) == 1
+    # Once it is gone, the next command starts one.
+    with telemetry.command("b"):
+        pass
+    assert len(spawn.calls) == 1
 
 
 def test_unwritable_home_never_breaks_the_command(tmp_path: Path) -> None:
