@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from otel_cli_telemetry import coordination, state
-
 from tests.conftest import ROOT
 
 
