@@ -35,6 +35,9 @@ class DeliveryState:
     #: The part of ``dropped`` not yet reported on a delivered span.
     unreported: dict[str, int] = field(default_factory=dict)
     delivered: int = 0
+    #: Export requests tried, and exporter children started, since the state was created.
+    attempts: int = 0
+    exporter_runs: int = 0
 
     def add_drops(self, drops: Mapping[str, int]) -> None:
         for reason, count in drops.items():
@@ -61,6 +64,8 @@ class DeliveryState:
             "dropped": dict(self.dropped),
             "unreported": dict(self.unreported),
             "delivered": self.delivered,
+            "attempts": self.attempts,
+            "exporter_runs": self.exporter_runs,
         }
 
     @classmethod
@@ -78,9 +83,10 @@ class DeliveryState:
             result.last_error = last[:200]
         result.dropped = _counts(data.get("dropped"))
         result.unreported = _counts(data.get("unreported"))
-        delivered = data.get("delivered")
-        if isinstance(delivered, int) and delivered >= 0:
-            result.delivered = delivered
+        for name in ("delivered", "attempts", "exporter_runs"):
+            value = data.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                setattr(result, name, value)
         return result
 
 

@@ -174,7 +174,7 @@ def _drain_locked(
         else:
             reason = f"refused_{result.reason}"
             report.dropped[reason] = report.dropped.get(reason, 0) + len(good)
-            _record(paths, functools.partial(_add_drops, drops={reason: len(good)}))
+            _record(paths, functools.partial(_on_refused, drops={reason: len(good)}))
         if progress is not None:
             progress(report)
         if not all(removed):
@@ -238,9 +238,19 @@ def _add_drops(s: delivery.DeliveryState, drops: dict[str, int]) -> None:
     s.add_drops(drops)
 
 
+def _count_run(s: delivery.DeliveryState) -> None:
+    s.exporter_runs += 1
+
+
+def _on_refused(s: delivery.DeliveryState, drops: dict[str, int]) -> None:
+    s.attempts += 1
+    s.add_drops(drops)
+
+
 def _on_accepted(
     s: delivery.DeliveryState, count: int, result: Result, reported: dict[str, int]
 ) -> None:
+    s.attempts += 1
     s.mark_reported(reported)
     s.failures = 0
     s.next_attempt_at = 0.0
@@ -255,6 +265,7 @@ def _on_retryable(paths: state.Paths, result: Result, wall: Callable[[], float])
     waits: list[float] = []
 
     def change(s: delivery.DeliveryState) -> None:
+        s.attempts += 1
         s.failures += 1
         wait = result.retry_after_s
         if wait is None:
@@ -301,6 +312,7 @@ def run_child(
         return None  # another child owns the marker and will do the work
     end = clock() + dest.deadline_s
     report = Report()
+    _record(paths, _count_run)
     try:
         while True:
             remaining = end - clock()

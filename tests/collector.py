@@ -230,6 +230,8 @@ class ReceivedRequest:
     payload: bytes | None
     status: int
     error: str = ""
+    #: ``time.monotonic()`` when the request arrived (for Retry-After checks).
+    received_at: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -555,6 +557,7 @@ class OtlpReceiver:
             payload=payload,
             status=status,
             error=error,
+            received_at=time.monotonic(),
         )
         with self._cond:
             self._requests.append(record)
@@ -786,6 +789,7 @@ class Rotel:
         start_timeout: float = 10.0,
         binary: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
+        http_port: int | None = None,
     ) -> None:
         if (exporter_endpoint is None) == (exporter_args is None):
             raise ValueError("give exactly one of exporter_endpoint or exporter_args")
@@ -803,6 +807,7 @@ class Rotel:
         self._out: IO[bytes] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._http_port = 0
+        self._fixed_http_port = http_port
         self._grpc_port = 0
         self._pid: int | None = None
         self._returncode: int | None = None
@@ -877,7 +882,8 @@ class Rotel:
         _LIVE.add(self)
         try:
             for attempt in range(1, self.START_ATTEMPTS + 1):
-                http_port = free_port()
+                # A fixed port lets a test bring a "down" collector back at the same address.
+                http_port = self._fixed_http_port or free_port()
                 grpc_port = free_port()
                 while grpc_port == http_port:
                     grpc_port = free_port()

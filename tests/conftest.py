@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.collector import OtlpReceiver, Rotel, rotel_binary_or_skip
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
-_SCRUB_PREFIXES = ("OTEL_", "ASSEMBLY_", "NOTES_", "DEMO_")
+_SCRUB_PREFIXES = ("OTEL_", "ASSEMBLY_", "NOTES_", "TASKS_", "DEMO_")
 _SCRUB = ("DO_NOT_TRACK", "TRACEPARENT", "TRACESTATE", "BAGGAGE")
 
 
@@ -81,6 +83,7 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
         env.pop(name, None)
     env["ASSEMBLY_TELEMETRY_HOME"] = str(home)
     env["NOTES_TELEMETRY_HOME"] = str(home)
+    env["TASKS_TELEMETRY_HOME"] = str(home)
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
     return env
@@ -125,3 +128,46 @@ def dead_url() -> str:
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> Iterator[tuple[Rotel, OtlpReceiver]]:
+    """rotel on free loopback ports, forwarding to an in-test OTLP backend (per module)."""
+    binary = rotel_binary_or_skip()
+    with OtlpReceiver() as receiver:
+        collector = Rotel(receiver.url, binary=binary).start()
+        try:
+            yield collector, receiver
+        finally:
+            collector.stop()
+
+
+class ExporterSampler:
+    """Samples /proc in a thread: how many exporter children for ``home`` are alive at once."""
+
+    def __init__(self, home: Path, interval: float = 0.01) -> None:
+        import threading
+
+        self.home = home
+        self.interval = interval
+        self.max_alive = 0
+        self.seen: set[int] = set()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pids = exporter_pids(self.home)
+            self.samples += 1
+            self.seen.update(pids)
+            self.max_alive = max(self.max_alive, len(pids))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> ExporterSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -6,28 +6,15 @@ CLI ──OTLP/HTTP──▶ rotel (loopback) ──OTLP/HTTP──▶ OtlpRecei
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from otel_cli_telemetry import delivery, spool
-from tests.collector import OtlpReceiver, ReceivedSpan, Rotel, rotel_binary_or_skip
+from tests.collector import OtlpReceiver, ReceivedSpan, Rotel
 from tests.conftest import cli_env, run_example, wait_for_exporters
 
 pytestmark = pytest.mark.collector
-
-
-@pytest.fixture(scope="module")
-def pipeline() -> Iterator[tuple[Rotel, OtlpReceiver]]:
-    """rotel on free loopback ports, forwarding to an in-test OTLP backend."""
-    binary = rotel_binary_or_skip()
-    with OtlpReceiver() as receiver:
-        collector = Rotel(receiver.url, binary=binary).start()
-        try:
-            yield collector, receiver
-        finally:
-            collector.stop()
 
 
 def spans_of_trace(receiver: OtlpReceiver, name: str, timeout: float = 20.0) -> list[ReceivedSpan]:
