@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -141,7 +140,7 @@ def test_collector_down_for_50_runs_then_back(home: Path, reap_exporters: Path) 
         refuser.close()
     attempts = refuser.connections
     print(f"\ncollector down for 50 runs: {attempts} connection attempts")
-    assert 1 <= attempts <= 10  # not 50 × retries
+    assert 1 <= attempts <= 10  # not 50 times the retries
     assert len(spool.entries(home / "spool")) == 50
     assert delivery.load(home / "delivery.json").in_backoff()
 
