@@ -36,6 +36,9 @@ MAX_BATCH_TRACES = 512
 MAX_ATTEMPTS_PER_RUN = 4
 #: How long a newly started child waits for a drainer that is just finishing.
 LOCK_WAIT_S = 0.5
+#: How long a child stays, idle, for the next command's trace before it exits.
+LINGER_S = 1.0
+LINGER_POLL_S = 0.05
 HOME_ENV = "OTEL_CLI_TELEMETRY_HOME_DIR"
 #: ``Report.last_error`` when sent files cannot be deleted (sending more would duplicate).
 SPOOL_STUCK = "spool_not_deletable"
@@ -300,13 +303,35 @@ def main() -> int:
     return 0
 
 
+def _linger(
+    paths: state.Paths,
+    report: Report,
+    seconds: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> bool:
+    """Wait up to ``seconds`` for new spool files; True if some arrived."""
+    if seconds <= 0 or report.backing_off or report.last_error == SPOOL_STUCK:
+        return False
+    until = clock() + seconds
+    while clock() < until:
+        sleep(LINGER_POLL_S)
+        if spool.entries(paths.spool_dir):
+            return True
+    return False
+
+
 def run_child(
     paths: state.Paths,
     dest: destination_mod.Destination,
     *,
     clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    linger_s: float = LINGER_S,
 ) -> Report | None:
-    """The child's life: own the marker, drain, give the marker up, look once more."""
+    """The child's life: own the marker, drain, linger a moment for more work (a CLI run
+    in a loop then needs one child, not one per command), give the marker up, look once
+    more."""
     marker = coordination.ChildMarker(paths)
     if not marker.adopt():
         return None  # another child owns the marker and will do the work
@@ -319,6 +344,8 @@ def run_child(
             # Wait for a drainer that is finishing (a foreground flush, a child on its way
             # out) rather than leave: nobody else will be started while we hold the marker.
             report = drain(paths, dest, deadline_s=remaining, lock_wait_s=remaining)
+            if _linger(paths, report, min(linger_s, end - clock() - 0.5), clock, sleep):
+                continue
             marker.give_up()
             if (
                 end - clock() < 0.2

@@ -44,6 +44,7 @@ def wait_for_traces(receiver: OtlpReceiver, name: str, n: int, timeout: float) -
     return traces_named(receiver, name)
 
 
+@pytest.mark.timeout(900)
 def test_1000_sequential_runs_lose_nothing_and_never_pile_up(
     pipeline: tuple[Rotel, OtlpReceiver], home: Path, reap_exporters: Path
 ) -> None:
@@ -69,6 +70,7 @@ def test_1000_sequential_runs_lose_nothing_and_never_pile_up(
     assert spool.entries(home / "spool") == []
 
 
+@pytest.mark.timeout(300)
 def test_100_parallel_runs_lose_nothing_and_never_pile_up(
     pipeline: tuple[Rotel, OtlpReceiver], home: Path, reap_exporters: Path
 ) -> None:
