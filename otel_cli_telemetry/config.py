@@ -24,6 +24,12 @@ APP_DISABLED = "{prefix}_TELEMETRY_DISABLED"
 APP_DEBUG = "{prefix}_TELEMETRY_DEBUG"
 #: Directory holding config, state and spool instead of the platformdirs locations.
 APP_HOME = "{prefix}_TELEMETRY_HOME"
+#: Datadog client token (``pub`` + 32 hex); overrides the author's ``datadog_client_token``.
+APP_DATADOG_TOKEN = "{prefix}_TELEMETRY_DATADOG_CLIENT_TOKEN"  # noqa: S105 - a name
+#: Full URL logs are POSTed to (a company's intake proxy); query parameters are still added.
+APP_DATADOG_URL = "{prefix}_TELEMETRY_DATADOG_URL"
+#: Datadog site (``datadoghq.com``, ``datadoghq.eu``, ``us3.datadoghq.com``, ...).
+DD_SITE = "DD_SITE"
 
 # --- cross-tool conventions --------------------------------------------------------
 #: https://consoledonottrack.com: any value but ``0``/``false`` turns telemetry off.

@@ -16,7 +16,8 @@ from . import config, state
 
 FILE = "file"
 OTLP = "otlp"
-KINDS = (FILE, OTLP)
+DATADOG = "datadog"
+KINDS = (FILE, OTLP, DATADOG)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Destination:
     deadline_s: float = config.DEFAULT_EXPORT_DEADLINE_S
     #: Size cap of the local file sink before it rotates.
     file_max_bytes: int = 5 * 1024 * 1024
+    #: Datadog only: the write-only client token (sent as ``dd-api-key``; never logged).
+    token: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,8 +49,17 @@ class Destination:
         ):
             raise ValueError("headers must map strings to strings")
         endpoint = data.get("endpoint")
-        if kind == OTLP and not (isinstance(endpoint, str) and endpoint.startswith("http")):
-            raise ValueError("an OTLP destination needs an http(s) endpoint")
+        if kind in (OTLP, DATADOG) and not (
+            isinstance(endpoint, str) and endpoint.startswith("http")
+        ):
+            raise ValueError(f"an {kind} destination needs an http(s) endpoint")
+        token = data.get("token")
+        if kind == DATADOG:
+            from .sinks.datadog import validate_client_token
+
+            if not isinstance(token, str):
+                raise ValueError("a Datadog destination needs a client token")
+            validate_client_token(token)
         protocol = data.get("protocol", config.DEFAULT_PROTOCOL)
         if protocol not in config.PROTOCOLS:
             raise ValueError("unsupported protocol")
@@ -63,12 +75,15 @@ class Destination:
             compression=compression,
             deadline_s=_positive(data.get("deadline_s"), config.DEFAULT_EXPORT_DEADLINE_S),
             file_max_bytes=int(_positive(data.get("file_max_bytes"), 5 * 1024 * 1024)),
+            token=token if kind == DATADOG else None,
         )
 
     def describe(self) -> str:
         """A human summary without secrets, for ``status``."""
         if self.kind == FILE:
             return "local file (embedded default)"
+        if self.kind == DATADOG:
+            return f"Datadog logs intake at {self.endpoint} (client token)"
         header_note = f", {len(self.headers)} header(s)" if self.headers else ""
         return f"OTLP {self.protocol} to {self.endpoint}{header_note}"
 
@@ -103,9 +118,59 @@ def resolve(
     )
 
 
-def save(path: Path, destination: Destination) -> None:
+def datadog(
+    env: Mapping[str, str],
+    env_prefix: str,
+    *,
+    client_token: str | None = None,
+    site: str | None = None,
+    proxy_url: str | None = None,
+    deadline_s: float | None = None,
+) -> Destination | None:
+    """The Datadog logs destination, if a client token is configured.
+
+    The environment overrides the author's values here (``{PREFIX}_TELEMETRY_DATADOG_*``,
+    ``DD_SITE``), so a company can route a shipped CLI through its own intake proxy. A bad
+    value from the environment is ignored (debug note); a bad argument raises ValueError.
+    """
+    from .sinks import datadog as dd
+
+    token_var = config.APP_DATADOG_TOKEN.format(prefix=env_prefix)
+    url_var = config.APP_DATADOG_URL.format(prefix=env_prefix)
+    token = client_token
+    env_token = config.get(env, token_var)
+    if env_token is not None:
+        try:
+            token = dd.validate_client_token(env_token)
+        except ValueError:
+            config.warn_once(token_var, "not a Datadog client token, ignored")
+    if token is None:
+        return None
+    chosen_site = site
+    env_site = config.get(env, config.DD_SITE)
+    if env_site is not None:
+        try:
+            chosen_site = dd.normalise_site(env_site)
+        except ValueError:
+            config.warn_once(config.DD_SITE, "unknown Datadog site, ignored")
+    proxy = config.get(env, url_var) or proxy_url
+    try:
+        url = dd.intake_url(chosen_site, proxy_url=proxy)
+    except ValueError:
+        config.warn_once(url_var, "not an http(s) URL, ignored")
+        url = dd.intake_url(chosen_site)
+    deadline = deadline_s if deadline_s and deadline_s > 0 else config.DEFAULT_EXPORT_DEADLINE_S
+    return Destination(kind=DATADOG, endpoint=url, token=token, deadline_s=deadline)
+
+
+def queue_name(index: int, dest: Destination) -> str:
+    """The first destination uses ``spool/``; each further one ``spool-<kind>/``."""
+    return "" if index == 0 else dest.kind
+
+
+def save(path: Path, destinations: list[Destination]) -> None:
     """Persist for the exporter child, rewriting only when it changed."""
-    wanted = destination.to_json()
+    wanted = {"destinations": [d.to_json() for d in destinations]}
     try:
         if state.read_json(path) == wanted:
             return
@@ -114,15 +179,22 @@ def save(path: Path, destination: Destination) -> None:
     state.write_json(path, wanted)
 
 
-def load(path: Path) -> Destination:
-    """The destination the last command chose; the local file sink if none or unreadable."""
+def load(path: Path) -> list[Destination]:
+    """The destinations the last command chose; the local file sink if none or unreadable."""
     try:
         data = state.read_json(path)
     except (ValueError, OSError):
-        return Destination()
-    if data is None:
-        return Destination()
-    try:
-        return Destination.from_json(data)
-    except (ValueError, TypeError):
-        return Destination()
+        return [Destination()]
+    if not data:
+        return [Destination()]
+    items = data.get("destinations")
+    if not isinstance(items, list):
+        items = [data]  # one destination, as written by earlier versions
+    result: list[Destination] = []
+    for item in items[:4]:
+        try:
+            if isinstance(item, dict):
+                result.append(Destination.from_json(item))
+        except (ValueError, TypeError):
+            continue
+    return result or [Destination()]

@@ -56,12 +56,27 @@ class Report:
     backing_off: bool = False
     last_error: str | None = None
 
+    def merge(self, other: Report) -> None:
+        """Add another destination's report to this one."""
+        self.delivered += other.delivered
+        for reason, count in other.dropped.items():
+            self.dropped[reason] = self.dropped.get(reason, 0) + count
+        self.remaining += other.remaining
+        self.attempts += other.attempts
+        self.locked_out = self.locked_out or other.locked_out
+        self.backing_off = self.backing_off or other.backing_off
+        self.last_error = self.last_error or other.last_error
+
 
 def make_sink(dest: destination_mod.Destination, paths: state.Paths) -> Sink:
     if dest.kind == destination_mod.OTLP:
         from .sinks.otlp import OtlpHttpSink
 
         return OtlpHttpSink(dest)
+    if dest.kind == destination_mod.DATADOG:
+        from .sinks.datadog import DatadogLogsSink
+
+        return DatadogLogsSink(dest)
     from .sinks.file import FileSink
 
     return FileSink(paths.sink_file, max_bytes=dest.file_max_bytes)
@@ -146,7 +161,8 @@ def _drain_locked(
         for reason, count in dropped.items():
             report.dropped[f"cap_{reason}"] = report.dropped.get(f"cap_{reason}", 0) + count
     entries = spool.entries(paths.spool_dir)
-    for batch in spool.iter_batches(entries, max_bytes=MAX_BATCH_BYTES, max_items=MAX_BATCH_TRACES):
+    max_items = int(getattr(sink, "max_batch_traces", MAX_BATCH_TRACES))
+    for batch in spool.iter_batches(entries, max_bytes=MAX_BATCH_BYTES, max_items=max_items):
         if clock() >= end:
             return True
         good, requests = _read_batch(paths, batch, report)
@@ -294,69 +310,102 @@ def main() -> int:
     if not home:
         return 2
     paths = state.Paths(home=Path(home), config_dir=Path(home))
-    dest = destination_mod.load(paths.destination_file)
-    _arm_hard_deadline(dest.deadline_s + 1.0)
+    destinations = destination_mod.load(paths.destination_file)
+    _arm_hard_deadline(destinations[0].deadline_s + 1.0)
     try:
-        run_child(paths, dest)
+        run_child(paths, destinations)
     except Exception:  # noqa: BLE001 - the edge: a child has nobody to report to
         return 1
     return 0
 
 
-def _linger(
-    paths: state.Paths,
-    report: Report,
-    seconds: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-) -> bool:
-    """Wait up to ``seconds`` for new spool files; True if some arrived."""
-    if seconds <= 0 or report.backing_off or report.last_error == SPOOL_STUCK:
-        return False
-    until = clock() + seconds
-    while clock() < until:
-        sleep(LINGER_POLL_S)
-        if spool.entries(paths.spool_dir):
+Queue = tuple[state.Paths, destination_mod.Destination]
+
+
+def queues(paths: state.Paths, destinations: list[destination_mod.Destination]) -> list[Queue]:
+    """Each destination with the paths of its own spool, lock and back-off."""
+    return [
+        (paths.for_queue(destination_mod.queue_name(i, d)), d) for i, d in enumerate(destinations)
+    ]
+
+
+def _work_waiting(items: list[Queue], blocked: set[str], wall: Callable[[], float]) -> bool:
+    """True if some destination that may send now has spooled traces."""
+    for queue_paths, _ in items:
+        if queue_paths.queue in blocked:
+            continue
+        if spool.entries(queue_paths.spool_dir) and not delivery.load(
+            queue_paths.delivery_file
+        ).in_backoff(wall()):
             return True
     return False
 
 
 def run_child(
     paths: state.Paths,
-    dest: destination_mod.Destination,
+    destinations: list[destination_mod.Destination],
     *,
     clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     linger_s: float = LINGER_S,
 ) -> Report | None:
-    """The child's life: own the marker, drain, linger a moment for more work (a CLI run
-    in a loop then needs one child, not one per command), give the marker up, look once
-    more."""
+    """The child's life: own the marker, drain every destination's queue, linger a moment
+    for more work (a CLI run in a loop then needs one child, not one per command), give
+    the marker up, look once more."""
     marker = coordination.ChildMarker(paths)
     if not marker.adopt():
         return None  # another child owns the marker and will do the work
-    end = clock() + dest.deadline_s
-    report = Report()
+    items = queues(paths, destinations)
+    end = clock() + destinations[0].deadline_s
+    total = Report()
+    blocked: set[str] = set()  # queues whose sent files cannot be deleted
     _record(paths, _count_run)
     try:
         while True:
-            remaining = end - clock()
-            # Wait for a drainer that is finishing (a foreground flush, a child on its way
-            # out) rather than leave: nobody else will be started while we hold the marker.
-            report = drain(paths, dest, deadline_s=remaining, lock_wait_s=remaining)
-            if _linger(paths, report, min(linger_s, end - clock() - 0.5), clock, sleep):
+            before = _progress(total)
+            for queue_paths, dest in items:
+                remaining = end - clock()
+                if remaining <= 0 or queue_paths.queue in blocked:
+                    continue
+                # Wait for a drainer that is finishing (a foreground flush, a child on its
+                # way out) rather than leave: nobody else starts while we hold the marker.
+                report = drain(queue_paths, dest, deadline_s=remaining, lock_wait_s=remaining)
+                if report.last_error == SPOOL_STUCK:
+                    blocked.add(queue_paths.queue)
+                total.merge(report)
+            stalled = _progress(total) == before and _work_waiting(items, blocked, wall)
+            if not stalled and _linger(
+                items, blocked, min(linger_s, end - clock() - 0.5), clock, wall, sleep
+            ):
                 continue
             marker.give_up()
             if (
-                end - clock() < 0.2
-                or report.backing_off
-                or report.last_error == SPOOL_STUCK
-                or not spool.entries(paths.spool_dir)
+                stalled
+                or end - clock() < 0.2
+                or not _work_waiting(items, blocked, wall)
                 or not marker.reclaim()
             ):
-                return report
+                return total
     finally:
         marker.give_up()
+
+
+def _linger(
+    items: list[Queue],
+    blocked: set[str],
+    seconds: float,
+    clock: Callable[[], float],
+    wall: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> bool:
+    """Wait up to ``seconds`` for new work; True if some arrived."""
+    until = clock() + seconds
+    while clock() < until:
+        if _work_waiting(items, blocked, wall):
+            return True
+        sleep(LINGER_POLL_S)
+    return False
 
 
 if __name__ == "__main__":

@@ -69,7 +69,9 @@ def argv() -> list[str]:
 BACKING_OFF = "backing off"
 
 
-def should_start(paths: state.Paths, *, now: float | None = None) -> tuple[bool, str]:
+def should_start(
+    paths: state.Paths, *, queues: list[state.Paths] | None = None, now: float | None = None
+) -> tuple[bool, str]:
     """Whether a new exporter is needed now, and why not when it is not.
 
     A True answer is a claim (see ``coordination``): the caller must start the child,
@@ -77,8 +79,7 @@ def should_start(paths: state.Paths, *, now: float | None = None) -> tuple[bool,
     """
     if os.environ.get(config.CHILD_MARKER):
         return False, "inside an exporter"
-    backoff = delivery.load(paths.delivery_file)
-    if backoff.in_backoff(now):
+    if all(delivery.load(q.delivery_file).in_backoff(now) for q in queues or [paths]):
         return False, BACKING_OFF
     if not coordination.claim(paths):
         return False, "an exporter is running or starting"

@@ -38,7 +38,7 @@ class PipelineOptions:
     service_version: str | None
     env_prefix: str
     paths: state.Paths
-    destination: destination_mod.Destination
+    destinations: list[destination_mod.Destination]
     debug: bool
     env: Mapping[str, str]
     spawn: launcher.Spawn | None = None
@@ -149,16 +149,26 @@ class Pipeline:
             out = opts.stderr if opts.stderr is not None else sys.stderr
             out.write(json.dumps(request, indent=2, ensure_ascii=False) + "\n")
             return
+        queues = [
+            opts.paths.for_queue(destination_mod.queue_name(i, d))
+            for i, d in enumerate(opts.destinations)
+        ]
         try:
-            path = spool.write(opts.paths.spool_dir, spool.dumps(request))
-        except (OSError, ValueError, state.UnsafeHomeError) as exc:
+            path = spool.write(queues[0].spool_dir, spool.dumps(request))
+        except (OSError, ValueError) as exc:
             self.counters.count(f"spool_write_{exc.__class__.__name__}")
             return
+        for extra in queues[1:]:
+            # Each destination keeps its own queue: a hard link costs no extra space.
+            try:
+                spool.link(path, extra.spool_dir)
+            except OSError as exc:
+                self.counters.count(f"spool_link_{exc.__class__.__name__}")
         self.counters.spooled += 1
         self.counters.last_spool_file = path.name
         try:
-            destination_mod.save(opts.paths.destination_file, opts.destination)
-            ready, why = launcher.should_start(opts.paths)
+            destination_mod.save(opts.paths.destination_file, opts.destinations)
+            ready, why = launcher.should_start(opts.paths, queues=queues)
             if ready:
                 if launcher.start(opts.paths, opts.env, spawn=opts.spawn) is not None:
                     self.counters.exporters_started += 1
@@ -167,12 +177,13 @@ class Pipeline:
                     self.counters.count("spawn_failed")
             elif why == launcher.BACKING_OFF:
                 # Nobody drains while we back off: keep the spool within its caps here.
-                dropped = spool.enforce_caps(opts.paths.spool_dir)
-                delivery.record_drops(
-                    opts.paths.delivery_file,
-                    opts.paths.state_lock,
-                    {f"cap_{k}": v for k, v in dropped.items()},
-                )
+                for queue in queues:
+                    dropped = spool.enforce_caps(queue.spool_dir)
+                    delivery.record_drops(
+                        queue.delivery_file,
+                        queue.state_lock,
+                        {f"cap_{k}": v for k, v in dropped.items()},
+                    )
         except (OSError, ValueError) as exc:
             self.counters.count(f"launch_{exc.__class__.__name__}")
 

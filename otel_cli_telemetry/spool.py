@@ -51,6 +51,19 @@ def write(spool_dir: Path, payload: bytes) -> Path:
     return path
 
 
+def link(path: Path, spool_dir: Path) -> Path:
+    """Queue an already spooled trace for another destination (hard link, copy if not)."""
+    state.ensure_dir(spool_dir)
+    target = spool_dir / path.name
+    try:
+        os.link(path, target)
+    except FileExistsError:
+        pass
+    except OSError:
+        state.atomic_write(target, path.read_bytes())
+    return target
+
+
 def entries(spool_dir: Path) -> list[Entry]:
     """Spooled traces, oldest first. Temporary files of writers in progress are skipped."""
     found: list[Entry] = []

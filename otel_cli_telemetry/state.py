@@ -54,6 +54,15 @@ class Paths:
 
     home: Path
     config_dir: Path
+    #: Which destination's queue: "" for the first (``spool/``), a name for each further
+    #: one (``spool-<name>/``), so every destination keeps its own progress and back-off.
+    queue: str = ""
+
+    def for_queue(self, queue: str) -> Paths:
+        return Paths(home=self.home, config_dir=self.config_dir, queue=queue)
+
+    def _queued(self, base: str, suffix: str = "") -> Path:
+        return self.home / (f"{base}-{self.queue}{suffix}" if self.queue else f"{base}{suffix}")
 
     @property
     def config_file(self) -> Path:
@@ -65,7 +74,7 @@ class Paths:
 
     @property
     def delivery_file(self) -> Path:
-        return self.home / DELIVERY_FILE
+        return self._queued("delivery", ".json")
 
     @property
     def destination_file(self) -> Path:
@@ -73,7 +82,7 @@ class Paths:
 
     @property
     def spool_dir(self) -> Path:
-        return self.home / SPOOL_DIR
+        return self._queued(SPOOL_DIR)
 
     @property
     def quarantine_dir(self) -> Path:
@@ -85,7 +94,7 @@ class Paths:
 
     @property
     def export_lock(self) -> Path:
-        return self.home / EXPORT_LOCK
+        return self._queued("export", ".lock")
 
     @property
     def state_lock(self) -> Path:

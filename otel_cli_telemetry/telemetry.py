@@ -87,6 +87,9 @@ class Telemetry:
         protocol: str | None = None,
         headers: Mapping[str, str] | None = None,
         enabled: bool | None = None,
+        datadog_client_token: str | None = None,
+        datadog_site: str | None = None,
+        datadog_proxy_url: str | None = None,
         home: str | os.PathLike[str] | None = None,
         export_deadline: float = config.DEFAULT_EXPORT_DEADLINE_S,
         env: Mapping[str, str] | None = None,
@@ -98,6 +101,12 @@ class Telemetry:
             raise ValueError(f"protocol must be one of {', '.join(config.PROTOCOLS)}")
         if not export_deadline > 0:
             raise ValueError("export_deadline must be a positive number of seconds")
+        if datadog_client_token is not None or datadog_site or datadog_proxy_url:
+            from .sinks import datadog
+
+            if datadog_client_token is not None:
+                datadog_client_token = datadog.validate_client_token(datadog_client_token)
+            datadog.intake_url(datadog_site, proxy_url=datadog_proxy_url)  # validates both
         self.service_name = service_name
         self.version = version
         self.env_prefix = env_prefix or config.env_prefix_for(service_name)
@@ -105,6 +114,7 @@ class Telemetry:
         self._endpoint = endpoint
         self._protocol = protocol
         self._headers = dict(headers) if headers else None
+        self._datadog = (datadog_client_token, datadog_site, datadog_proxy_url)
         self._enabled = enabled
         self._home = home
         self._deadline = export_deadline
@@ -144,14 +154,32 @@ class Telemetry:
         self._last_decision = decision
         return decision
 
-    def destination(self) -> destination_mod.Destination:
-        return destination_mod.resolve(
-            self.env,
+    def destinations(self) -> list[destination_mod.Destination]:
+        """Where spans go: OTLP and/or Datadog when configured, else the local file sink."""
+        env = self.env
+        otlp = destination_mod.resolve(
+            env,
             endpoint=self._endpoint,
             protocol=self._protocol,
             headers=self._headers,
             deadline_s=self._deadline,
         )
+        token, site, proxy = self._datadog
+        dd = None
+        if token is not None or config.get(
+            env, config.APP_DATADOG_TOKEN.format(prefix=self.env_prefix)
+        ):
+            dd = destination_mod.datadog(
+                env,
+                self.env_prefix,
+                client_token=token,
+                site=site,
+                proxy_url=proxy,
+                deadline_s=self._deadline,
+            )
+        if dd is None:
+            return [otlp]
+        return [dd] if otlp.kind == destination_mod.FILE else [otlp, dd]
 
     def debug(self) -> bool:
         return bool(config.flag(self.env, config.APP_DEBUG.format(prefix=self.env_prefix)))
@@ -195,7 +223,7 @@ class Telemetry:
                     service_version=self.version,
                     env_prefix=self.env_prefix,
                     paths=self.paths,
-                    destination=self.destination(),
+                    destinations=self.destinations(),
                     debug=self.debug(),
                     env=self.env,
                     spawn=self._spawn,
@@ -223,15 +251,19 @@ class Telemetry:
         paths = self.paths
         from . import delivery, spool
 
+        destinations = self.destinations()
+        queues = [
+            paths.for_queue(destination_mod.queue_name(i, d)) for i, d in enumerate(destinations)
+        ]
         return Status(
             enabled=decision.enabled,
             rule=decision.rule,
             detail=decision.detail,
             home=paths.home,
             config_file=paths.config_file,
-            destination=self.destination().describe(),
+            destination="; ".join(d.describe() for d in destinations),
             debug=self.debug(),
-            spooled=len(spool.entries(paths.spool_dir)),
+            spooled=sum(len(spool.entries(q.spool_dir)) for q in queues),
             delivery=delivery.load(paths.delivery_file).to_json(),
         )
 
@@ -253,18 +285,27 @@ class Telemetry:
         For CI jobs that want their spans sent before the runner goes away. Ignores the
         back-off (the user asked) but honours the deadline (default: the export deadline).
         """
-        from .exporter import drain
+        import time
+
+        from .exporter import Report, drain
 
         paths = self.paths
-        dest = self.destination()
-        return drain(
-            paths,
-            dest,
-            deadline_s=timeout if timeout is not None else dest.deadline_s,
-            respect_backoff=False,
-            lock_wait_s=timeout if timeout is not None else dest.deadline_s,
-            progress=progress,
-        )
+        total = Report()
+        destinations = self.destinations()
+        limit = timeout if timeout is not None else destinations[0].deadline_s
+        end = time.monotonic() + limit
+        for index, dest in enumerate(destinations):
+            remaining = max(0.1, end - time.monotonic())
+            report = drain(
+                paths.for_queue(destination_mod.queue_name(index, dest)),
+                dest,
+                deadline_s=remaining,
+                respect_backoff=False,
+                lock_wait_s=remaining,
+                progress=progress,
+            )
+            total.merge(report)
+        return total
 
 
 class CommandHandle:

@@ -187,7 +187,7 @@ def test_file_sink_is_the_default(home: Path) -> None:
 def test_child_exits_by_its_hard_deadline(home: Path, blackhole: str) -> None:
     """The real child process, pointed at a blackhole, exits by its deadline."""
     spool_commands(home, ["a"])
-    destination.save(home / "destination.json", otlp(blackhole, timeout_s=60, deadline_s=1.0))
+    destination.save(home / "destination.json", [otlp(blackhole, timeout_s=60, deadline_s=1.0)])
     env = launcher.child_env({"PATH": "/usr/bin:/bin"}, home)
     started = time.monotonic()
     proc = subprocess.run(
