@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,8 @@ class PipelineOptions:
     env: Mapping[str, str]
     spawn: launcher.Spawn | None = None
     stderr: Any = None
+    #: Test kit: hand each encoded request here instead of spooling (no disk, no child).
+    capture: Callable[[dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -83,8 +85,8 @@ class Pipeline:
         opts = self.options
         install_id: str | None
         try:
-            if opts.debug:
-                # Debug sends nothing and writes nothing: show the id if one exists.
+            if opts.debug or opts.capture is not None:
+                # Debug and capture write nothing: show the id if one exists.
                 current = state.read_json(opts.paths.state_file) or {}
                 install_id = str(current.get("installation_id") or uuid.uuid4())
             else:
@@ -136,7 +138,9 @@ class Pipeline:
             ctx = span.get_span_context()
             self.processor.register_root(ctx.trace_id, ctx.span_id)
         token = context_api.attach(trace_api.set_span_in_context(span))
-        return CommandSpan(span, token, time.perf_counter_ns())
+        return CommandSpan(
+            span, token, time.perf_counter_ns(), self.options.service_name, self.processor
+        )
 
     # --- delivery -------------------------------------------------------------------
 
@@ -145,6 +149,9 @@ class Pipeline:
         if overflow:
             self.counters.count("span_limit", overflow)
         opts = self.options
+        if opts.capture is not None:
+            opts.capture(request)
+            return
         if opts.debug:
             out = opts.stderr if opts.stderr is not None else sys.stderr
             out.write(json.dumps(request, indent=2, ensure_ascii=False) + "\n")
@@ -193,6 +200,16 @@ class CommandSpan:
     span: Any
     token: object
     started_ns: int
+    service_name: str = ""
+    processor: ConsentSpanProcessor | None = None
+
+    def discard(self) -> None:
+        """This run is not to be recorded (e.g. the ``telemetry`` consent commands)."""
+        if self.processor is not None:
+            self.processor.discard(self.span.get_span_context().trace_id)
+
+    def rename(self, name: str) -> None:
+        self.span.update_name(f"{self.service_name} {name}".strip())
 
     def finish(self, outcome: command.Exit, extra: Mapping[str, Any] | None = None) -> None:
         span = self.span

@@ -42,6 +42,13 @@ class ConsentSpanProcessor(SpanProcessor):
             self._roots[trace_id] = span_id
             self._pending.setdefault(trace_id, [])
 
+    def discard(self, trace_id: int) -> None:
+        """Forget a command's trace: nothing of it will be delivered."""
+        with self._lock:
+            self._roots.pop(trace_id, None)
+            self._pending.pop(trace_id, None)
+            self._overflow.pop(trace_id, None)
+
     def _count(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
 

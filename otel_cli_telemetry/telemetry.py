@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,18 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: ``send``: CI runs are recorded like any other; ``skip``: nothing is recorded in CI;
+#: ``local``: CI runs go to the local file sink only.
+CI_POLICIES = ("send", "skip", "local")
+#: ``auto``: the first-run notice is shown when stderr is a terminal; ``always``; ``never``.
+NOTICE_MODES = ("auto", "always", "never")
+
 _active: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(
     "otel_cli_telemetry_active", default=()
+)
+#: Set by ``otel_cli_telemetry.testing.capture_spans``: where encoded requests go instead.
+_capture: contextvars.ContextVar[Callable[[dict[str, Any]], None] | None] = contextvars.ContextVar(
+    "otel_cli_telemetry_capture", default=None
 )
 
 
@@ -92,6 +103,10 @@ class Telemetry:
         datadog_proxy_url: str | None = None,
         home: str | os.PathLike[str] | None = None,
         export_deadline: float = config.DEFAULT_EXPORT_DEADLINE_S,
+        ci_policy: str = "send",
+        notice: str | None = None,
+        notice_version: int = 1,
+        show_notice: str = "auto",
         env: Mapping[str, str] | None = None,
         spawn: Spawn | None = None,
     ) -> None:
@@ -101,6 +116,10 @@ class Telemetry:
             raise ValueError(f"protocol must be one of {', '.join(config.PROTOCOLS)}")
         if not export_deadline > 0:
             raise ValueError("export_deadline must be a positive number of seconds")
+        if ci_policy not in CI_POLICIES:
+            raise ValueError(f"ci_policy must be one of {', '.join(CI_POLICIES)}")
+        if show_notice not in NOTICE_MODES:
+            raise ValueError(f"show_notice must be one of {', '.join(NOTICE_MODES)}")
         if datadog_client_token is not None or datadog_site or datadog_proxy_url:
             from .sinks import datadog
 
@@ -115,12 +134,18 @@ class Telemetry:
         self._protocol = protocol
         self._headers = dict(headers) if headers else None
         self._datadog = (datadog_client_token, datadog_site, datadog_proxy_url)
+        self.ci_policy = ci_policy
+        self.notice_version = notice_version
+        self.show_notice = show_notice
+        self._notice = notice
+        self._noticed = False
         self._enabled = enabled
         self._home = home
         self._deadline = export_deadline
         self._env = env
         self._spawn = spawn
         self._pipeline: Pipeline | None = None
+        self._capture_pipeline: Pipeline | None = None
         self._paths: state.Paths | None = None
         self._last_decision: consent_mod.Decision | None = None
 
@@ -146,6 +171,14 @@ class Telemetry:
         decision = consent_mod.resolve(
             env, env_prefix=self.env_prefix, config_file=paths.config_file, explicit=self._enabled
         )
+        if decision.enabled and decision.rule != "env" and self.ci_policy == "skip":
+            from .attributes import ci_provider
+
+            provider = ci_provider(env)
+            if provider is not None:
+                decision = consent_mod.Decision(
+                    False, "ci_policy", f"running in CI ({provider}); the app's ci_policy is 'skip'"
+                )
         if decision.enabled:
             try:
                 state.check_dir(paths.home)
@@ -164,6 +197,11 @@ class Telemetry:
             headers=self._headers,
             deadline_s=self._deadline,
         )
+        if self.ci_policy == "local":
+            from .attributes import ci_provider
+
+            if ci_provider(env) is not None:
+                return [destination_mod.Destination(deadline_s=self._deadline)]
         token, site, proxy = self._datadog
         dd = None
         if token is not None or config.get(
@@ -214,6 +252,28 @@ class Telemetry:
         return decorate
 
     def _pipeline_for_run(self) -> Pipeline:
+        capture = _capture.get()
+        if capture is not None:
+            # The test kit is capturing: a separate pipeline that never touches the disk.
+            if (
+                self._capture_pipeline is None
+                or self._capture_pipeline.options.capture is not capture
+            ):
+                from .pipeline import Pipeline, PipelineOptions
+
+                self._capture_pipeline = Pipeline(
+                    PipelineOptions(
+                        service_name=self.service_name,
+                        service_version=self.version,
+                        env_prefix=self.env_prefix,
+                        paths=self.paths,
+                        destinations=[],
+                        debug=False,
+                        env=self.env,
+                        capture=capture,
+                    )
+                )
+            return self._capture_pipeline
         if self._pipeline is None:
             from .pipeline import Pipeline, PipelineOptions
 
@@ -243,6 +303,84 @@ class Telemetry:
         from ._noop import NoOpTracer
 
         return cast("Tracer", NoOpTracer())
+
+    def notice_text(self) -> str:
+        """The first-run notice (the author's, or a plain default)."""
+        if self._notice:
+            return self._notice
+        prefix = self.env_prefix
+        return (
+            f"{self.app_name} collects anonymous usage data: the command name, how it ended, "
+            "its duration, OS, runtime and CI; never arguments, paths or names.\n"
+            f"See what is sent: {self.app_name} telemetry show. Turn it off: "
+            f"{prefix}_TELEMETRY_DISABLED=1 or DO_NOT_TRACK=1 "
+            f"or {self.app_name} telemetry disable."
+        )
+
+    def _maybe_show_notice(self) -> None:
+        """Tell the user once (per notice version) that telemetry is on, on stderr."""
+        if self._noticed or self.show_notice == "never" or _capture.get() is not None:
+            return
+        self._noticed = True
+        if self.show_notice == "auto":
+            try:
+                if not sys.stderr.isatty():
+                    return
+            except (AttributeError, ValueError):
+                return
+        config_file = self.paths.config_file
+        values = state.read_config(config_file)
+        shown = values.get("notice_version_shown")
+        if isinstance(shown, int) and not isinstance(shown, bool) and shown >= self.notice_version:
+            return
+        values["notice_version_shown"] = self.notice_version
+        try:
+            state.write_config(config_file, values)
+        except OSError:
+            return  # cannot remember it: better silent than repeating it on every run
+        sys.stderr.write(self.notice_text() + "\n")
+        sys.stderr.flush()
+
+    def child_env(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """A copy of the environment for a subprocess, carrying the current trace context
+        (``TRACEPARENT``/``TRACESTATE``) so a traced child joins this command's trace.
+
+        When telemetry is off, a plain copy (an inherited ``TRACEPARENT`` passes through).
+        """
+        result = dict(os.environ if env is None else env)
+        decision = self._last_decision
+        if decision is None or not decision.enabled or not _active.get():
+            return result
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        carrier: dict[str, str] = {}
+        TraceContextTextMapPropagator().inject(carrier)
+        if "traceparent" in carrier:
+            result[config.TRACEPARENT] = carrier["traceparent"]
+            if carrier.get("tracestate"):
+                result[config.TRACESTATE] = carrier["tracestate"]
+            else:
+                result.pop(config.TRACESTATE, None)
+        return result
+
+    def install_global_tracer_provider(self) -> bool:
+        """Opt in to making our private provider OpenTelemetry's global one, so spans made
+        with ``opentelemetry.trace.get_tracer(...)`` inside a command ship with it.
+
+        OpenTelemetry allows this once per process. Returns False (and does nothing) when
+        telemetry is off or another provider is already global.
+        """
+        if not self.consent().enabled:
+            return False
+        from opentelemetry import trace
+
+        provider = self._pipeline_for_run().provider
+        if trace.get_tracer_provider() is provider:
+            return True
+        if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            return False
+        trace.set_tracer_provider(provider)
+        return trace.get_tracer_provider() is provider
 
     # --- the consent commands -----------------------------------------------------
 
@@ -315,6 +453,28 @@ class CommandHandle:
     def __init__(self) -> None:
         self.exit_code: int | None = None
         self.recording = False
+        #: What escaped the command's own code, when a framework turned it into a
+        #: different exit (click turns Ctrl-C into exit 1): outcome and error.type come from
+        #: it, the exit code from what the process really does.
+        self.inner_exception: BaseException | None = None
+        #: Allow-listed option names given on the command line (framework integrations).
+        self.options: set[str] = set()
+        self._span: CommandSpan | None = None
+
+    def set_name(self, name: str) -> None:
+        """Rename the command once it is known (frameworks resolve subcommands late)."""
+        if self._span is not None:
+            self._span.rename(name)
+
+    def discard(self) -> None:
+        """Record nothing for this run (used for the ``telemetry`` commands themselves)."""
+        if self._span is not None:
+            self._span.discard()
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Add an attribute to the command span (the author's responsibility: no secrets)."""
+        if self._span is not None:
+            self._span.span.set_attribute(key, value)
 
 
 class CommandContext:
@@ -337,10 +497,13 @@ class CommandContext:
             if self._telemetry.consent().enabled:
                 active = _active.get()
                 root = id(self._telemetry) not in active
+                if root:
+                    self._telemetry._maybe_show_notice()
                 pipeline = self._telemetry._pipeline_for_run()
                 self._span = pipeline.start(self._name, root=root, extra=self._attributes)
                 self._token = _active.set((*active, id(self._telemetry)))
                 self._handle.recording = True
+                self._handle._span = self._span
         except Exception:  # noqa: BLE001 - telemetry must never break the command
             self._span = None
         return self._handle
@@ -359,7 +522,13 @@ class CommandContext:
             if token is not None:
                 _active.reset(token)
             default = self._handle.exit_code or 0
-            span.finish(command.classify(exc, default_code=default))
+            outcome = command.classify(exc, default_code=default)
+            inner = self._handle.inner_exception
+            if inner is not None and outcome.code != 0:
+                seen = command.classify(inner)
+                if seen.code != 0:
+                    outcome = command.Exit(outcome.code, seen.outcome, seen.error_type)
+            span.finish(outcome)
         except Exception:  # noqa: BLE001, S110 - never replace the host's exception with ours
             pass
         # Returning None lets the host's exception (SystemExit included) propagate.

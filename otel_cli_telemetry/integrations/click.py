@@ -1,16 +1,34 @@
-"""A ``telemetry`` command group for click CLIs: status, enable, disable, show, flush.
+"""click integration: instrument a whole CLI in one call, and mount the consent commands.
 
+>>> instrument(cli, telemetry)                  # doctest: +SKIP
 >>> cli.add_command(consent_group(telemetry))   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 
 import click
 
 from .. import cli
 from ..telemetry import Telemetry
+from ._clickish import SKIP, instrument_command
+
+__all__ = ["consent_group", "instrument"]
+
+
+def instrument(
+    command: click.Command, telemetry: Telemetry, *, options: Collection[str] = ()
+) -> click.Command:
+    """Make every invocation of ``command`` (a group and all its subcommands) one span.
+
+    ``options`` allow-lists option names (``"--verbose"`` or the parameter name) whose
+    *presence* is recorded in ``cli_telemetry.options``; values are never recorded.
+    Works with ``standalone_mode`` on and off. Returns ``command``, instrumented in place.
+    """
+    result: click.Command = instrument_command(command, telemetry, options)
+    return result
 
 
 def consent_group(telemetry: Telemetry, name: str = "telemetry") -> click.Group:
@@ -19,6 +37,8 @@ def consent_group(telemetry: Telemetry, name: str = "telemetry") -> click.Group:
     @click.group(name=name, help=f"Control the usage telemetry of {telemetry.app_name}.")
     def group() -> None:
         pass
+
+    setattr(group, SKIP, True)
 
     @group.command(help="Say whether telemetry is on, and which rule decided.")
     def status() -> None:
