@@ -24,8 +24,9 @@ exception's message never leaves the process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
+
+from ._record import Record
 
 SUCCESS: Final = "success"
 ERROR: Final = "error"
@@ -40,13 +41,15 @@ USAGE_EXIT_CODE: Final = 2
 SIGINT_EXIT_CODE: Final = 130
 
 
-@dataclass(frozen=True)
-class Exit:
+class Exit(Record):
     """How a command ended."""
 
-    code: int
-    outcome: str
-    error_type: str | None = None
+    __slots__ = ("code", "outcome", "error_type")
+
+    def __init__(self, code: int, outcome: str, error_type: str | None = None) -> None:
+        self.code = code
+        self.outcome = outcome
+        self.error_type = error_type
 
 
 def qualified_name(cls: type[BaseException]) -> str:

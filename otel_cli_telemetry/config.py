@@ -10,12 +10,10 @@ This module must stay cheap to import: it is read on the disabled path too.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-_log = logging.getLogger("otel_cli_telemetry")
+from ._record import Record
 
 # --- the app's own switches; ``{prefix}`` is the author's ``env_prefix`` -------------
 #: ``1``/``true``: telemetry off for this app. ``0``/``false``: on, even over a persisted "off".
@@ -72,7 +70,9 @@ def warn_once(name: str, message: str) -> None:
     """Log a configuration problem once per process, at debug level only."""
     if name not in _warned:
         _warned.add(name)
-        _log.debug("%s: %s", name, message)
+        import logging  # only when there is something to say
+
+        logging.getLogger("otel_cli_telemetry").debug("%s: %s", name, message)
 
 
 def env_prefix_for(service_name: str) -> str:
@@ -107,15 +107,24 @@ def flag(env: Mapping[str, str], name: str) -> bool | None:
     return True
 
 
-@dataclass(frozen=True)
-class OtlpSettings:
+class OtlpSettings(Record):
     """Where and how the exporter child sends OTLP/HTTP."""
 
-    endpoint: str
-    protocol: str = DEFAULT_PROTOCOL
-    headers: dict[str, str] = field(default_factory=dict)
-    timeout_s: float = DEFAULT_TIMEOUT_S
-    compression: str | None = None
+    __slots__ = ("endpoint", "protocol", "headers", "timeout_s", "compression")
+
+    def __init__(
+        self,
+        endpoint: str,
+        protocol: str = DEFAULT_PROTOCOL,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        compression: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.protocol = protocol
+        self.headers = headers if headers is not None else {}
+        self.timeout_s = timeout_s
+        self.compression = compression
 
 
 def _pick(env: Mapping[str, str], specific: str, general: str) -> tuple[str | None, bool]:

@@ -7,19 +7,21 @@ Runs before any OpenTelemetry import, file write or process start: when the answ
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import config, state
+from ._record import Record
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Record):
     """The outcome of consent resolution. ``rule`` is stable and machine-readable."""
 
-    enabled: bool
-    rule: str
-    detail: str
+    __slots__ = ("enabled", "rule", "detail")
+
+    def __init__(self, enabled: bool, rule: str, detail: str) -> None:
+        self.enabled = enabled
+        self.rule = rule
+        self.detail = detail
 
     def __bool__(self) -> bool:
         return self.enabled

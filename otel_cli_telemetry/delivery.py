@@ -12,7 +12,6 @@ import email.utils
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +24,20 @@ MAX_BACKOFF_S = 300.0
 MAX_RETRY_AFTER_S = 3600.0
 
 
-@dataclass
 class DeliveryState:
-    failures: int = 0
-    next_attempt_at: float = 0.0
-    last_error: str | None = None
-    #: Lifetime counts of traces (or spans, for partial success) lost, by reason.
-    dropped: dict[str, int] = field(default_factory=dict)
-    #: The part of ``dropped`` not yet reported on a delivered span.
-    unreported: dict[str, int] = field(default_factory=dict)
-    delivered: int = 0
-    #: Export requests tried, and exporter children started, since the state was created.
-    attempts: int = 0
-    exporter_runs: int = 0
+    """``dropped``: lifetime counts of traces (or spans, for partial success) lost, by
+    reason; ``unreported``: the part of it not yet reported on a delivered span;
+    ``attempts`` and ``exporter_runs``: export requests tried and exporter children run."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.next_attempt_at = 0.0
+        self.last_error: str | None = None
+        self.dropped: dict[str, int] = {}
+        self.unreported: dict[str, int] = {}
+        self.delivered = 0
+        self.attempts = 0
+        self.exporter_runs = 0
 
     def add_drops(self, drops: Mapping[str, int]) -> None:
         for reason, count in drops.items():

@@ -8,11 +8,11 @@ rewrites only when it changed. Headers may hold credentials: they are never logg
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import config, state
+from ._record import Record
 
 FILE = "file"
 OTLP = "otlp"
@@ -20,23 +20,46 @@ DATADOG = "datadog"
 KINDS = (FILE, OTLP, DATADOG)
 
 
-@dataclass(frozen=True)
-class Destination:
-    kind: str = FILE
-    endpoint: str | None = None
-    protocol: str = config.DEFAULT_PROTOCOL
-    headers: dict[str, str] = field(default_factory=dict)
-    timeout_s: float = config.DEFAULT_TIMEOUT_S
-    compression: str | None = None
-    #: The exporter child exits by this many seconds after it starts, whatever happens.
-    deadline_s: float = config.DEFAULT_EXPORT_DEADLINE_S
-    #: Size cap of the local file sink before it rotates.
-    file_max_bytes: int = 5 * 1024 * 1024
-    #: Datadog only: the write-only client token (sent as ``dd-api-key``; never logged).
-    token: str | None = None
+class Destination(Record):
+    """One place spans go.
+
+    ``deadline_s``: the exporter child exits by this many seconds after it starts, whatever
+    happens. ``file_max_bytes``: size cap of the local file sink before it rotates.
+    ``token``: Datadog only, the write-only client token (sent as ``dd-api-key``; never
+    logged).
+    """
+
+    __slots__ = (
+        "kind", "endpoint", "protocol", "headers", "timeout_s", "compression", "deadline_s",
+        "file_max_bytes", "token",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        kind: str = FILE,
+        endpoint: str | None = None,
+        protocol: str = config.DEFAULT_PROTOCOL,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = config.DEFAULT_TIMEOUT_S,
+        compression: str | None = None,
+        deadline_s: float = config.DEFAULT_EXPORT_DEADLINE_S,
+        file_max_bytes: int = 5 * 1024 * 1024,
+        token: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.endpoint = endpoint
+        self.protocol = protocol
+        self.headers = dict(headers) if headers else {}
+        self.timeout_s = timeout_s
+        self.compression = compression
+        self.deadline_s = deadline_s
+        self.file_max_bytes = file_max_bytes
+        self.token = token
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = self._asdict()
+        data["headers"] = dict(self.headers)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Destination:

@@ -10,9 +10,7 @@ import json
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import context as context_api
@@ -22,7 +20,6 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.sdk.version import __version__ as sdk_version
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from . import attributes, command, config, coordination, delivery, launcher, otlp_json, spool, state
 from . import destination as destination_mod
@@ -32,29 +29,44 @@ from .processor import ConsentSpanProcessor
 MAX_ATTRIBUTE_LENGTH = 1024
 
 
-@dataclass
 class PipelineOptions:
-    service_name: str
-    service_version: str | None
-    env_prefix: str
-    paths: state.Paths
-    destinations: list[destination_mod.Destination]
-    debug: bool
-    env: Mapping[str, str]
-    spawn: launcher.Spawn | None = None
-    stderr: Any = None
-    #: Test kit: hand each encoded request here instead of spooling (no disk, no child).
-    capture: Callable[[dict[str, Any]], None] | None = None
+    """Everything the pipeline needs, resolved by Telemetry. ``capture`` (the test kit)
+    receives each encoded request instead of the spool: no disk, no child."""
+
+    def __init__(
+        self,
+        *,
+        service_name: str,
+        service_version: str | None,
+        env_prefix: str,
+        paths: state.Paths,
+        destinations: list[destination_mod.Destination],
+        debug: bool,
+        env: Mapping[str, str],
+        spawn: launcher.Spawn | None = None,
+        stderr: Any = None,
+        capture: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.service_name = service_name
+        self.service_version = service_version
+        self.env_prefix = env_prefix
+        self.paths = paths
+        self.destinations = destinations
+        self.debug = debug
+        self.env = env
+        self.spawn = spawn
+        self.stderr = stderr
+        self.capture = capture
 
 
-@dataclass
 class Counters:
     """What this process dropped and why; never printed, shown by ``status``."""
 
-    dropped: dict[str, int] = field(default_factory=dict)
-    spooled: int = 0
-    exporters_started: int = 0
-    last_spool_file: str | None = None
+    def __init__(self) -> None:
+        self.dropped: dict[str, int] = {}
+        self.spooled = 0
+        self.exporters_started = 0
+        self.last_spool_file: str | None = None
 
     def count(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
@@ -88,7 +100,7 @@ class Pipeline:
             if opts.debug or opts.capture is not None:
                 # Debug and capture write nothing: show the id if one exists.
                 current = state.read_json(opts.paths.state_file) or {}
-                install_id = str(current.get("installation_id") or uuid.uuid4())
+                install_id = str(current.get("installation_id") or state.random_uuid())
             else:
                 state.ensure_dir(opts.paths.home)
                 install_id = state.installation_id(opts.paths)
@@ -113,6 +125,10 @@ class Pipeline:
         tracestate = config.get(self.options.env, config.TRACESTATE)
         if tracestate is not None:
             carrier["tracestate"] = tracestate
+        from opentelemetry.trace.propagation.tracecontext import (
+            TraceContextTextMapPropagator,  # only when a parent was handed to us
+        )
+
         ctx = TraceContextTextMapPropagator().extract(carrier)
         span_ctx = trace_api.get_current_span(ctx).get_span_context()
         if not span_ctx.is_valid:
@@ -195,13 +211,24 @@ class Pipeline:
             self.counters.count(f"launch_{exc.__class__.__name__}")
 
 
-@dataclass
 class CommandSpan:
-    span: Any
-    token: object
-    started_ns: int
-    service_name: str = ""
-    processor: ConsentSpanProcessor | None = None
+    """The live command span and what ending it needs."""
+
+    __slots__ = ("processor", "service_name", "span", "started_ns", "token")
+
+    def __init__(
+        self,
+        span: Any,
+        token: object,
+        started_ns: int,
+        service_name: str = "",
+        processor: ConsentSpanProcessor | None = None,
+    ) -> None:
+        self.span = span
+        self.token = token
+        self.started_ns = started_ns
+        self.service_name = service_name
+        self.processor = processor
 
     def discard(self) -> None:
         """This run is not to be recorded (e.g. the ``telemetry`` consent commands)."""

@@ -14,11 +14,11 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import state
+from ._record import Record
 
 SUFFIX = ".json"
 #: Defaults, documented in the README: 1000 files, 20 MB, 7 days.
@@ -29,11 +29,15 @@ MAX_AGE_S = 7 * 24 * 3600
 MAX_FILE_BYTES = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Entry:
-    path: Path
-    size: int
-    created_ns: int
+class Entry(Record):
+    """One spooled trace."""
+
+    __slots__ = ("path", "size", "created_ns")
+
+    def __init__(self, path: Path, size: int, created_ns: int) -> None:
+        self.path = path
+        self.size = size
+        self.created_ns = created_ns
 
     @property
     def name(self) -> str:

@@ -23,13 +23,12 @@ import os
 import stat
 import sys
 import time
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from . import config
+from ._record import Record
 
 CONFIG_FILE = "config.toml"
 STATE_FILE = "state.json"
@@ -48,15 +47,19 @@ class UnsafeHomeError(OSError):
     It is a symlink, belongs to another user, or is writable by others."""
 
 
-@dataclass(frozen=True)
-class Paths:
-    """The files of one app for the current user."""
+class Paths(Record):
+    """The files of one app for the current user.
 
-    home: Path
-    config_dir: Path
-    #: Which destination's queue: "" for the first (``spool/``), a name for each further
-    #: one (``spool-<name>/``), so every destination keeps its own progress and back-off.
-    queue: str = ""
+    ``queue`` names a destination's queue: "" for the first (``spool/``), a name for each
+    further one (``spool-<name>/``), so every destination keeps its own progress and back-off.
+    """
+
+    __slots__ = ("home", "config_dir", "queue")
+
+    def __init__(self, home: Path, config_dir: Path, queue: str = "") -> None:
+        self.home = home
+        self.config_dir = config_dir
+        self.queue = queue
 
     def for_queue(self, queue: str) -> Paths:
         return Paths(home=self.home, config_dir=self.config_dir, queue=queue)
@@ -153,7 +156,7 @@ def ensure_dir(path: Path) -> Path:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` all or nothing, mode 0600."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{random_uuid().hex[:8]}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -182,6 +185,16 @@ def read_json(path: Path, *, max_bytes: int = 1 << 20) -> dict[str, Any] | None:
 
 def write_json(path: Path, value: Mapping[str, Any]) -> None:
     atomic_write(path, json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
+
+
+def _uuid_mod() -> Any:
+    import uuid  # lazily: only the enabled path needs it
+
+    return uuid
+
+
+def random_uuid() -> Any:
+    return _uuid_mod().uuid4()
 
 
 # --- advisory file locks ----------------------------------------------------------
@@ -302,7 +315,7 @@ def installation_id(paths: Paths) -> str:
             current = {"replaced_corrupt_state_at": int(time.time())}
         if _valid_uuid(current.get("installation_id")):
             return str(current["installation_id"])
-        current["installation_id"] = str(uuid.uuid4())
+        current["installation_id"] = str(random_uuid())
         write_json(paths.state_file, current)
         return str(current["installation_id"])
 
@@ -311,7 +324,7 @@ def _valid_uuid(value: object) -> bool:
     if not isinstance(value, str):
         return False
     try:
-        return str(uuid.UUID(value)) == value
+        return str(_uuid_mod().UUID(value)) == value
     except ValueError:
         return False
 

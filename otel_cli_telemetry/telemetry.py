@@ -12,18 +12,18 @@ import functools
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import command, config, state
 from . import consent as consent_mod
-from . import destination as destination_mod
+from ._record import Record
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
+    from . import destination as destination_mod
     from .exporter import Report
     from .launcher import Spawn
     from .pipeline import CommandSpan, Pipeline
@@ -45,19 +45,36 @@ _capture: contextvars.ContextVar[Callable[[dict[str, Any]], None] | None] = cont
 )
 
 
-@dataclass(frozen=True)
-class Status:
+class Status(Record):
     """What ``status`` reports: whether telemetry is on, which rule decided, and where."""
 
-    enabled: bool
-    rule: str
-    detail: str
-    home: Path
-    config_file: Path
-    destination: str
-    debug: bool
-    spooled: int
-    delivery: dict[str, Any]
+    __slots__ = (
+        "enabled", "rule", "detail", "home", "config_file", "destination", "debug",
+        "spooled", "delivery",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        *,
+        enabled: bool,
+        rule: str,
+        detail: str,
+        home: Path,
+        config_file: Path,
+        destination: str,
+        debug: bool,
+        spooled: int,
+        delivery: dict[str, Any],
+    ) -> None:
+        self.enabled = enabled
+        self.rule = rule
+        self.detail = detail
+        self.home = home
+        self.config_file = config_file
+        self.destination = destination
+        self.debug = debug
+        self.spooled = spooled
+        self.delivery = delivery
 
     def lines(self) -> list[str]:
         state_word = "enabled" if self.enabled else "disabled"
@@ -189,6 +206,8 @@ class Telemetry:
 
     def destinations(self) -> list[destination_mod.Destination]:
         """Where spans go: OTLP and/or Datadog when configured, else the local file sink."""
+        from . import destination as destination_mod
+
         env = self.env
         otlp = destination_mod.resolve(
             env,
@@ -388,6 +407,7 @@ class Telemetry:
         decision = self.consent()
         paths = self.paths
         from . import delivery, spool
+        from . import destination as destination_mod
 
         destinations = self.destinations()
         queues = [
@@ -425,6 +445,7 @@ class Telemetry:
         """
         import time
 
+        from . import destination as destination_mod
         from .exporter import Report, drain
 
         paths = self.paths
