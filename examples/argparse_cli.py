@@ -10,29 +10,36 @@ import argparse
 import sys
 
 from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry.integrations.argparse import run
 
 telemetry = Telemetry("tasks", version="2.0.0")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tasks", description="Track tasks (an example CLI).")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add = sub.add_parser("add", help="add a task")
-    add.add_argument("text")
-    done = sub.add_parser("done", help="mark a task done")
-    done.add_argument("number", type=int)
-    args = parser.parse_args(argv)
+def add(args: argparse.Namespace) -> int:
+    print(f"added a task of {len(args.text)} characters")
+    return 0
 
-    with telemetry.command(args.command) as handle:
-        if args.command == "add":
-            print(f"added a task of {len(args.text)} characters")
-        elif args.number < 1:
-            print("no such task", file=sys.stderr)
-            handle.exit_code = 1
-        else:
-            print(f"task {args.number} done")
-    return handle.exit_code or 0
+
+def done(args: argparse.Namespace) -> int:
+    if args.number < 1:
+        print("no such task", file=sys.stderr)
+        return 1
+    print(f"task {args.number} done")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tasks", description="Track tasks (an example CLI).")
+    sub = parser.add_subparsers(required=True)
+    add_parser = sub.add_parser("add", help="add a task")
+    add_parser.add_argument("text")
+    add_parser.set_defaults(func=add)
+    done_parser = sub.add_parser("done", help="mark a task done")
+    done_parser.add_argument("number", type=int)
+    done_parser.set_defaults(func=done)
+    return parser
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Parse, dispatch and record in one span named `tasks add` / `tasks done`.
+    sys.exit(run(telemetry, build_parser()))

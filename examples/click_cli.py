@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry.integrations.click import consent_group
+from otel_cli_telemetry.integrations.click import consent_group, instrument
 
 telemetry = Telemetry("notes", version="0.4.0")
 
@@ -24,18 +24,18 @@ cli.add_command(consent_group(telemetry))
 
 @cli.command()
 @click.argument("text")
-@telemetry.track("add")
 def add(text: str) -> None:
     """Add a note."""
     click.echo(f"added a note of {len(text)} characters")
 
 
 @cli.command()
-@telemetry.track("remove")
 def remove() -> None:
     """Refuse, with a click usage error."""
     raise click.UsageError("nothing to remove")
 
+
+instrument(cli, telemetry)
 
 if __name__ == "__main__":
     cli()

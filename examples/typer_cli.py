@@ -12,7 +12,7 @@ import time
 import typer
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry.integrations.typer import consent_app
+from otel_cli_telemetry.integrations.typer import consent_app, instrument
 
 telemetry = Telemetry("assembly", version="1.2.3", env_prefix="ASSEMBLY")
 app = typer.Typer(help="Transcribe audio (an example CLI).", add_completion=False)
@@ -20,7 +20,6 @@ app.add_typer(consent_app(telemetry), name="telemetry")
 
 
 @app.command()
-@telemetry.track("transcribe")
 def transcribe(path: str, language: str = "en") -> None:
     """Pretend to transcribe PATH."""
     with telemetry.tracer.start_as_current_span("load model"):
@@ -29,32 +28,31 @@ def transcribe(path: str, language: str = "en") -> None:
 
 
 @app.command()
-@telemetry.track("fail")
 def fail(code: int = 3) -> None:
     """Exit with CODE through typer.Exit."""
     raise typer.Exit(code)
 
 
 @app.command()
-@telemetry.track("crash")
 def crash(secret: str = "hunter2") -> None:
     """Raise an exception whose message must never be sent."""
     raise RuntimeError(f"boom with {secret}")
 
 
 @app.command()
-@telemetry.track("interrupt")
 def interrupt() -> None:
     """Behave as if the user pressed Ctrl-C."""
     raise KeyboardInterrupt
 
 
 @app.command(name="exit-message")
-@telemetry.track("exit-message")
 def exit_message() -> None:
     """sys.exit("message"): exit code 1, the message on stderr."""
     sys.exit("fatal: something went wrong")
 
+
+# One call: every command becomes a span named after its path (`assembly transcribe`).
+instrument(app, telemetry, options=["--language"])
 
 if __name__ == "__main__":
     app()

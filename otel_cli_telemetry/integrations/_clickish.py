@@ -87,16 +87,46 @@ def _wrap_invoke(command: Any, allowed: frozenset[str]) -> None:
                 handle.inner_exception = exc
             raise
 
+    original_make_context: Callable[..., Any] = command.make_context
+
+    def make_context(info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+        # Named before its arguments are parsed, so a usage error of `app sub leaf`
+        # is recorded under `leaf`, not under its group.
+        handle = _current.get()
+        if handle is not None and parent is not None and not getattr(command, SKIP, False):
+            handle.set_name(f"{command_path(parent)} {info_name}".strip())
+        return original_make_context(info_name, args, parent=parent, **extra)
+
     command.invoke = invoke
+    command.make_context = make_context
     setattr(command, _MARK, True)
     for sub in list(getattr(command, "commands", {}).values()):
         _wrap_invoke(sub, allowed)
 
 
+def _runs_consent_command(command: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """True if this invocation goes to the ``telemetry`` group: such runs must not even
+    start a span (``telemetry disable`` would otherwise mint an id and write files)."""
+    import sys
+
+    argv = kwargs.get("args", args[0] if args else None)
+    if argv is None:
+        argv = sys.argv[1:]
+    first = next((a for a in argv if isinstance(a, str) and not a.startswith("-")), None)
+    sub = getattr(command, "commands", {}).get(first) if first else None
+    return bool(getattr(sub, SKIP, False))
+
+
 def run_main(
-    telemetry: Telemetry, main: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    telemetry: Telemetry,
+    main: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    command: Any = None,
 ) -> Any:
     """Call ``main`` inside one command span; record exactly what the process will see."""
+    if command is not None and _runs_consent_command(command, args, kwargs):
+        return main(*args, **kwargs)
     standalone = kwargs.get("standalone_mode", True)
     with telemetry.command("") as handle:
         handle.options = set()
@@ -118,7 +148,7 @@ def instrument_command(command: Any, telemetry: Telemetry, options: Collection[s
         original_main = command.main
 
         def main(*args: Any, **kwargs: Any) -> Any:
-            return run_main(telemetry, original_main, args, kwargs)
+            return run_main(telemetry, original_main, args, kwargs, command)
 
         command.main = main
         command._otel_cli_telemetry_main = True

@@ -6,9 +6,8 @@
 
 from __future__ import annotations
 
-import contextvars
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any, Optional
 
 import typer
@@ -20,45 +19,21 @@ from ._clickish import instrument_command
 __all__ = ["consent_app", "instrument"]
 
 
-_pending: contextvars.ContextVar[tuple[typer.Typer, Telemetry, frozenset[str]] | None] = (
-    contextvars.ContextVar("otel_cli_telemetry_typer_pending", default=None)
-)
-_original_get_command: Callable[[typer.Typer], Any] | None = None
+def _instrumented(base: type[Any], telemetry: Telemetry, options: frozenset[str]) -> type[Any]:
+    """A subclass of typer's click class that instruments each instance it builds.
 
+    typer builds a fresh click command on every ``app()`` and in ``typer.testing.CliRunner``;
+    giving the app this class (``info.cls``) covers both without touching typer's own
+    exception handling (pretty tracebacks stay exactly as they were).
+    """
 
-def _get_command(app: typer.Typer) -> Any:
-    """typer's own ``get_command``, instrumenting the command it builds for an
-    instrumented app while that app is being called."""
-    assert _original_get_command is not None
-    command = _original_get_command(app)
-    pending = _pending.get()
-    if pending is not None and pending[0] is app:
-        instrument_command(command, pending[1], pending[2])
-    return command
+    class Instrumented(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            instrument_command(self, telemetry, options)
 
-
-def _patch_get_command() -> None:
-    # Typer.__call__ builds a fresh click command on every call through the module-level
-    # get_command, inside its own exception handling (pretty tracebacks). Wrapping that
-    # function, rather than replacing __call__, keeps typer's behaviour byte for byte.
-    global _original_get_command
-    if _original_get_command is None:
-        _original_get_command = typer.main.get_command
-        typer.main.get_command = _get_command  # type: ignore[assignment]
-
-
-class _InstrumentedTyper(typer.Typer):
-    """A Typer whose calls build an instrumented command."""
-
-    _otel_cli_telemetry: tuple[Telemetry, frozenset[str]]
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        telemetry, options = self._otel_cli_telemetry
-        token = _pending.set((self, telemetry, options))
-        try:
-            return super().__call__(*args, **kwargs)
-        finally:
-            _pending.reset(token)
+    Instrumented.__name__ = Instrumented.__qualname__ = f"Instrumented{base.__name__}"
+    return Instrumented
 
 
 def instrument(
@@ -66,14 +41,27 @@ def instrument(
 ) -> typer.Typer:
     """Make every run of ``app`` one span named after the full command path.
 
-    ``options`` allow-lists option names whose presence is recorded; values never are.
-    The app object is instrumented in place (so console-script entry points pointing at
-    it keep working) and returned.
+    Call it once the commands are defined. ``options`` allow-lists option names whose
+    presence is recorded; values never are. The app is instrumented in place (console-script
+    entry points pointing at it keep working) and returned.
     """
-    _patch_get_command()
-    app._otel_cli_telemetry = (telemetry, frozenset(options))  # type: ignore[attr-defined]
-    if not isinstance(app, _InstrumentedTyper):
-        app.__class__ = _InstrumentedTyper
+    allowed = frozenset(options)
+    if (
+        len(app.registered_commands) == 1
+        and not app.registered_groups
+        and not app.registered_callback
+    ):
+        # typer runs a lone command as a plain command, not a group
+        info = app.registered_commands[0]
+        command_base: type[Any] = (
+            info.cls if isinstance(info.cls, type) else typer.core.TyperCommand
+        )
+        info.cls = _instrumented(command_base, telemetry, allowed)
+    else:
+        group_base: type[Any] = (
+            app.info.cls if isinstance(app.info.cls, type) else typer.core.TyperGroup
+        )
+        app.info.cls = _instrumented(group_base, telemetry, allowed)
     return app
 
 
