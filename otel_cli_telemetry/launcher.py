@@ -9,6 +9,7 @@ that carries the kill switch: nothing it runs can start another exporter.
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
@@ -48,6 +49,12 @@ _PASS_THROUGH = (
 
 Spawn = Callable[..., Any]
 
+# Children we started and have not seen exit. Holding them keeps Popen.__del__ from
+# warning "subprocess is still running" (an error under `-W error` test runs) and lets a
+# long-lived host reap them, so no zombie piles up.
+_children: list[Any] = []
+_registered = False
+
 
 def child_env(env: Mapping[str, str], home: Path) -> dict[str, str]:
     """The exporter child's whole environment."""
@@ -86,6 +93,22 @@ def should_start(
     return True, "ready"
 
 
+def _let_go() -> None:
+    """At exit: the children are detached on purpose. Mark them so Popen's finaliser does
+    not warn that they still run; once we are gone, init reaps them."""
+    for child in _children:
+        if _still_running(child):
+            child.returncode = 0
+    _children.clear()
+
+
+def _still_running(child: Any) -> bool:
+    try:
+        return child.poll() is None
+    except (AttributeError, OSError):
+        return False
+
+
 def start(paths: state.Paths, env: Mapping[str, str], *, spawn: Spawn | None = None) -> int | None:
     """Start the child without waiting for it; its pid, or None if it could not start."""
     popen: Spawn = spawn or subprocess.Popen
@@ -104,9 +127,15 @@ def start(paths: state.Paths, env: Mapping[str, str], *, spawn: Spawn | None = N
         kwargs["creationflags"] = flags
     else:
         kwargs["start_new_session"] = True
+    _children[:] = [c for c in _children if _still_running(c)]
     try:
         process = popen(argv(), **kwargs)
     except OSError:
         return None
+    global _registered
+    if not _registered:
+        atexit.register(_let_go)
+        _registered = True
+    _children.append(process)
     pid = getattr(process, "pid", None)
     return pid if isinstance(pid, int) else None

@@ -15,6 +15,8 @@ import pytest
 
 from tests.collector import OtlpReceiver, Rotel, rotel_binary_or_skip
 
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
