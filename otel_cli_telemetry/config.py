@@ -52,6 +52,14 @@ OTLP_TIMEOUT = "OTEL_EXPORTER_OTLP_TIMEOUT"
 OTLP_TRACES_TIMEOUT = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"
 OTLP_COMPRESSION = "OTEL_EXPORTER_OTLP_COMPRESSION"
 OTLP_TRACES_COMPRESSION = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION"
+#: PEM file of the CA (or server certificate) to trust, instead of the system store.
+OTLP_CERTIFICATE = "OTEL_EXPORTER_OTLP_CERTIFICATE"
+OTLP_TRACES_CERTIFICATE = "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE"
+#: PEM client certificate and key, for mutual TLS.
+OTLP_CLIENT_CERTIFICATE = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"
+OTLP_TRACES_CLIENT_CERTIFICATE = "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE"
+OTLP_CLIENT_KEY = "OTEL_EXPORTER_OTLP_CLIENT_KEY"
+OTLP_TRACES_CLIENT_KEY = "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY"
 
 #: Set in the exporter child's environment so that nothing it runs can start another one.
 CHILD_MARKER = "OTEL_CLI_TELEMETRY_EXPORTER_CHILD"
@@ -110,7 +118,10 @@ def flag(env: Mapping[str, str], name: str) -> bool | None:
 class OtlpSettings(Record):
     """Where and how the exporter child sends OTLP/HTTP."""
 
-    __slots__ = ("endpoint", "protocol", "headers", "timeout_s", "compression")
+    __slots__ = (
+        "endpoint", "protocol", "headers", "timeout_s", "compression",
+        "ca_file", "client_cert", "client_key",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -119,7 +130,13 @@ class OtlpSettings(Record):
         headers: dict[str, str] | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         compression: str | None = None,
+        ca_file: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
     ) -> None:
+        self.ca_file = ca_file
+        self.client_cert = client_cert
+        self.client_key = client_key
         self.endpoint = endpoint
         self.protocol = protocol
         self.headers = headers if headers is not None else {}
@@ -223,8 +240,21 @@ def otlp_from_env(
             compression = "gzip"
         elif raw_compression.lower() != "none":
             warn_once(OTLP_COMPRESSION, f"unsupported compression {raw_compression!r}")
+    ca_file = _pick(env, OTLP_TRACES_CERTIFICATE, OTLP_CERTIFICATE)[0]
+    client_cert = _pick(env, OTLP_TRACES_CLIENT_CERTIFICATE, OTLP_CLIENT_CERTIFICATE)[0]
+    client_key = _pick(env, OTLP_TRACES_CLIENT_KEY, OTLP_CLIENT_KEY)[0]
+    if (client_cert is None) != (client_key is None):
+        warn_once(OTLP_CLIENT_CERTIFICATE, "client certificate and key go together; both ignored")
+        client_cert = client_key = None
     return OtlpSettings(
-        endpoint=url, protocol=proto, headers=merged, timeout_s=timeout, compression=compression
+        endpoint=url,
+        protocol=proto,
+        headers=merged,
+        timeout_s=timeout,
+        compression=compression,
+        ca_file=ca_file,
+        client_cert=client_cert,
+        client_key=client_key,
     )
 
 

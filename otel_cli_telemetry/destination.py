@@ -31,7 +31,7 @@ class Destination(Record):
 
     __slots__ = (
         "kind", "endpoint", "protocol", "headers", "timeout_s", "compression", "deadline_s",
-        "file_max_bytes", "token",
+        "file_max_bytes", "token", "ca_file", "client_cert", "client_key",
     )  # fmt: skip
 
     def __init__(
@@ -45,7 +45,13 @@ class Destination(Record):
         deadline_s: float = config.DEFAULT_EXPORT_DEADLINE_S,
         file_max_bytes: int = 5 * 1024 * 1024,
         token: str | None = None,
+        ca_file: str | None = None,
+        client_cert: str | None = None,
+        client_key: str | None = None,
     ) -> None:
+        self.ca_file = ca_file
+        self.client_cert = client_cert
+        self.client_key = client_key
         self.kind = kind
         self.endpoint = endpoint
         self.protocol = protocol
@@ -99,6 +105,9 @@ class Destination(Record):
             deadline_s=_positive(data.get("deadline_s"), config.DEFAULT_EXPORT_DEADLINE_S),
             file_max_bytes=int(_positive(data.get("file_max_bytes"), 5 * 1024 * 1024)),
             token=token if kind == DATADOG else None,
+            ca_file=_optional_str(data.get("ca_file")),
+            client_cert=_optional_str(data.get("client_cert")),
+            client_key=_optional_str(data.get("client_key")),
         )
 
     def describe(self) -> str:
@@ -109,6 +118,10 @@ class Destination(Record):
             return f"Datadog logs intake at {self.endpoint} (client token)"
         header_note = f", {len(self.headers)} header(s)" if self.headers else ""
         return f"OTLP {self.protocol} to {self.endpoint}{header_note}"
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _positive(value: object, default: float) -> float:
@@ -138,6 +151,9 @@ def resolve(
         timeout_s=otlp.timeout_s,
         compression=otlp.compression,
         deadline_s=deadline,
+        ca_file=otlp.ca_file,
+        client_cert=otlp.client_cert,
+        client_key=otlp.client_key,
     )
 
 

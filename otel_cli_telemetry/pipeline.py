@@ -7,6 +7,7 @@ The host's global TracerProvider is never touched.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -27,6 +28,13 @@ from .processor import ConsentSpanProcessor
 
 #: Attribute values longer than this are truncated by the SDK.
 MAX_ATTRIBUTE_LENGTH = 1024
+
+# The SDK reports problems (an invalid attribute, a limit reached) with logging.warning.
+# A CLI that configured no logging would print those through logging's last-resort
+# handler, on the user's stderr. A NullHandler stops that fallback; it does not stop
+# propagation, so a host that configured logging still sees everything.
+logging.getLogger("opentelemetry").addHandler(logging.NullHandler())
+logging.getLogger("otel_cli_telemetry").addHandler(logging.NullHandler())
 
 
 class PipelineOptions:
@@ -142,7 +150,10 @@ class Pipeline:
             "process.pid": os.getpid(),
         }
         if extra:
-            attrs.update(extra)
+            cleaned, refused = attributes.clean_user_attributes(extra)
+            attrs.update(cleaned)
+            if refused:
+                self.counters.count("invalid_attribute", refused)
         parent = self.parent_context() if root else None
         span = self.tracer.start_span(
             f"{self.options.service_name} {name}".strip(),

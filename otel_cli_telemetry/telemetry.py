@@ -495,7 +495,11 @@ class CommandHandle:
     def set_attribute(self, key: str, value: Any) -> None:
         """Add an attribute to the command span (the author's responsibility: no secrets)."""
         if self._span is not None:
-            self._span.span.set_attribute(key, value)
+            from .attributes import clean_user_attributes
+
+            cleaned, _ = clean_user_attributes({key: value})
+            if cleaned:
+                self._span.span.set_attributes(cleaned)
 
 
 class CommandContext:

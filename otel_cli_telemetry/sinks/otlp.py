@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import ssl
 from typing import TYPE_CHECKING, Any
 
 from .. import delivery
@@ -86,7 +87,9 @@ class OtlpHttpSink:
         if self._client is None:
             import httpx
 
-            self._client = httpx.Client(verify=True, follow_redirects=False, trust_env=True)
+            self._client = httpx.Client(
+                verify=tls_context(self.destination), follow_redirects=False, trust_env=True
+            )
         return self._client
 
     def encode(self, requests: list[dict[str, Any]]) -> tuple[bytes, dict[str, str]]:
@@ -117,7 +120,11 @@ class OtlpHttpSink:
             return Result(DROP, f"encode:{exc.__class__.__name__}")
         timeout = max(0.05, min(timeout_s, self.destination.timeout_s))
         try:
-            response = self._get_client().post(
+            client = self._get_client()
+        except (OSError, ValueError) as exc:  # unreadable CA or client certificate files
+            return Result(RETRY, f"tls_config:{exc.__class__.__name__}")
+        try:
+            response = client.post(
                 self.destination.endpoint, content=body, headers=headers, timeout=timeout
             )
         except httpx.TimeoutException:
@@ -143,6 +150,15 @@ class OtlpHttpSink:
 
     def force_flush(self, timeout_s: float = 30.0) -> bool:
         return True
+
+
+def tls_context(destination: Destination) -> ssl.SSLContext:
+    """Verification always on: the system store, or the CA file the operator named, plus a
+    client certificate for mutual TLS. Proxies come from HTTPS_PROXY/NO_PROXY (httpx)."""
+    context = ssl.create_default_context(cafile=destination.ca_file)
+    if destination.client_cert and destination.client_key:
+        context.load_cert_chain(destination.client_cert, destination.client_key)
+    return context
 
 
 def _user_agent() -> str:

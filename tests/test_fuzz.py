@@ -1,0 +1,129 @@
+"""Bad input of every kind, generated: nothing ever raises into the host."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from otel_cli_telemetry import Telemetry, consent, delivery, destination, spool, state
+from otel_cli_telemetry.exporter import drain
+from otel_cli_telemetry.testing import capture_spans
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+junk_bytes = st.binary(max_size=2048)
+junk_text = st.text(max_size=300)
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=20), children, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+@contextlib.contextmanager
+def private_home() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "home"
+        home.mkdir(mode=0o700)
+        yield home
+
+
+@FUZZ
+@given(junk_bytes)
+def test_any_config_file(content: bytes) -> None:
+    with private_home() as home:
+        (home / "config.toml").write_bytes(content)
+        decision = consent.resolve({}, env_prefix="X", config_file=home / "config.toml")
+        assert decision.rule in ("config", "default")
+
+
+@FUZZ
+@given(junk_bytes | json_like.map(lambda v: __import__("json").dumps(v).encode()))
+def test_any_state_file(content: bytes) -> None:
+    with private_home() as home:
+        (home / "state.json").write_bytes(content)
+        paths = state.Paths(home=home, config_dir=home)
+        minted = state.installation_id(paths)
+        assert uuid.UUID(minted).version == 4
+        assert state.installation_id(paths) == minted
+
+
+@FUZZ
+@given(junk_bytes | json_like.map(lambda v: __import__("json").dumps(v).encode()))
+def test_any_delivery_and_destination_file(content: bytes) -> None:
+    with private_home() as home:
+        (home / "delivery.json").write_bytes(content)
+        (home / "destination.json").write_bytes(content)
+        loaded = delivery.load(home / "delivery.json")
+        assert loaded.failures >= 0
+        assert destination.load(home / "destination.json")
+
+
+@FUZZ
+@given(st.lists(junk_bytes | json_like.map(lambda v: __import__("json").dumps(v).encode()),
+                min_size=1, max_size=4))  # fmt: skip
+def test_any_spool_file(contents: list[bytes]) -> None:
+    """Garbage in the spool is quarantined or sent as data; the drain never raises."""
+    with private_home() as home:
+        spool_dir = home / "spool"
+        for content in contents:
+            spool.write(spool_dir, content)
+        paths = state.Paths(home=home, config_dir=home)
+        report = drain(paths, destination.Destination(), deadline_s=5)
+        assert report.remaining == 0
+        assert report.delivered + report.dropped.get("corrupt", 0) == len(contents)
+
+
+env_names = st.sampled_from(
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_SERVICE_NAME",
+        "TRACEPARENT",
+        "TRACESTATE",
+        "DO_NOT_TRACK",
+        "CI",
+        "FUZZ_TELEMETRY_DEBUG",
+        "FUZZ_TELEMETRY_DATADOG_CLIENT_TOKEN",
+        "FUZZ_TELEMETRY_DATADOG_URL",
+        "DD_SITE",
+    ]
+)
+
+
+@FUZZ
+@given(st.dictionaries(env_names, junk_text, max_size=6), json_like)
+def test_any_environment_and_attribute_values(env: dict[str, str], value: object) -> None:
+    """Whatever the environment and the author's attribute values, the command runs, its
+    result and exception are its own, and telemetry never raises or prints on stdout."""
+    env = {k: v.replace("\x00", "") for k, v in env.items()}
+    with private_home() as home, contextlib.redirect_stdout(io.StringIO()) as out:
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr), capture_spans():
+            telemetry = Telemetry("fuzz", home=home, env=env, spawn=lambda *a, **k: None)
+            try:
+                with telemetry.command("run", attributes={"app.value": value}) as handle:
+                    handle.set_attribute("app.other", value)
+                    raise LookupError("the command's own error")
+            except LookupError as exc:
+                assert str(exc) == "the command's own error"
+            telemetry.status()
+            telemetry.child_env({})
+        assert out.getvalue() == ""
+        if "FUZZ_TELEMETRY_DEBUG" not in env:
+            assert stderr.getvalue() == ""
