@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -116,12 +117,12 @@ def test_any_environment_and_attribute_values(env: dict[str, str], value: object
         stderr = io.StringIO()
         with contextlib.redirect_stderr(stderr), capture_spans():
             telemetry = Telemetry("fuzz", home=home, env=env, spawn=lambda *a, **k: None)
-            try:
-                with telemetry.command("run", attributes={"app.value": value}) as handle:
-                    handle.set_attribute("app.other", value)
-                    raise LookupError("the command's own error")
-            except LookupError as exc:
-                assert str(exc) == "the command's own error"
+            with (
+                pytest.raises(LookupError, match="the command's own error"),
+                telemetry.command("run", attributes={"app.value": value}) as handle,
+            ):
+                handle.set_attribute("app.other", value)
+                raise LookupError("the command's own error")
             telemetry.status()
             telemetry.child_env({})
         assert out.getvalue() == ""
