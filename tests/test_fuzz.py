@@ -117,12 +117,14 @@ def test_any_environment_and_attribute_values(env: dict[str, str], value: object
         stderr = io.StringIO()
         with contextlib.redirect_stderr(stderr), capture_spans():
             telemetry = Telemetry("fuzz", home=home, env=env, spawn=lambda *a, **k: None)
-            with (
-                pytest.raises(LookupError, match="the command's own error"),
-                telemetry.command("run", attributes={"app.value": value}) as handle,
-            ):
-                handle.set_attribute("app.other", value)
-                raise LookupError("the command's own error")
+
+            def run_command() -> None:
+                with telemetry.command("run", attributes={"app.value": value}) as handle:
+                    handle.set_attribute("app.other", value)
+                    raise LookupError("the command's own error")
+
+            with pytest.raises(LookupError, match="the command's own error"):
+                run_command()
             telemetry.status()
             telemetry.child_env({})
         assert out.getvalue() == ""
