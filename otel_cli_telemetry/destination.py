@@ -17,7 +17,8 @@ from ._record import Record
 FILE = "file"
 OTLP = "otlp"
 DATADOG = "datadog"
-KINDS = (FILE, OTLP, DATADOG)
+POSTHOG = "posthog"
+KINDS = (FILE, OTLP, DATADOG, POSTHOG)
 
 
 class Destination(Record):
@@ -78,7 +79,7 @@ class Destination(Record):
         ):
             raise ValueError("headers must map strings to strings")
         endpoint = data.get("endpoint")
-        if kind in (OTLP, DATADOG) and not (
+        if kind in (OTLP, DATADOG, POSTHOG) and not (
             isinstance(endpoint, str) and endpoint.startswith("http")
         ):
             raise ValueError(f"an {kind} destination needs an http(s) endpoint")
@@ -89,6 +90,12 @@ class Destination(Record):
             if not isinstance(token, str):
                 raise ValueError("a Datadog destination needs a client token")
             validate_client_token(token)
+        if kind == POSTHOG:
+            from .sinks.posthog import validate_api_key
+
+            if not isinstance(token, str):
+                raise ValueError("a PostHog destination needs a project API key")
+            validate_api_key(token)
         protocol = data.get("protocol", config.DEFAULT_PROTOCOL)
         if protocol not in config.PROTOCOLS:
             raise ValueError("unsupported protocol")
@@ -104,7 +111,7 @@ class Destination(Record):
             compression=compression,
             deadline_s=_positive(data.get("deadline_s"), config.DEFAULT_EXPORT_DEADLINE_S),
             file_max_bytes=int(_positive(data.get("file_max_bytes"), 5 * 1024 * 1024)),
-            token=token if kind == DATADOG else None,
+            token=token if kind in (DATADOG, POSTHOG) else None,
             ca_file=_optional_str(data.get("ca_file")),
             client_cert=_optional_str(data.get("client_cert")),
             client_key=_optional_str(data.get("client_key")),
@@ -116,6 +123,8 @@ class Destination(Record):
             return "local file (embedded default)"
         if self.kind == DATADOG:
             return f"Datadog logs intake at {self.endpoint} (client token)"
+        if self.kind == POSTHOG:
+            return f"PostHog at {self.endpoint} (project API key)"
         header_note = f", {len(self.headers)} header(s)" if self.headers else ""
         return f"OTLP {self.protocol} to {self.endpoint}{header_note}"
 

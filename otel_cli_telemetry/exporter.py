@@ -77,6 +77,10 @@ def make_sink(dest: destination_mod.Destination, paths: state.Paths) -> Sink:
         from .sinks.datadog import DatadogLogsSink
 
         return DatadogLogsSink(dest)
+    if dest.kind == destination_mod.POSTHOG:
+        from .sinks.posthog import PostHogSink
+
+        return PostHogSink(dest)
     from .sinks.file import FileSink
 
     return FileSink(paths.sink_file, max_bytes=dest.file_max_bytes)

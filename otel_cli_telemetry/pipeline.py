@@ -54,7 +54,9 @@ class PipelineOptions:
         spawn: launcher.Spawn | None = None,
         stderr: Any = None,
         capture: Callable[[dict[str, Any]], None] | None = None,
+        identity_linking: bool = False,
     ) -> None:
+        self.identity_linking = identity_linking
         self.service_name = service_name
         self.service_version = service_version
         self.env_prefix = env_prefix
@@ -104,22 +106,30 @@ class Pipeline:
     def _resource_attributes(self) -> dict[str, Any]:
         opts = self.options
         install_id: str | None
+        principal: str | None = None
         try:
             if opts.debug or opts.capture is not None:
                 # Debug and capture write nothing: show the id if one exists.
-                current = state.read_json(opts.paths.state_file) or {}
-                install_id = str(current.get("installation_id") or state.random_uuid())
+                existing = state.read_json(opts.paths.state_file) or {}
+                install_id = str(existing.get("installation_id") or state.random_uuid())
             else:
+                from . import identity
+
                 state.ensure_dir(opts.paths.home)
-                install_id = state.installation_id(opts.paths)
+                current = identity.read(opts.paths)
+                install_id = current.installation_id
+                principal = current.linked_principal_id
         except (OSError, ValueError, TimeoutError, state.UnsafeHomeError):
             self.counters.count("installation_id_unavailable")
             install_id = None
-        return dict(
+        attrs: dict[str, Any] = dict(
             attributes.resource_attributes(
                 opts.service_name, opts.service_version, install_id, opts.env, sdk_version
             )
         )
+        if principal and opts.identity_linking:
+            attrs["user.id"] = principal  # personal data: only when the author opted in
+        return attrs
 
     # --- the command span -----------------------------------------------------------
 

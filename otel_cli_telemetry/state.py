@@ -296,37 +296,11 @@ def is_locked(path: Path) -> bool:
 
 
 def installation_id(paths: Paths) -> str:
-    """The random UUID4 that identifies this installation, minted on first use.
+    """The random UUID4 that identifies this installation, minted on first use
+    (see ``identity``: never derived from hardware; a corrupt file gets a fresh id)."""
+    from . import identity
 
-    Never derived from hardware or the user's name. A corrupt state file is replaced
-    (the old id cannot be recovered, and a fresh anonymous id is the safe outcome).
-    """
-    try:
-        current = read_json(paths.state_file)
-    except ValueError:
-        current = None
-    if current is not None and _valid_uuid(current.get("installation_id")):
-        return str(current["installation_id"])
-    with FileLock(paths.state_lock):
-        # Another process may have minted it while we waited for the lock.
-        try:
-            current = read_json(paths.state_file) or {}
-        except ValueError:
-            current = {"replaced_corrupt_state_at": int(time.time())}
-        if _valid_uuid(current.get("installation_id")):
-            return str(current["installation_id"])
-        current["installation_id"] = str(random_uuid())
-        write_json(paths.state_file, current)
-        return str(current["installation_id"])
-
-
-def _valid_uuid(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        return str(_uuid_mod().UUID(value)) == value
-    except ValueError:
-        return False
+    return identity.read(paths).installation_id
 
 
 # --- the persisted choice (a flat TOML file we write ourselves) --------------------

@@ -118,6 +118,9 @@ class Telemetry:
         datadog_client_token: str | None = None,
         datadog_site: str | None = None,
         datadog_proxy_url: str | None = None,
+        posthog_api_key: str | None = None,
+        posthog_host: str | None = None,
+        identity_linking: bool = False,
         home: str | os.PathLike[str] | None = None,
         export_deadline: float = config.DEFAULT_EXPORT_DEADLINE_S,
         ci_policy: str = "send",
@@ -133,6 +136,13 @@ class Telemetry:
             raise ValueError(f"protocol must be one of {', '.join(config.PROTOCOLS)}")
         if not export_deadline > 0:
             raise ValueError("export_deadline must be a positive number of seconds")
+        if posthog_api_key is not None or posthog_host:
+            from .sinks import posthog
+
+            if posthog_api_key is None:
+                raise ValueError("posthog_host needs posthog_api_key")
+            posthog_api_key = posthog.validate_api_key(posthog_api_key)
+            posthog.batch_url(posthog_host)  # validates
         if ci_policy not in CI_POLICIES:
             raise ValueError(f"ci_policy must be one of {', '.join(CI_POLICIES)}")
         if show_notice not in NOTICE_MODES:
@@ -151,6 +161,8 @@ class Telemetry:
         self._protocol = protocol
         self._headers = dict(headers) if headers else None
         self._datadog = (datadog_client_token, datadog_site, datadog_proxy_url)
+        self._posthog = (posthog_api_key, posthog_host)
+        self.identity_linking = identity_linking
         self.ci_policy = ci_policy
         self.notice_version = notice_version
         self.show_notice = show_notice
@@ -234,9 +246,22 @@ class Telemetry:
                 proxy_url=proxy,
                 deadline_s=self._deadline,
             )
-        if dd is None:
-            return [otlp]
-        return [dd] if otlp.kind == destination_mod.FILE else [otlp, dd]
+        chosen = [] if otlp.kind == destination_mod.FILE else [otlp]
+        if dd is not None:
+            chosen.append(dd)
+        key, host = self._posthog
+        if key is not None:
+            from .sinks.posthog import batch_url
+
+            chosen.append(
+                destination_mod.Destination(
+                    kind=destination_mod.POSTHOG,
+                    endpoint=batch_url(host),
+                    token=key,
+                    deadline_s=self._deadline,
+                )
+            )
+        return chosen or [otlp]
 
     def debug(self) -> bool:
         return bool(config.flag(self.env, config.APP_DEBUG.format(prefix=self.env_prefix)))
@@ -306,6 +331,7 @@ class Telemetry:
                     debug=self.debug(),
                     env=self.env,
                     spawn=self._spawn,
+                    identity_linking=self.identity_linking,
                 )
             )
         return self._pipeline
@@ -322,6 +348,55 @@ class Telemetry:
         from ._noop import NoOpTracer
 
         return cast("Tracer", NoOpTracer())
+
+    # --- identity -------------------------------------------------------------------
+
+    def link_identity(self, principal_id: str | None) -> bool:
+        """Call after a successful login: link this installation to ``principal_id``.
+
+        Idempotent (no second alias for the same principal); a different principal re-links
+        under a fresh anonymous id. ``None`` or an empty id (the account could not be
+        checked, e.g. offline) keeps the installation anonymous. Returns True when a new link
+        was made. Does nothing unless the author enabled ``identity_linking`` (the principal
+        id is personal data) and telemetry is on.
+
+        With PostHog configured, a ``$create_alias`` is queued under the state lock before the
+        link becomes visible, so it is sent before any event that uses the principal id.
+        """
+        if not principal_id or not self.identity_linking or not self.consent().enabled:
+            return False
+        from . import destination as destination_mod
+        from . import identity, spool
+
+        posthog_queue = None
+        for index, dest in enumerate(self.destinations()):
+            if dest.kind == destination_mod.POSTHOG:
+                posthog_queue = self.paths.for_queue(destination_mod.queue_name(index, dest))
+
+        def queue_alias(anonymous_id: str, principal: str) -> None:
+            if posthog_queue is None:
+                return
+            import time
+
+            from .sinks.posthog import alias_request
+
+            request = alias_request(anonymous_id, principal, time.time_ns())
+            spool.write(posthog_queue.spool_dir, spool.dumps(request))
+
+        state.ensure_dir(self.paths.home)
+        linked = identity.link(self.paths, principal_id, on_alias=queue_alias)
+        self._pipeline = None  # the next command's resource carries the new identity
+        return linked
+
+    def unlink_identity(self) -> None:
+        """Call on logout: forget the principal and rotate the anonymous installation id."""
+        if not self.consent().enabled:
+            return
+        from . import identity
+
+        state.ensure_dir(self.paths.home)
+        identity.unlink(self.paths)
+        self._pipeline = None
 
     def notice_text(self) -> str:
         """The first-run notice (the author's, or a plain default)."""
