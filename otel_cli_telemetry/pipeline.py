@@ -112,6 +112,8 @@ class Pipeline:
                 # Debug and capture write nothing: show the id if one exists.
                 existing = state.read_json(opts.paths.state_file) or {}
                 install_id = str(existing.get("installation_id") or state.random_uuid())
+                linked = existing.get("linked_principal_id")
+                principal = linked if isinstance(linked, str) and linked else None
             else:
                 from . import identity
 

@@ -315,6 +315,7 @@ class Telemetry:
                         debug=False,
                         env=self.env,
                         capture=capture,
+                        identity_linking=self.identity_linking,
                     )
                 )
             return self._capture_pipeline
@@ -385,7 +386,8 @@ class Telemetry:
 
         state.ensure_dir(self.paths.home)
         linked = identity.link(self.paths, principal_id, on_alias=queue_alias)
-        self._pipeline = None  # the next command's resource carries the new identity
+        # The next command's resource carries the new identity.
+        self._pipeline = self._capture_pipeline = None
         return linked
 
     def unlink_identity(self) -> None:
@@ -396,7 +398,7 @@ class Telemetry:
 
         state.ensure_dir(self.paths.home)
         identity.unlink(self.paths)
-        self._pipeline = None
+        self._pipeline = self._capture_pipeline = None
 
     def notice_text(self) -> str:
         """The first-run notice (the author's, or a plain default)."""
