@@ -229,6 +229,15 @@ def settle_exporters(home_root: Path, wait_s: float) -> Settled:
 # --- cases and runs ----------------------------------------------------------------------
 
 
+def clean_environ() -> dict[str, str]:
+    """The caller's environment without the variables that would change what the CLI does."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _SCRUBBED and not k.startswith(_SCRUBBED_PREFIXES)
+    }
+
+
 @dataclass(frozen=True)
 class Case:
     mode: str
@@ -269,11 +278,7 @@ class Bench:
         return home
 
     def env(self, case: Case) -> dict[str, str]:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in _SCRUBBED and not k.startswith(_SCRUBBED_PREFIXES)
-        }
+        env = clean_environ()
         env["BENCH_MODE"] = case.mode
         env["BENCH_PROBE_FILE"] = str(self.root / "probe.json")
         env[f"{ENV_PREFIX}_TELEMETRY_HOME"] = str(self.home(case))
