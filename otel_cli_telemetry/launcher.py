@@ -65,7 +65,6 @@ def child_env(env: Mapping[str, str], home: Path) -> dict[str, str]:
     reduced["PYTHONPATH"] = package_root + (os.pathsep + existing if existing else "")
     reduced[config.CHILD_MARKER] = "1"
     reduced["OTEL_CLI_TELEMETRY_HOME_DIR"] = str(home)
-    reduced["PYTHONDONTWRITEBYTECODE"] = "1"
     return reduced
 
 
