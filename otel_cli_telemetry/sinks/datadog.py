@@ -23,10 +23,10 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from .. import delivery
 from ..show import attributes as decode_attributes
 from ..show import iter_spans
-from . import ACCEPTED, DROP, RETRY, Result
+from . import ACCEPTED, DROP, Result
+from ._http import HttpSink, user_agent
 
 if TYPE_CHECKING:
     import httpx
@@ -179,25 +179,17 @@ def _chunks(lines: list[bytes]) -> list[list[bytes]]:
     return chunks
 
 
-class DatadogLogsSink:
+class DatadogLogsSink(HttpSink):
     """POST command spans as logs to the Datadog (browser) logs intake."""
 
     #: Keeps one export call's worth of logs within a couple of intake requests.
     max_batch_traces = MAX_LOGS_PER_REQUEST
+    retryable = RETRYABLE_STATUS
 
     def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
         if not destination.endpoint or not destination.token:
             raise ValueError("a Datadog destination needs an intake URL and a client token")
-        self.destination = destination
-        self._client = client
-        self._owns_client = client is None
-
-    def _get_client(self) -> httpx.Client:
-        if self._client is None:
-            import httpx
-
-            self._client = httpx.Client(verify=True, follow_redirects=False, trust_env=True)
-        return self._client
+        super().__init__(destination, client=client)
 
     def url(self) -> str:
         assert self.destination.endpoint is not None
@@ -212,8 +204,6 @@ class DatadogLogsSink:
         return f"{self.destination.endpoint}{separator}{query}"
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
-        import httpx
-
         lines: list[bytes] = []
         too_big = 0
         for request in requests:
@@ -226,40 +216,9 @@ class DatadogLogsSink:
                 lines.append(encoded)
         if not lines:
             return Result(ACCEPTED if not too_big else DROP, "log_too_large" if too_big else "")
-        timeout = max(0.05, min(timeout_s, self.destination.timeout_s))
+        headers = {"content-type": "text/plain", "user-agent": user_agent()}
         for chunk in _chunks(lines):
-            try:
-                response = self._get_client().post(
-                    self.url(),
-                    content=b"\n".join(chunk),
-                    headers={"content-type": "text/plain", "user-agent": _user_agent()},
-                    timeout=timeout,
-                )
-            except httpx.TimeoutException:
-                return Result(RETRY, "timeout")
-            except httpx.TransportError as exc:
-                return Result(RETRY, f"transport:{exc.__class__.__name__}")
-            status = response.status_code
-            if status in RETRYABLE_STATUS:
-                return Result(
-                    RETRY,
-                    f"http_{status}",
-                    retry_after_s=delivery.parse_retry_after(response.headers.get("retry-after")),
-                )
-            if not 200 <= status < 300:
-                return Result(DROP, f"http_{status}")
+            failure, _ = self.post(self.url(), b"\n".join(chunk), headers, timeout_s)
+            if failure is not None:
+                return failure
         return Result(ACCEPTED)
-
-    def shutdown(self) -> None:
-        if self._client is not None and self._owns_client:
-            self._client.close()
-        self._client = None
-
-    def force_flush(self, timeout_s: float = 30.0) -> bool:
-        return True
-
-
-def _user_agent() -> str:
-    from .._version import __version__
-
-    return f"otel-cli-telemetry/{__version__}"

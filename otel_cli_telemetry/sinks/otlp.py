@@ -13,8 +13,8 @@ import json
 import ssl
 from typing import TYPE_CHECKING, Any
 
-from .. import delivery
-from . import ACCEPTED, DROP, RETRY, Result, merge
+from . import ACCEPTED, DROP, Result, merge
+from ._http import HttpSink, user_agent
 
 if TYPE_CHECKING:
     import httpx
@@ -74,23 +74,21 @@ def _rejected_spans(response: httpx.Response, protocol: str) -> tuple[int, str]:
         return 0, ""
 
 
-class OtlpHttpSink:
+class OtlpHttpSink(HttpSink):
     """Send batches to one OTLP/HTTP traces endpoint."""
+
+    retryable = RETRYABLE_STATUS
 
     def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
         assert destination.endpoint is not None
-        self.destination = destination
-        self._client = client
-        self._owns_client = client is None
+        super().__init__(destination, client=client)
 
-    def _get_client(self) -> httpx.Client:
-        if self._client is None:
-            import httpx
+    def _new_client(self) -> httpx.Client:
+        import httpx
 
-            self._client = httpx.Client(
-                verify=tls_context(self.destination), follow_redirects=False, trust_env=True
-            )
-        return self._client
+        return httpx.Client(
+            verify=tls_context(self.destination), follow_redirects=False, trust_env=True
+        )
 
     def encode(self, requests: list[dict[str, Any]]) -> tuple[bytes, dict[str, str]]:
         merged = merge(requests)
@@ -106,50 +104,22 @@ class OtlpHttpSink:
         if self.destination.compression == "gzip":
             body = gzip.compress(body)
             headers["content-encoding"] = "gzip"
-        headers.setdefault("user-agent", _user_agent())
+        headers.setdefault("user-agent", user_agent())
         return body, headers
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
-        import httpx
-
         assert self.destination.endpoint is not None
         try:
             body, headers = self.encode(requests)
         except (ValueError, TypeError) as exc:
             # The spooled data cannot be encoded: retrying will not help.
             return Result(DROP, f"encode:{exc.__class__.__name__}")
-        timeout = max(0.05, min(timeout_s, self.destination.timeout_s))
-        try:
-            client = self._get_client()
-        except (OSError, ValueError) as exc:  # unreadable CA or client certificate files
-            return Result(RETRY, f"tls_config:{exc.__class__.__name__}")
-        try:
-            response = client.post(
-                self.destination.endpoint, content=body, headers=headers, timeout=timeout
-            )
-        except httpx.TimeoutException:
-            return Result(RETRY, "timeout")
-        except httpx.TransportError as exc:
-            return Result(RETRY, f"transport:{exc.__class__.__name__}")
-        status = response.status_code
-        if 200 <= status < 300:
-            rejected, _message = _rejected_spans(response, self.destination.protocol)
-            return Result(ACCEPTED, rejected_spans=rejected)
-        if status in RETRYABLE_STATUS:
-            return Result(
-                RETRY,
-                f"http_{status}",
-                retry_after_s=delivery.parse_retry_after(response.headers.get("retry-after")),
-            )
-        return Result(DROP, f"http_{status}")
-
-    def shutdown(self) -> None:
-        if self._client is not None and self._owns_client:
-            self._client.close()
-        self._client = None
-
-    def force_flush(self, timeout_s: float = 30.0) -> bool:
-        return True
+        failure, response = self.post(self.destination.endpoint, body, headers, timeout_s)
+        if failure is not None:
+            return failure
+        assert response is not None
+        rejected, _message = _rejected_spans(response, self.destination.protocol)
+        return Result(ACCEPTED, rejected_spans=rejected)
 
 
 def tls_context(destination: Destination) -> ssl.SSLContext:
@@ -159,9 +129,3 @@ def tls_context(destination: Destination) -> ssl.SSLContext:
     if destination.client_cert and destination.client_key:
         context.load_cert_chain(destination.client_cert, destination.client_key)
     return context
-
-
-def _user_agent() -> str:
-    from .._version import __version__
-
-    return f"otel-cli-telemetry/{__version__}"

@@ -14,10 +14,10 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .. import delivery
 from ..show import attributes as decode_attributes
 from ..show import iter_spans
-from . import ACCEPTED, DROP, RETRY, Result
+from . import ACCEPTED, Result
+from ._http import HttpSink, user_agent
 
 if TYPE_CHECKING:
     import httpx
@@ -142,28 +142,18 @@ def to_events(request: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
-class PostHogSink:
+class PostHogSink(HttpSink):
     """POST usage events (and aliases) to PostHog's ``/batch/`` endpoint."""
 
     max_batch_traces = MAX_EVENTS_PER_REQUEST
+    retryable = RETRYABLE_STATUS
 
     def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
         if not destination.endpoint or not destination.token:
             raise ValueError("a PostHog destination needs a host and a project API key")
-        self.destination = destination
-        self._client = client
-        self._owns_client = client is None
-
-    def _get_client(self) -> httpx.Client:
-        if self._client is None:
-            import httpx
-
-            self._client = httpx.Client(verify=True, follow_redirects=False, trust_env=True)
-        return self._client
+        super().__init__(destination, client=client)
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
-        import httpx
-
         events = [event for request in requests for event in to_events(request)]
         if not events:
             return Result(ACCEPTED)
@@ -174,32 +164,10 @@ class PostHogSink:
             default=str,
         ).encode("utf-8", "replace")
         assert self.destination.endpoint is not None
-        try:
-            response = self._get_client().post(
-                self.destination.endpoint,
-                content=body,
-                headers={"content-type": "application/json"},
-                timeout=max(0.05, min(timeout_s, self.destination.timeout_s)),
-            )
-        except httpx.TimeoutException:
-            return Result(RETRY, "timeout")
-        except httpx.TransportError as exc:
-            return Result(RETRY, f"transport:{exc.__class__.__name__}")
-        status = response.status_code
-        if 200 <= status < 300:
-            return Result(ACCEPTED)
-        if status in RETRYABLE_STATUS:
-            return Result(
-                RETRY,
-                f"http_{status}",
-                retry_after_s=delivery.parse_retry_after(response.headers.get("retry-after")),
-            )
-        return Result(DROP, f"http_{status}")
-
-    def shutdown(self) -> None:
-        if self._client is not None and self._owns_client:
-            self._client.close()
-        self._client = None
-
-    def force_flush(self, timeout_s: float = 30.0) -> bool:
-        return True
+        failure, _ = self.post(
+            self.destination.endpoint,
+            body,
+            {"content-type": "application/json", "user-agent": user_agent()},
+            timeout_s,
+        )
+        return failure or Result(ACCEPTED)
