@@ -118,12 +118,17 @@ def update(path: Path, lock_path: Path, change: Any) -> DeliveryState:
         return current
 
 
-def record_drops(path: Path, lock_path: Path, drops: Mapping[str, int]) -> None:
-    """Count lost traces by reason, best effort (a full disk must not raise here)."""
-    if not any(drops.values()):
-        return
+def update_quietly(path: Path, lock_path: Path, change: Any) -> None:
+    """``update``, best effort: bookkeeping must never raise (a full disk, a stuck lock);
+    the spool itself is the source of truth."""
     with contextlib.suppress(OSError, TimeoutError):
-        update(path, lock_path, lambda s: s.add_drops(drops))
+        update(path, lock_path, change)
+
+
+def record_drops(path: Path, lock_path: Path, drops: Mapping[str, int]) -> None:
+    """Count lost traces by reason."""
+    if any(drops.values()):
+        update_quietly(path, lock_path, lambda s: s.add_drops(drops))
 
 
 def backoff_delay(

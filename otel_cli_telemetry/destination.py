@@ -216,6 +216,13 @@ def queue_name(index: int, dest: Destination) -> str:
     return "" if index == 0 else dest.kind
 
 
+def queues(
+    paths: state.Paths, destinations: list[Destination]
+) -> list[tuple[state.Paths, Destination]]:
+    """Each destination with the paths of its own spool, lock and back-off."""
+    return [(paths.for_queue(queue_name(i, d)), d) for i, d in enumerate(destinations)]
+
+
 def save(path: Path, destinations: list[Destination]) -> None:
     """Persist for the exporter child, rewriting only when it changed."""
     wanted = {"destinations": [d.to_json() for d in destinations]}

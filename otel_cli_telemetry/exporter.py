@@ -14,7 +14,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import sys
@@ -137,9 +136,7 @@ def _progress(report: Report) -> int:
 
 
 def _record(paths: state.Paths, change: Callable[[delivery.DeliveryState], None]) -> None:
-    # Bookkeeping is best effort; the spool itself is the source of truth.
-    with contextlib.suppress(OSError, TimeoutError):
-        delivery.update(paths.delivery_file, paths.state_lock, change)
+    delivery.update_quietly(paths.delivery_file, paths.state_lock, change)
 
 
 def _drain_locked(
@@ -326,13 +323,6 @@ def main() -> int:
 Queue = tuple[state.Paths, destination_mod.Destination]
 
 
-def queues(paths: state.Paths, destinations: list[destination_mod.Destination]) -> list[Queue]:
-    """Each destination with the paths of its own spool, lock and back-off."""
-    return [
-        (paths.for_queue(destination_mod.queue_name(i, d)), d) for i, d in enumerate(destinations)
-    ]
-
-
 def _work_waiting(items: list[Queue], blocked: set[str], wall: Callable[[], float]) -> bool:
     """True if some destination that may send now has spooled traces."""
     for queue_paths, _ in items:
@@ -360,7 +350,7 @@ def run_child(
     marker = coordination.ChildMarker(paths)
     if not marker.adopt():
         return None  # another child owns the marker and will do the work
-    items = queues(paths, destinations)
+    items = destination_mod.queues(paths, destinations)
     end = clock() + destinations[0].deadline_s
     total = Report()
     blocked: set[str] = set()  # queues whose sent files cannot be deleted

@@ -195,10 +195,7 @@ class Pipeline:
             out = opts.stderr if opts.stderr is not None else sys.stderr
             out.write(json.dumps(request, indent=2, ensure_ascii=False) + "\n")
             return
-        queues = [
-            opts.paths.for_queue(destination_mod.queue_name(i, d))
-            for i, d in enumerate(opts.destinations)
-        ]
+        queues = [q for q, _ in destination_mod.queues(opts.paths, opts.destinations)]
         try:
             path = spool.write(queues[0].spool_dir, spool.dumps(request))
         except (OSError, ValueError) as exc:

@@ -369,10 +369,11 @@ class Telemetry:
         from . import destination as destination_mod
         from . import identity, spool
 
-        posthog_queue = None
-        for index, dest in enumerate(self.destinations()):
-            if dest.kind == destination_mod.POSTHOG:
-                posthog_queue = self.paths.for_queue(destination_mod.queue_name(index, dest))
+        posthog_queue = next(
+            (q for q, d in destination_mod.queues(self.paths, self.destinations())
+             if d.kind == destination_mod.POSTHOG),
+            None,
+        )  # fmt: skip
 
         def queue_alias(anonymous_id: str, principal: str) -> None:
             if posthog_queue is None:
@@ -487,9 +488,7 @@ class Telemetry:
         from . import destination as destination_mod
 
         destinations = self.destinations()
-        queues = [
-            paths.for_queue(destination_mod.queue_name(i, d)) for i, d in enumerate(destinations)
-        ]
+        queues = [q for q, _ in destination_mod.queues(paths, destinations)]
         return Status(
             enabled=decision.enabled,
             rule=decision.rule,
@@ -530,10 +529,10 @@ class Telemetry:
         destinations = self.destinations()
         limit = timeout if timeout is not None else destinations[0].deadline_s
         end = time.monotonic() + limit
-        for index, dest in enumerate(destinations):
+        for queue_paths, dest in destination_mod.queues(paths, destinations):
             remaining = max(0.1, end - time.monotonic())
             report = drain(
-                paths.for_queue(destination_mod.queue_name(index, dest)),
+                queue_paths,
                 dest,
                 deadline_s=remaining,
                 respect_backoff=False,
