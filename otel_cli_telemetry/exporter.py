@@ -1,301 +1,29 @@
-"""The exporter: drains the spool to the destination. Runs as the detached child
-(``python -m otel_cli_telemetry.exporter``) and, in the foreground, for ``flush``.
+"""The detached exporter child: ``python -m otel_cli_telemetry.exporter``.
 
-Guarantees:
-
-- one drainer per app and user at a time (``export.lock``; the kernel drops it if the
-  holder dies, so a ``kill -9`` never leaves a stale lock);
-- a spool file is deleted only once the destination accepted it, or refused it for
-  good (a non-retryable answer, recorded by reason in ``delivery.json``);
-- retryable failures persist a back-off (or the server's ``Retry-After``) that every
-  later command respects, so an offline machine makes a bounded number of attempts;
-- the child exits by its hard deadline whatever the network does.
+It owns the exporter marker (see ``coordination``), drains every destination's queue (see
+``drain``), lingers a moment for the next command's trace, and exits by its hard deadline
+whatever the network does. It never prints: its stdio is /dev/null.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from . import attributes, coordination, delivery, spool, state
+from . import coordination, delivery, spool, state
 from . import destination as destination_mod
-from .sinks import ACCEPTED, DROP, Result, Sink
+from .drain import SPOOL_STUCK, Report, drain, progress_of
 
-#: Bounds of one request: bytes of spooled JSON and number of traces.
-MAX_BATCH_BYTES = 1024 * 1024
-MAX_BATCH_TRACES = 512
-#: Retries of one batch within one run, when the wait fits in the time left.
-MAX_ATTEMPTS_PER_RUN = 4
-#: How long a newly started child waits for a drainer that is just finishing.
-LOCK_WAIT_S = 0.5
+__all__ = ["HOME_ENV", "Report", "drain", "main", "run_child"]
+
 #: How long a child stays, idle, for the next command's trace before it exits.
 LINGER_S = 1.0
 LINGER_POLL_S = 0.05
 HOME_ENV = "OTEL_CLI_TELEMETRY_HOME_DIR"
-#: ``Report.last_error`` when sent files cannot be deleted (sending more would duplicate).
-SPOOL_STUCK = "spool_not_deletable"
-
-
-@dataclass
-class Report:
-    """What one drain did; ``flush`` prints it, tests assert on it."""
-
-    delivered: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    remaining: int = 0
-    attempts: int = 0
-    locked_out: bool = False
-    backing_off: bool = False
-    last_error: str | None = None
-
-    def merge(self, other: Report) -> None:
-        """Add another destination's report to this one."""
-        self.delivered += other.delivered
-        for reason, count in other.dropped.items():
-            self.dropped[reason] = self.dropped.get(reason, 0) + count
-        self.remaining += other.remaining
-        self.attempts += other.attempts
-        self.locked_out = self.locked_out or other.locked_out
-        self.backing_off = self.backing_off or other.backing_off
-        self.last_error = self.last_error or other.last_error
-
-
-def make_sink(dest: destination_mod.Destination, paths: state.Paths) -> Sink:
-    if dest.kind == destination_mod.OTLP:
-        from .sinks.otlp import OtlpHttpSink
-
-        return OtlpHttpSink(dest)
-    if dest.kind == destination_mod.DATADOG:
-        from .sinks.datadog import DatadogLogsSink
-
-        return DatadogLogsSink(dest)
-    if dest.kind == destination_mod.POSTHOG:
-        from .sinks.posthog import PostHogSink
-
-        return PostHogSink(dest)
-    from .sinks.file import FileSink
-
-    return FileSink(paths.sink_file, max_bytes=dest.file_max_bytes)
-
-
-def drain(
-    paths: state.Paths,
-    dest: destination_mod.Destination,
-    *,
-    deadline_s: float | None = None,
-    sink: Sink | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    wall: Callable[[], float] = time.time,
-    sleep: Callable[[float], None] = time.sleep,
-    respect_backoff: bool = True,
-    lock_wait_s: float = LOCK_WAIT_S,
-    progress: Callable[[Report], None] | None = None,
-) -> Report:
-    """Deliver everything in the spool that the time allows."""
-    report = Report()
-    end = clock() + (deadline_s if deadline_s is not None else dest.deadline_s)
-    target = sink or make_sink(dest, paths)
-    lock = state.FileLock(paths.export_lock)
-    try:
-        first = True
-        while clock() < end:
-            wait = lock_wait_s if first else 0.0
-            if not lock.acquire(timeout=min(wait, max(0.0, end - clock()))):
-                # Someone else is draining, and will re-check the spool when done.
-                report.locked_out = first
-                break
-            first = False
-            before = _progress(report)
-            try:
-                stopped_early = _drain_locked(
-                    paths, target, report, end, clock, wall, sleep, respect_backoff, progress
-                )
-            finally:
-                lock.release()
-            if stopped_early or report.backing_off or report.last_error == SPOOL_STUCK:
-                break
-            # Re-check after letting go: a command may have spooled a trace after our last
-            # look while it saw the lock held, and so started no exporter of its own.
-            if not spool.entries(paths.spool_dir) or _progress(report) == before:
-                break
-    finally:
-        target.shutdown()
-    report.remaining = len(spool.entries(paths.spool_dir))
-    return report
-
-
-def _progress(report: Report) -> int:
-    return report.delivered + sum(report.dropped.values())
-
-
-def _record(paths: state.Paths, change: Callable[[delivery.DeliveryState], None]) -> None:
-    delivery.update_quietly(paths.delivery_file, paths.state_lock, change)
-
-
-def _drain_locked(
-    paths: state.Paths,
-    sink: Sink,
-    report: Report,
-    end: float,
-    clock: Callable[[], float],
-    wall: Callable[[], float],
-    sleep: Callable[[float], None],
-    respect_backoff: bool,
-    progress: Callable[[Report], None] | None,
-) -> bool:
-    """One pass over the spool while holding the lock; True if it stopped early."""
-    if respect_backoff and delivery.load(paths.delivery_file).in_backoff(wall()):
-        report.backing_off = True
-        return False
-    dropped = spool.enforce_caps(paths.spool_dir)
-    if dropped:
-        _record(
-            paths, functools.partial(_add_drops, drops={f"cap_{k}": v for k, v in dropped.items()})
-        )
-        for reason, count in dropped.items():
-            report.dropped[f"cap_{reason}"] = report.dropped.get(f"cap_{reason}", 0) + count
-    entries = spool.entries(paths.spool_dir)
-    max_items = int(getattr(sink, "max_batch_traces", MAX_BATCH_TRACES))
-    for batch in spool.iter_batches(entries, max_bytes=MAX_BATCH_BYTES, max_items=max_items):
-        if clock() >= end:
-            return True
-        good, requests = _read_batch(paths, batch, report)
-        if not requests:
-            continue
-        reported = _report_drops(requests, delivery.load(paths.delivery_file).unreported)
-        attempts = 0
-        while True:
-            attempts += 1
-            report.attempts += 1
-            result = sink.export(requests, timeout_s=max(0.05, end - clock()))
-            if result.status != ACCEPTED and result.status != DROP:
-                wait = _on_retryable(paths, result, wall)
-                report.last_error = result.reason
-                if attempts < MAX_ATTEMPTS_PER_RUN and clock() + wait + 0.5 < end:
-                    sleep(wait)
-                    continue
-                report.backing_off = True
-                return False
-            break
-        removed = [spool.remove(entry) for entry in good]
-        if result.status == ACCEPTED:
-            report.delivered += len(good)
-            _record(
-                paths,
-                functools.partial(_on_accepted, count=len(good), result=result, reported=reported),
-            )
-        else:
-            reason = f"refused_{result.reason}"
-            report.dropped[reason] = report.dropped.get(reason, 0) + len(good)
-            _record(paths, functools.partial(_on_refused, drops={reason: len(good)}))
-        if progress is not None:
-            progress(report)
-        if not all(removed):
-            report.last_error = SPOOL_STUCK
-            return False
-    return False
-
-
-def _read_batch(
-    paths: state.Paths, batch: list[spool.Entry], report: Report
-) -> tuple[list[spool.Entry], list[dict[str, Any]]]:
-    good: list[spool.Entry] = []
-    requests: list[dict[str, Any]] = []
-    for entry in batch:
-        try:
-            requests.append(spool.read(entry))
-            good.append(entry)
-        except FileNotFoundError:
-            continue
-        except (ValueError, OSError):
-            spool.quarantine(entry, paths.quarantine_dir)
-            report.dropped["corrupt"] = report.dropped.get("corrupt", 0) + 1
-            _record(paths, functools.partial(_add_drops, drops={"corrupt": 1}))
-    return good, requests
-
-
-def _report_drops(requests: list[dict[str, Any]], unreported: dict[str, int]) -> dict[str, int]:
-    """Make earlier losses visible: annotate the first command span of the batch with the
-    number of traces dropped since the last report, and why. Returns what was reported."""
-    if not unreported:
-        return {}
-    for request in requests:
-        for resource_spans in request.get("resourceSpans") or []:
-            for scope_spans in resource_spans.get("scopeSpans") or []:
-                for span in scope_spans.get("spans") or []:
-                    attrs = span.get("attributes")
-                    if not isinstance(attrs, list) or not any(
-                        isinstance(a, dict) and a.get("key") == "process.exit.code" for a in attrs
-                    ):
-                        continue
-                    reasons = [f"{k}={v}" for k, v in sorted(unreported.items())]
-                    attrs.append(
-                        {
-                            "key": attributes.DROPPED_TRACES,
-                            "value": {"intValue": str(sum(unreported.values()))},
-                        }
-                    )
-                    attrs.append(
-                        {
-                            "key": attributes.DROPPED_REASONS,
-                            "value": {
-                                "arrayValue": {"values": [{"stringValue": r} for r in reasons]}
-                            },
-                        }
-                    )
-                    return dict(unreported)
-    return {}
-
-
-def _add_drops(s: delivery.DeliveryState, drops: dict[str, int]) -> None:
-    s.add_drops(drops)
-
-
-def _count_run(s: delivery.DeliveryState) -> None:
-    s.exporter_runs += 1
-
-
-def _on_refused(s: delivery.DeliveryState, drops: dict[str, int]) -> None:
-    s.attempts += 1
-    s.add_drops(drops)
-
-
-def _on_accepted(
-    s: delivery.DeliveryState, count: int, result: Result, reported: dict[str, int]
-) -> None:
-    s.attempts += 1
-    s.mark_reported(reported)
-    s.failures = 0
-    s.next_attempt_at = 0.0
-    s.last_error = None
-    s.delivered += count
-    if result.rejected_spans:
-        _add_drops(s, {"partial_success_rejected_spans": result.rejected_spans})
-
-
-def _on_retryable(paths: state.Paths, result: Result, wall: Callable[[], float]) -> float:
-    """Persist the back-off for this failure and return how long to wait."""
-    waits: list[float] = []
-
-    def change(s: delivery.DeliveryState) -> None:
-        s.attempts += 1
-        s.failures += 1
-        wait = result.retry_after_s
-        if wait is None:
-            wait = delivery.backoff_delay(s.failures)
-        s.next_attempt_at = wall() + wait
-        s.last_error = result.reason
-        waits.append(wait)
-
-    _record(paths, change)
-    return waits[0] if waits else delivery.backoff_delay(1)
 
 
 def _arm_hard_deadline(seconds: float) -> None:
@@ -321,6 +49,10 @@ def main() -> int:
 
 
 Queue = tuple[state.Paths, destination_mod.Destination]
+
+
+def _count_run(s: delivery.DeliveryState) -> None:
+    s.exporter_runs += 1
 
 
 def _work_waiting(items: list[Queue], blocked: set[str], wall: Callable[[], float]) -> bool:
@@ -354,10 +86,10 @@ def run_child(
     end = clock() + destinations[0].deadline_s
     total = Report()
     blocked: set[str] = set()  # queues whose sent files cannot be deleted
-    _record(paths, _count_run)
+    delivery.update_quietly(paths.delivery_file, paths.state_lock, _count_run)
     try:
         while True:
-            before = _progress(total)
+            before = progress_of(total)
             for queue_paths, dest in items:
                 remaining = end - clock()
                 if remaining <= 0 or queue_paths.queue in blocked:
@@ -368,7 +100,7 @@ def run_child(
                 if report.last_error == SPOOL_STUCK:
                     blocked.add(queue_paths.queue)
                 total.merge(report)
-            stalled = _progress(total) == before and _work_waiting(items, blocked, wall)
+            stalled = progress_of(total) == before and _work_waiting(items, blocked, wall)
             if not stalled and _linger(
                 items, blocked, min(linger_s, end - clock() - 0.5), clock, wall, sleep
             ):

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
     from . import destination as destination_mod
-    from .exporter import Report
+    from .drain import Report
     from .launcher import Spawn
     from .pipeline import CommandSpan, Pipeline
 
@@ -519,28 +519,11 @@ class Telemetry:
         For CI jobs that want their spans sent before the runner goes away. Ignores the
         back-off (the user asked) but honours the deadline (default: the export deadline).
         """
-        import time
+        from .drain import drain_all
 
-        from . import destination as destination_mod
-        from .exporter import Report, drain
-
-        paths = self.paths
-        total = Report()
         destinations = self.destinations()
         limit = timeout if timeout is not None else destinations[0].deadline_s
-        end = time.monotonic() + limit
-        for queue_paths, dest in destination_mod.queues(paths, destinations):
-            remaining = max(0.1, end - time.monotonic())
-            report = drain(
-                queue_paths,
-                dest,
-                deadline_s=remaining,
-                respect_backoff=False,
-                lock_wait_s=remaining,
-                progress=progress,
-            )
-            total.merge(report)
-        return total
+        return drain_all(self.paths, destinations, timeout_s=limit, progress=progress)
 
 
 class CommandHandle:

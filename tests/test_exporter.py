@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from otel_cli_telemetry import Telemetry, delivery, destination, launcher, spool, state
-from otel_cli_telemetry.exporter import drain
+from otel_cli_telemetry.drain import drain
 from otel_cli_telemetry.sinks.otlp import OtlpHttpSink
 from tests.collector import OtlpReceiver, ScriptedResponse
 from tests.conftest import ROOT

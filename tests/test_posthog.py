@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from otel_cli_telemetry import Telemetry, identity, state
-from otel_cli_telemetry.exporter import drain
+from otel_cli_telemetry.drain import drain
 from otel_cli_telemetry.sinks import posthog
 from tests.conftest import ROOT
 

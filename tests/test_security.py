@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from otel_cli_telemetry import Telemetry, attributes, destination, spool, state
-from otel_cli_telemetry.exporter import drain
+from otel_cli_telemetry.drain import drain
 from tests.collector import OtlpReceiver
 from tests.conftest import EXAMPLES, cli_env, wait_for_exporters
 
