@@ -11,6 +11,8 @@ from __future__ import annotations
 from ._version import __version__
 from .command import Exit
 from .consent import Decision
-from .telemetry import CommandHandle, Status, Telemetry
+from .run import CommandHandle
+from .status import Status
+from .telemetry import Telemetry
 
 __all__ = ["CommandHandle", "Decision", "Exit", "Status", "Telemetry", "__version__"]

@@ -166,7 +166,7 @@ def resolve(
     )
 
 
-def datadog(
+def datadog_destination(
     env: Mapping[str, str],
     env_prefix: str,
     *,
@@ -209,6 +209,46 @@ def datadog(
         url = dd.intake_url(chosen_site)
     deadline = deadline_s if deadline_s and deadline_s > 0 else config.DEFAULT_EXPORT_DEADLINE_S
     return Destination(kind=DATADOG, endpoint=url, token=token, deadline_s=deadline)
+
+
+def choose(
+    env: Mapping[str, str],
+    env_prefix: str,
+    *,
+    endpoint: str | None,
+    protocol: str | None,
+    headers: Mapping[str, str] | None,
+    deadline_s: float,
+    datadog: tuple[str | None, str | None, str | None],
+    posthog: tuple[str | None, str | None],
+    local_only_in_ci: bool,
+) -> list[Destination]:
+    """Every destination configured, in a stable order (OTLP, Datadog, PostHog); the local
+    file sink when none is, or in CI when the app asked to keep CI runs local."""
+    otlp = resolve(
+        env, endpoint=endpoint, protocol=protocol, headers=headers, deadline_s=deadline_s
+    )
+    if local_only_in_ci:
+        from .attributes import ci_provider
+
+        if ci_provider(env) is not None:
+            return [Destination(deadline_s=deadline_s)]
+    chosen = [] if otlp.kind == FILE else [otlp]
+    token, site, proxy = datadog
+    if token is not None or config.get(env, config.APP_DATADOG_TOKEN.format(prefix=env_prefix)):
+        dd = datadog_destination(
+            env, env_prefix, client_token=token, site=site, proxy_url=proxy, deadline_s=deadline_s
+        )
+        if dd is not None:
+            chosen.append(dd)
+    key, host = posthog
+    if key is not None:
+        from .sinks.posthog import batch_url
+
+        chosen.append(
+            Destination(kind=POSTHOG, endpoint=batch_url(host), token=key, deadline_s=deadline_s)
+        )
+    return chosen or [otlp]
 
 
 def queue_name(index: int, dest: Destination) -> str:

@@ -22,7 +22,17 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.sdk.version import __version__ as sdk_version
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from . import attributes, command, config, coordination, delivery, launcher, otlp_json, spool, state
+from . import (
+    attributes,
+    command,
+    coordination,
+    delivery,
+    launcher,
+    otlp_json,
+    propagation,
+    spool,
+    state,
+)
 from . import destination as destination_mod
 from .processor import ConsentSpanProcessor
 
@@ -137,24 +147,7 @@ class Pipeline:
 
     def parent_context(self) -> context_api.Context | None:
         """A context carrying the remote parent from ``TRACEPARENT``, if valid."""
-        carrier = {}
-        traceparent = config.get(self.options.env, config.TRACEPARENT)
-        if traceparent is None:
-            return None
-        carrier["traceparent"] = traceparent
-        tracestate = config.get(self.options.env, config.TRACESTATE)
-        if tracestate is not None:
-            carrier["tracestate"] = tracestate
-        from opentelemetry.trace.propagation.tracecontext import (
-            TraceContextTextMapPropagator,  # only when a parent was handed to us
-        )
-
-        ctx = TraceContextTextMapPropagator().extract(carrier)
-        span_ctx = trace_api.get_current_span(ctx).get_span_context()
-        if not span_ctx.is_valid:
-            config.warn_once(config.TRACEPARENT, "invalid value ignored")
-            return None
-        return ctx
+        return propagation.extract(self.options.env)
 
     def start(self, name: str, *, root: bool, extra: Mapping[str, Any] | None) -> CommandSpan:
         attrs: dict[str, Any] = {

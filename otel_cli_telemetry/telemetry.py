@@ -7,18 +7,16 @@ no file is written, no process started and no socket opened.
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import os
-import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from . import command, config, state
+from . import config, state
 from . import consent as consent_mod
-from ._record import Record
+from . import notice as notice_mod
+from .run import CommandContext, _active, _capture
+from .status import Status
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -26,7 +24,7 @@ if TYPE_CHECKING:
     from . import destination as destination_mod
     from .drain import Report
     from .launcher import Spawn
-    from .pipeline import CommandSpan, Pipeline
+    from .pipeline import Pipeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,65 +33,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 CI_POLICIES = ("send", "skip", "local")
 #: ``auto``: the first-run notice is shown when stderr is a terminal; ``always``; ``never``.
 NOTICE_MODES = ("auto", "always", "never")
-
-_active: contextvars.ContextVar[tuple[int, ...]] = contextvars.ContextVar(
-    "otel_cli_telemetry_active", default=()
-)
-#: Set by ``otel_cli_telemetry.testing.capture_spans``: where encoded requests go instead.
-_capture: contextvars.ContextVar[Callable[[dict[str, Any]], None] | None] = contextvars.ContextVar(
-    "otel_cli_telemetry_capture", default=None
-)
-
-
-class Status(Record):
-    """What ``status`` reports: whether telemetry is on, which rule decided, and where."""
-
-    __slots__ = (
-        "enabled", "rule", "detail", "home", "config_file", "destination", "debug",
-        "spooled", "delivery",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        *,
-        enabled: bool,
-        rule: str,
-        detail: str,
-        home: Path,
-        config_file: Path,
-        destination: str,
-        debug: bool,
-        spooled: int,
-        delivery: dict[str, Any],
-    ) -> None:
-        self.enabled = enabled
-        self.rule = rule
-        self.detail = detail
-        self.home = home
-        self.config_file = config_file
-        self.destination = destination
-        self.debug = debug
-        self.spooled = spooled
-        self.delivery = delivery
-
-    def lines(self) -> list[str]:
-        state_word = "enabled" if self.enabled else "disabled"
-        lines = [
-            f"telemetry: {state_word} ({self.rule}: {self.detail})",
-            f"destination: {self.destination}"
-            + (" [debug: printing, not sending]" if self.debug else ""),
-            f"state directory: {self.home}",
-            f"config file: {self.config_file}",
-            f"spooled traces waiting: {self.spooled}",
-        ]
-        if self.delivery.get("delivered"):
-            lines.append(f"delivered so far: {self.delivery['delivered']}")
-        if self.delivery.get("last_error"):
-            lines.append(f"last delivery error: {self.delivery['last_error']}")
-        if self.delivery.get("dropped"):
-            dropped = ", ".join(f"{k}={v}" for k, v in sorted(self.delivery["dropped"].items()))
-            lines.append(f"dropped: {dropped}")
-        return lines
 
 
 class Telemetry:
@@ -217,51 +156,21 @@ class Telemetry:
         return decision
 
     def destinations(self) -> list[destination_mod.Destination]:
-        """Where spans go: OTLP and/or Datadog when configured, else the local file sink."""
+        """Where spans go: OTLP, Datadog and/or PostHog when configured, else the local file
+        sink (also in CI with ``ci_policy="local"``)."""
         from . import destination as destination_mod
 
-        env = self.env
-        otlp = destination_mod.resolve(
-            env,
+        return destination_mod.choose(
+            self.env,
+            self.env_prefix,
             endpoint=self._endpoint,
             protocol=self._protocol,
             headers=self._headers,
             deadline_s=self._deadline,
+            datadog=self._datadog,
+            posthog=self._posthog,
+            local_only_in_ci=self.ci_policy == "local",
         )
-        if self.ci_policy == "local":
-            from .attributes import ci_provider
-
-            if ci_provider(env) is not None:
-                return [destination_mod.Destination(deadline_s=self._deadline)]
-        token, site, proxy = self._datadog
-        dd = None
-        if token is not None or config.get(
-            env, config.APP_DATADOG_TOKEN.format(prefix=self.env_prefix)
-        ):
-            dd = destination_mod.datadog(
-                env,
-                self.env_prefix,
-                client_token=token,
-                site=site,
-                proxy_url=proxy,
-                deadline_s=self._deadline,
-            )
-        chosen = [] if otlp.kind == destination_mod.FILE else [otlp]
-        if dd is not None:
-            chosen.append(dd)
-        key, host = self._posthog
-        if key is not None:
-            from .sinks.posthog import batch_url
-
-            chosen.append(
-                destination_mod.Destination(
-                    kind=destination_mod.POSTHOG,
-                    endpoint=batch_url(host),
-                    token=key,
-                    deadline_s=self._deadline,
-                )
-            )
-        return chosen or [otlp]
 
     def debug(self) -> bool:
         return bool(config.flag(self.env, config.APP_DEBUG.format(prefix=self.env_prefix)))
@@ -367,7 +276,7 @@ class Telemetry:
         if not principal_id or not self.identity_linking or not self.consent().enabled:
             return False
         from . import destination as destination_mod
-        from . import identity, spool
+        from . import identity
 
         posthog_queue = next(
             (q for q, d in destination_mod.queues(self.paths, self.destinations())
@@ -375,18 +284,13 @@ class Telemetry:
             None,
         )  # fmt: skip
 
-        def queue_alias(anonymous_id: str, principal: str) -> None:
-            if posthog_queue is None:
-                return
-            import time
+        on_alias = None
+        if posthog_queue is not None:
+            from .sinks.posthog import alias_queuer
 
-            from .sinks.posthog import alias_request
-
-            request = alias_request(anonymous_id, principal, time.time_ns())
-            spool.write(posthog_queue.spool_dir, spool.dumps(request))
-
+            on_alias = alias_queuer(posthog_queue.spool_dir)
         state.ensure_dir(self.paths.home)
-        linked = identity.link(self.paths, principal_id, on_alias=queue_alias)
+        linked = identity.link(self.paths, principal_id, on_alias=on_alias)
         # The next command's resource carries the new identity.
         self._pipeline = self._capture_pipeline = None
         return linked
@@ -403,40 +307,19 @@ class Telemetry:
 
     def notice_text(self) -> str:
         """The first-run notice (the author's, or a plain default)."""
-        if self._notice:
-            return self._notice
-        prefix = self.env_prefix
-        return (
-            f"{self.app_name} collects anonymous usage data: the command name, how it ended, "
-            "its duration, OS, runtime and CI; never arguments, paths or names.\n"
-            f"See what is sent: {self.app_name} telemetry show. Turn it off: "
-            f"{prefix}_TELEMETRY_DISABLED=1 or DO_NOT_TRACK=1 "
-            f"or {self.app_name} telemetry disable."
-        )
+        return self._notice or notice_mod.default_text(self.app_name, self.env_prefix)
 
     def _maybe_show_notice(self) -> None:
         """Tell the user once (per notice version) that telemetry is on, on stderr."""
         if self._noticed or self.show_notice == "never" or _capture.get() is not None:
             return
         self._noticed = True
-        if self.show_notice == "auto":
-            try:
-                if not sys.stderr.isatty():
-                    return
-            except (AttributeError, ValueError):
-                return
-        config_file = self.paths.config_file
-        values = state.read_config(config_file)
-        shown = values.get("notice_version_shown")
-        if isinstance(shown, int) and not isinstance(shown, bool) and shown >= self.notice_version:
-            return
-        values["notice_version_shown"] = self.notice_version
-        try:
-            state.write_config(config_file, values)
-        except OSError:
-            return  # cannot remember it: better silent than repeating it on every run
-        sys.stderr.write(self.notice_text() + "\n")
-        sys.stderr.flush()
+        notice_mod.show_once(
+            self.notice_text(),
+            self.paths.config_file,
+            version=self.notice_version,
+            only_on_terminal=self.show_notice == "auto",
+        )
 
     def child_env(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
         """A copy of the environment for a subprocess, carrying the current trace context
@@ -448,17 +331,9 @@ class Telemetry:
         decision = self._last_decision
         if decision is None or not decision.enabled or not _active.get():
             return result
-        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+        from . import propagation
 
-        carrier: dict[str, str] = {}
-        TraceContextTextMapPropagator().inject(carrier)
-        if "traceparent" in carrier:
-            result[config.TRACEPARENT] = carrier["traceparent"]
-            if carrier.get("tracestate"):
-                result[config.TRACESTATE] = carrier["tracestate"]
-            else:
-                result.pop(config.TRACESTATE, None)
-        return result
+        return propagation.inject(result)
 
     def install_global_tracer_provider(self) -> bool:
         """Opt in to making our private provider OpenTelemetry's global one, so spans made
@@ -524,95 +399,3 @@ class Telemetry:
         destinations = self.destinations()
         limit = timeout if timeout is not None else destinations[0].deadline_s
         return drain_all(self.paths, destinations, timeout_s=limit, progress=progress)
-
-
-class CommandHandle:
-    """Yielded by ``telemetry.command()``: lets a command report an exit code it returns
-    instead of raising (``handle.exit_code = 3``)."""
-
-    def __init__(self) -> None:
-        self.exit_code: int | None = None
-        self.recording = False
-        #: What escaped the command's own code, when a framework turned it into a
-        #: different exit (click turns Ctrl-C into exit 1): outcome and error.type come from
-        #: it, the exit code from what the process really does.
-        self.inner_exception: BaseException | None = None
-        #: Allow-listed option names given on the command line (framework integrations).
-        self.options: set[str] = set()
-        self._span: CommandSpan | None = None
-
-    def set_name(self, name: str) -> None:
-        """Rename the command once it is known (frameworks resolve subcommands late)."""
-        if self._span is not None:
-            self._span.rename(name)
-
-    def discard(self) -> None:
-        """Record nothing for this run (used for the ``telemetry`` commands themselves)."""
-        if self._span is not None:
-            self._span.discard()
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        """Add an attribute to the command span (the author's responsibility: no secrets)."""
-        if self._span is not None:
-            from .attributes import clean_user_attributes
-
-            cleaned, _ = clean_user_attributes({key: value})
-            if cleaned:
-                self._span.span.set_attributes(cleaned)
-
-
-class CommandContext:
-    """The context manager behind ``telemetry.command()``; reusable, not reentrant."""
-
-    def __init__(
-        self, telemetry: Telemetry, name: str, attributes: Mapping[str, Any] | None
-    ) -> None:
-        self._telemetry = telemetry
-        self._name = name
-        self._attributes = attributes
-        self._span: CommandSpan | None = None
-        self._handle = CommandHandle()
-        self._token: contextvars.Token[tuple[int, ...]] | None = None
-
-    def __enter__(self) -> CommandHandle:
-        self._handle = CommandHandle()
-        self._span = None
-        try:
-            if self._telemetry.consent().enabled:
-                active = _active.get()
-                root = id(self._telemetry) not in active
-                if root:
-                    self._telemetry._maybe_show_notice()
-                pipeline = self._telemetry._pipeline_for_run()
-                self._span = pipeline.start(self._name, root=root, extra=self._attributes)
-                self._token = _active.set((*active, id(self._telemetry)))
-                self._handle.recording = True
-                self._handle._span = self._span
-        except Exception:  # noqa: BLE001 - telemetry must never break the command
-            self._span = None
-        return self._handle
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        span, self._span = self._span, None
-        token, self._token = self._token, None
-        if span is None:
-            return
-        try:
-            if token is not None:
-                _active.reset(token)
-            default = self._handle.exit_code or 0
-            outcome = command.classify(exc, default_code=default)
-            inner = self._handle.inner_exception
-            if inner is not None and outcome.code != 0:
-                seen = command.classify(inner)
-                if seen.code != 0:
-                    outcome = command.Exit(outcome.code, seen.outcome, seen.error_type)
-            span.finish(outcome)
-        except Exception:  # noqa: BLE001, S110 - never replace the host's exception with ours
-            pass
-        # Returning None lets the host's exception (SystemExit included) propagate.

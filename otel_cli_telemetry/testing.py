@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 
 from . import launcher
+from .run import _capture
 from .show import attributes as _decode
 from .show import iter_spans
-from .telemetry import _capture
 
 __all__ = ["CapturedSpan", "CapturedSpans", "TelemetrySpy", "capture_spans"]
 

@@ -19,7 +19,8 @@ import contextvars
 from collections.abc import Callable, Collection
 from typing import Any
 
-from ..telemetry import CommandHandle, Telemetry
+from ..run import CommandHandle
+from ..telemetry import Telemetry
 
 OPTIONS_ATTRIBUTE = "cli_telemetry.options"
 _MARK = "_otel_cli_telemetry_instrumented"

@@ -11,9 +11,13 @@ from __future__ import annotations
 import datetime
 import json
 import re
+import time
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import spool
 from ..show import attributes as decode_attributes
 from ..show import iter_spans
 from . import ACCEPTED, Result
@@ -82,6 +86,16 @@ def alias_request(anonymous_id: str, principal_id: str, now_ns: int) -> dict[str
             }
         ]
     }
+
+
+def alias_queuer(spool_dir: Path) -> Callable[[str, str], None]:
+    """``identity.link``'s ``on_alias``: spool a ``$create_alias`` in PostHog's queue."""
+
+    def queue_alias(anonymous_id: str, principal_id: str) -> None:
+        request = alias_request(anonymous_id, principal_id, time.time_ns())
+        spool.write(spool_dir, spool.dumps(request))
+
+    return queue_alias
 
 
 def _timestamp(ns: int) -> str:
