@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import os
 import random
 import time
 from collections.abc import Mapping
@@ -38,6 +39,10 @@ class DeliveryState:
         self.delivered = 0
         self.attempts = 0
         self.exporter_runs = 0
+        #: Stopped exporters ended past their deadline by a later command.
+        self.takeovers = 0
+        #: The exporter child's last crash: exception class and step, never a payload.
+        self.exporter_failure: dict[str, Any] | None = None
 
     def add_drops(self, drops: Mapping[str, int]) -> None:
         for reason, count in drops.items():
@@ -66,6 +71,8 @@ class DeliveryState:
             "delivered": self.delivered,
             "attempts": self.attempts,
             "exporter_runs": self.exporter_runs,
+            "takeovers": self.takeovers,
+            "exporter_failure": self.exporter_failure,
         }
 
     @classmethod
@@ -83,7 +90,14 @@ class DeliveryState:
             result.last_error = last[:200]
         result.dropped = _counts(data.get("dropped"))
         result.unreported = _counts(data.get("unreported"))
-        for name in ("delivered", "attempts", "exporter_runs"):
+        failure = data.get("exporter_failure")
+        if isinstance(failure, dict):
+            result.exporter_failure = {
+                k: (v[:100] if isinstance(v, str) else v)
+                for k, v in failure.items()
+                if k in ("type", "step", "at") and isinstance(v, (str, int, float))
+            }
+        for name in ("delivered", "attempts", "exporter_runs", "takeovers"):
             value = data.get(name)
             if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                 setattr(result, name, value)
@@ -109,26 +123,118 @@ def load(path: Path) -> DeliveryState:
     return DeliveryState.from_json(data or {})
 
 
+#: Losses this process could not write down yet, by delivery file (a full disk): written
+#: with the next update of that file that succeeds, in this process or, through the
+#: tally files below, in any other.
+_unwritten: dict[str, dict[str, int]] = {}
+#: An empty file per loss that could not be counted in ``delivery.json``: creating an
+#: empty file needs no data block, so it often works on a full disk (and under
+#: RLIMIT_FSIZE). ``lost~<delivery file stem>~<reason>~<ns>-<pid>``.
+TALLY_PREFIX = "lost~"
+
+
+def _tallies(path: Path) -> list[tuple[str, str]]:
+    """(file name, reason) of the loss tallies waiting for ``path``."""
+    head = f"{TALLY_PREFIX}{path.stem}~"
+    found: list[tuple[str, str]] = []
+    try:
+        names = os.listdir(path.parent)  # the state dir, checked by whoever got us here
+    except OSError:
+        return found
+    for name in names:
+        if name.startswith(head):
+            reason = name[len(head) :].split("~", 1)[0]
+            if reason:
+                found.append((name, reason))
+    return found
+
+
 def update(path: Path, lock_path: Path, change: Any) -> DeliveryState:
-    """Read-modify-write ``delivery.json`` under the state lock. ``change(state)`` mutates."""
+    """Read-modify-write ``delivery.json`` under the state lock. ``change(state)`` mutates.
+
+    Losses recorded earlier that could not be written then are folded in on the way.
+    """
     with state.FileLock(lock_path):
         current = load(path)
         change(current)
-        state.write_json(path, current.to_json())
+        pending = _unwritten.pop(str(path), {})
+        tallies = _tallies(path)
+        current.add_drops(pending)
+        for _, reason in tallies:
+            current.add_drops({reason: 1})
+        try:
+            state.write_json(path, current.to_json())
+        except BaseException:
+            if pending:
+                _keep_in_memory(path, pending)
+            raise
+        for name, _ in tallies:
+            with contextlib.suppress(OSError):
+                (path.parent / name).unlink()
         return current
 
 
-def update_quietly(path: Path, lock_path: Path, change: Any) -> None:
-    """``update``, best effort: bookkeeping must never raise (a full disk, a stuck lock);
-    the spool itself is the source of truth."""
-    with contextlib.suppress(OSError, TimeoutError):
+def update_quietly(path: Path, lock_path: Path, change: Any) -> bool:
+    """``update``, best effort: bookkeeping must never raise (a full disk, a stuck lock,
+    a corrupt lock file); the spool itself is the source of truth. True if written."""
+    try:
         update(path, lock_path, change)
+    except (OSError, TimeoutError, ValueError):
+        return False
+    return True
 
 
-def record_drops(path: Path, lock_path: Path, drops: Mapping[str, int]) -> None:
-    """Count lost traces by reason."""
-    if any(drops.values()):
-        update_quietly(path, lock_path, lambda s: s.add_drops(drops))
+def _keep_in_memory(path: Path, drops: Mapping[str, int]) -> None:
+    mine = _unwritten.setdefault(str(path), {})
+    for reason, count in drops.items():
+        mine[reason] = mine.get(reason, 0) + count
+
+
+def _safe_reason(reason: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in reason)[:64] or "unknown"
+
+
+def record_drops(
+    path: Path, lock_path: Path, drops: Mapping[str, int], *, takeovers: int = 0
+) -> None:
+    """Count lost traces by reason. Never loses the count silently: if ``delivery.json``
+    cannot be written now, the losses wait in memory and as empty tally files."""
+    drops = {k: v for k, v in drops.items() if v > 0}
+    if not drops and not takeovers:
+        return
+
+    def change(s: DeliveryState) -> None:
+        s.add_drops(drops)
+        s.takeovers += takeovers
+
+    if update_quietly(path, lock_path, change) or not drops:
+        return
+    _keep_in_memory(path, drops)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    stamp = f"{time.time_ns()}-{os.getpid()}"
+    mine = _unwritten[str(path)]
+    for reason, count in drops.items():
+        head = f"{TALLY_PREFIX}{path.stem}~{_safe_reason(reason)}~{stamp}"
+        for n in range(min(count, 100)):
+            try:
+                os.close(os.open(path.parent / f"{head}-{n}", flags, 0o600))
+            except OSError:
+                return
+            # Counted on disk now: not again from memory.
+            mine[reason] -= 1
+            if mine[reason] <= 0:
+                del mine[reason]
+
+
+def record_failure(path: Path, lock_path: Path, error: BaseException, step: str) -> None:
+    """The exporter child's crash, for ``status``: the exception class and the step only
+    (its message could quote a payload or a header)."""
+    failure = {"type": error.__class__.__name__, "step": step, "at": int(time.time())}
+
+    def change(s: DeliveryState) -> None:
+        s.exporter_failure = failure
+
+    update_quietly(path, lock_path, change)
 
 
 def backoff_delay(

@@ -161,37 +161,105 @@ def _drain_locked(
         if not requests:
             continue
         reported = _report_drops(requests, delivery.load(paths.delivery_file).unreported)
+        send = _Sender(paths, sink, report, end, clock, wall, sleep, reported)
+        stop = send.deliver(good, requests)
+        if progress is not None:
+            progress(report)
+        if stop:
+            return False
+    return False
+
+
+#: Answers that refuse a whole batch for something one trace in it may have caused: the
+#: batch is split in halves until the trace is isolated, and only it is dropped.
+SPLIT_REASONS = frozenset({"http_400", "http_413"})
+
+
+class _Sender:
+    """Sends one batch with retries; splits a refused batch to isolate the bad trace."""
+
+    def __init__(
+        self,
+        paths: state.Paths,
+        sink: Sink,
+        report: Report,
+        end: float,
+        clock: Callable[[], float],
+        wall: Callable[[], float],
+        sleep: Callable[[float], None],
+        reported: tuple[int, dict[str, int]] | None,
+    ) -> None:
+        self.paths = paths
+        self.sink = sink
+        self.report = report
+        self.end = end
+        self.clock = clock
+        self.wall = wall
+        self.sleep = sleep
+        #: (id of the request carrying the loss report, what it reports)
+        self.reported = reported
+
+    def _export(self, requests: list[dict[str, Any]]) -> Result:
+        # A sink that raises (a broken installation, not bad data) ends the run: the
+        # exporter records the failure and the spool keeps everything.
+        return self.sink.export(requests, timeout_s=max(0.05, self.end - self.clock()))
+
+    def deliver(self, entries: list[spool.Entry], requests: list[dict[str, Any]]) -> bool:
+        """True if the drain must stop (backing off, or the spool cannot be cleaned)."""
         attempts = 0
         while True:
             attempts += 1
-            report.attempts += 1
-            result = sink.export(requests, timeout_s=max(0.05, end - clock()))
-            if result.status != ACCEPTED and result.status != DROP:
-                wait = _on_retryable(paths, result, wall)
-                report.last_error = result.reason
-                if attempts < MAX_ATTEMPTS_PER_RUN and clock() + wait + 0.5 < end:
-                    sleep(wait)
-                    continue
-                report.backing_off = True
+            self.report.attempts += 1
+            result = self._export(requests)
+            if result.status in (ACCEPTED, DROP):
+                break
+            wait = _on_retryable(self.paths, result, self.wall)
+            self.report.last_error = result.reason
+            if attempts < MAX_ATTEMPTS_PER_RUN and self.clock() + wait + 0.5 < self.end:
+                self.sleep(wait)
+                continue
+            self.report.backing_off = True
+            return True
+        if result.status == DROP and result.unencodable:
+            bad = set(result.unencodable)
+            for index in sorted(bad):
+                spool.quarantine(entries[index], self.paths.quarantine_dir)
+            self._count_drop("unencodable", len(bad))
+            rest = [i for i in range(len(entries)) if i not in bad]
+            if not rest:
                 return False
-            break
-        removed = [spool.remove(entry) for entry in good]
+            return self.deliver([entries[i] for i in rest], [requests[i] for i in rest])
+        if result.status == DROP and result.reason in SPLIT_REASONS and len(entries) > 1:
+            half = len(entries) // 2
+            if self.deliver(entries[:half], requests[:half]):
+                return True
+            if self.clock() >= self.end:
+                return True
+            return self.deliver(entries[half:], requests[half:])
+        removed = [spool.remove(entry) for entry in entries]
         if result.status == ACCEPTED:
-            report.delivered += len(good)
+            self.report.delivered += len(entries)
+            reported: dict[str, int] = {}
+            if self.reported is not None and any(id(r) == self.reported[0] for r in requests):
+                reported = self.reported[1]
             _record(
-                paths,
-                functools.partial(_on_accepted, count=len(good), result=result, reported=reported),
+                self.paths,
+                functools.partial(
+                    _on_accepted, count=len(entries), result=result, reported=reported
+                ),
             )
         else:
             reason = f"refused_{result.reason}"
-            report.dropped[reason] = report.dropped.get(reason, 0) + len(good)
-            _record(paths, functools.partial(_on_refused, drops={reason: len(good)}))
-        if progress is not None:
-            progress(report)
+            self.report.dropped[reason] = self.report.dropped.get(reason, 0) + len(entries)
+            _record(self.paths, functools.partial(_on_refused, drops={reason: len(entries)}))
         if not all(removed):
-            report.last_error = SPOOL_STUCK
-            return False
-    return False
+            self.report.last_error = SPOOL_STUCK
+            return True
+        return False
+
+    def _count_drop(self, reason: str, count: int) -> None:
+        self.report.dropped[reason] = self.report.dropped.get(reason, 0) + count
+        _record(self.paths, functools.partial(_add_drops, drops={reason: count}))
 
 
 def _read_batch(
@@ -212,11 +280,14 @@ def _read_batch(
     return good, requests
 
 
-def _report_drops(requests: list[dict[str, Any]], unreported: dict[str, int]) -> dict[str, int]:
+def _report_drops(
+    requests: list[dict[str, Any]], unreported: dict[str, int]
+) -> tuple[int, dict[str, int]] | None:
     """Make earlier losses visible: annotate the first command span of the batch with the
-    number of traces dropped since the last report, and why. Returns what was reported."""
+    number of traces dropped since the last report, and why. Returns which request carries
+    the report (by id) and what it reports, once that request is delivered."""
     if not unreported:
-        return {}
+        return None
     for request in requests:
         for resource_spans in request.get("resourceSpans") or []:
             for scope_spans in resource_spans.get("scopeSpans") or []:
@@ -241,8 +312,8 @@ def _report_drops(requests: list[dict[str, Any]], unreported: dict[str, int]) ->
                             },
                         }
                     )
-                    return dict(unreported)
-    return {}
+                    return id(request), dict(unreported)
+    return None
 
 
 def _add_drops(s: delivery.DeliveryState, drops: dict[str, int]) -> None:

@@ -18,8 +18,6 @@ from . import coordination, delivery, spool, state
 from . import destination as destination_mod
 from .drain import SPOOL_STUCK, Report, drain, progress_of
 
-__all__ = ["HOME_ENV", "Report", "drain", "main", "run_child"]
-
 #: How long a child stays, idle, for the next command's trace before it exits.
 LINGER_S = 1.0
 LINGER_POLL_S = 0.05
@@ -33,17 +31,38 @@ def _arm_hard_deadline(seconds: float) -> None:
     timer.start()
 
 
+#: What the child is doing, for the failure record (``status`` shows it).
+_step = "start"
+
+
+def _at(step: str) -> None:
+    global _step
+    _step = step
+
+
 def main() -> int:
-    """Entry point of the detached child. Never prints; its stdio is /dev/null anyway."""
+    """Entry point of the detached child. Never prints; its stdio is /dev/null anyway.
+
+    Exit codes: 0 done, 1 crashed (recorded in the delivery state for ``status``),
+    2 no usable state dir (missing, relative, or not ours to trust: nothing is read).
+    """
     home = os.environ.get(HOME_ENV)
-    if not home:
+    if not home or not os.path.isabs(home):
         return 2
     paths = state.Paths(home=Path(home), config_dir=Path(home))
-    destinations = destination_mod.load(paths.destination_file)
-    _arm_hard_deadline(destinations[0].deadline_s + 1.0)
     try:
+        # Checked again here, where it is read: the CLI's check was another process's.
+        if not state.check_dir(paths.home):
+            return 2
+    except (OSError, ValueError):
+        return 2
+    try:
+        _at("load_destinations")
+        destinations = destination_mod.load(paths.destination_file)
+        _arm_hard_deadline(destinations[0].deadline_s + 1.0)
         run_child(paths, destinations)
-    except Exception:  # noqa: BLE001 - the edge: a child has nobody to report to
+    except Exception as exc:  # noqa: BLE001 - the edge: a child has nobody to report to
+        delivery.record_failure(paths.delivery_file, paths.state_lock, exc, _step)
         return 1
     return 0
 
@@ -79,7 +98,8 @@ def run_child(
     """The child's life: own the marker, drain every destination's queue, linger a moment
     for more work (a CLI run in a loop then needs one child, not one per command), give
     the marker up, look once more."""
-    marker = coordination.ChildMarker(paths)
+    _at("adopt_marker")
+    marker = coordination.ChildMarker(paths, deadline_s=destinations[0].deadline_s)
     if not marker.adopt():
         return None  # another child owns the marker and will do the work
     items = destination_mod.queues(paths, destinations)
@@ -96,10 +116,12 @@ def run_child(
                     continue
                 # Wait for a drainer that is finishing (a foreground flush, a child on its
                 # way out) rather than leave: nobody else starts while we hold the marker.
+                _at(f"drain:{dest.kind}")
                 report = drain(queue_paths, dest, deadline_s=remaining, lock_wait_s=remaining)
                 if report.last_error == SPOOL_STUCK:
                     blocked.add(queue_paths.queue)
                 total.merge(report)
+            _at("linger")
             stalled = progress_of(total) == before and _work_waiting(items, blocked, wall)
             if not stalled and _linger(
                 items, blocked, min(linger_s, end - clock() - 0.5), clock, wall, sleep

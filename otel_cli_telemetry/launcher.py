@@ -1,10 +1,14 @@
 """Start the detached exporter child, unless one is already draining or we are backing off.
 
-The child is ``sys.executable -m otel_cli_telemetry.exporter``: a fixed argv with no
+The child is ``sys.executable [-P] -m otel_cli_telemetry.exporter``: a fixed argv with no
 payload, token or header in it (``ps`` shows everything in argv). It runs in its own
-session with stdio on /dev/null, in the private state dir as working directory (so no
-module of the host's current directory can shadow ours), with a reduced environment
-that carries the kill switch: nothing it runs can start another exporter.
+session with stdio on /dev/null and a reduced environment that carries the kill switch:
+nothing it runs can start another exporter.
+
+The state dir is data, never code. ``python -m`` puts the working directory first on
+``sys.path``, so the child runs in the filesystem root (root's, not writable by us or
+anyone else), with ``-P`` (Python 3.11+) so that not even that is added, and with a
+``PYTHONPATH`` of absolute entries only, none of them inside the state dir.
 """
 
 from __future__ import annotations
@@ -56,34 +60,61 @@ _children: list[Any] = []
 _registered = False
 
 
+def _safe_python_path(raw: str | None, home: Path) -> list[str]:
+    """The host's PYTHONPATH minus what could make the child import planted code:
+    relative or empty entries (they would name the working directory) and anything in
+    the state dir."""
+    kept: list[str] = []
+    state_dir = os.path.normcase(os.path.abspath(home))
+    for entry in (raw or "").split(os.pathsep):
+        if not entry or not os.path.isabs(entry):
+            continue
+        normal = os.path.normcase(os.path.abspath(entry))
+        if normal == state_dir or normal.startswith(state_dir + os.sep):
+            continue
+        kept.append(entry)
+    return kept
+
+
 def child_env(env: Mapping[str, str], home: Path) -> dict[str, str]:
     """The exporter child's whole environment."""
     reduced = {k: env[k] for k in _PASS_THROUGH if env.get(k)}
     # Make sure the child imports the same copy of this package as the parent.
     package_root = str(Path(__file__).resolve().parent.parent)
-    existing = reduced.get("PYTHONPATH")
-    reduced["PYTHONPATH"] = package_root + (os.pathsep + existing if existing else "")
+    reduced["PYTHONPATH"] = os.pathsep.join(
+        [package_root, *_safe_python_path(reduced.get("PYTHONPATH"), home)]
+    )
     reduced[config.CHILD_MARKER] = "1"
     reduced["OTEL_CLI_TELEMETRY_HOME_DIR"] = str(home)
     return reduced
 
 
+#: Where the child runs: a directory nobody but the administrator can write.
+CHILD_CWD = os.path.abspath(os.sep)
+
+
 def argv() -> list[str]:
-    return [sys.executable, "-m", ENTRY_MODULE]
+    # -P (3.11+): do not prepend the working directory (or anything) to sys.path.
+    safe_path = ["-P"] if sys.version_info >= (3, 11) else []
+    return [sys.executable, *safe_path, "-m", ENTRY_MODULE]
 
 
 BACKING_OFF = "backing off"
 
 
 def should_start(
-    paths: state.Paths, *, queues: list[state.Paths] | None = None, now: float | None = None
+    paths: state.Paths,
+    *,
+    queues: list[state.Paths] | None = None,
+    now: float | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[bool, str]:
     """Whether a new exporter is needed now, and why not when it is not.
 
     A True answer is a claim (see ``coordination``): the caller must start the child,
     or call ``coordination.release_claim``.
     """
-    if os.environ.get(config.CHILD_MARKER):
+    if (os.environ if env is None else env).get(config.CHILD_MARKER):
         return False, "inside an exporter"
     if all(delivery.load(q.delivery_file).in_backoff(now) for q in queues or [paths]):
         return False, BACKING_OFF
@@ -116,7 +147,7 @@ def start(paths: state.Paths, env: Mapping[str, str], *, spawn: Spawn | None = N
         "stdout": subprocess.DEVNULL,
         "stderr": subprocess.DEVNULL,
         "close_fds": True,
-        "cwd": str(paths.home),
+        "cwd": CHILD_CWD,
         "env": child_env(env, paths.home),
     }
     if sys.platform == "win32":  # pragma: no cover - Windows only

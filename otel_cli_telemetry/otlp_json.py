@@ -21,14 +21,28 @@ JsonObject = dict[str, Any]
 _KIND_OFFSET = 1
 
 
-def any_value(value: object) -> JsonObject:
-    """One OTLP ``AnyValue``."""
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+class Unencodable(ValueError):
+    """A value OTLP cannot carry (an integer outside int64, a non-finite double on a JSON
+    wire, a type the SDK let through): the attribute holding it is dropped, and counted."""
+
+
+def any_value(value: object, *, finite_only: bool = False) -> JsonObject:
+    """One OTLP ``AnyValue``; raises Unencodable for what the protobuf conversion (or, with
+    ``finite_only``, an OTLP/JSON receiver) would reject."""
     if isinstance(value, bool):
         return {"boolValue": value}
     if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise Unencodable("integer outside int64")
         return {"intValue": str(value)}
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
+            if finite_only:
+                raise Unencodable("non-finite double")
             # JSON has no NaN or Infinity; the proto3 JSON mapping spells them as strings.
             return {
                 "doubleValue": "NaN"
@@ -43,84 +57,123 @@ def any_value(value: object) -> JsonObject:
 
         return {"bytesValue": base64.b64encode(value).decode("ascii")}
     if isinstance(value, Mapping):
-        return {"kvlistValue": {"values": key_values(value)}}
+        values, dropped = _key_values(value, finite_only)
+        if dropped:
+            raise Unencodable("unencodable value in a map")
+        return {"kvlistValue": {"values": values}}
     if isinstance(value, Sequence):
-        return {"arrayValue": {"values": [any_value(v) for v in value]}}
-    return {"stringValue": str(value)}
+        return {"arrayValue": {"values": [any_value(v, finite_only=finite_only) for v in value]}}
+    raise Unencodable(f"unsupported type {type(value).__name__}")
+
+
+def _key_values(
+    attributes: Mapping[str, object] | None, finite_only: bool
+) -> tuple[list[JsonObject], int]:
+    out: list[JsonObject] = []
+    dropped = 0
+    for key, value in (attributes or {}).items():
+        try:
+            out.append({"key": str(key), "value": any_value(value, finite_only=finite_only)})
+        except Unencodable:
+            dropped += 1
+    return out, dropped
 
 
 def key_values(attributes: Mapping[str, object] | None) -> list[JsonObject]:
-    if not attributes:
-        return []
-    return [{"key": str(k), "value": any_value(v)} for k, v in attributes.items()]
+    """Attributes as OTLP ``KeyValue`` objects, dropping what cannot be encoded."""
+    return _key_values(attributes, False)[0]
 
 
-def _span(span: ReadableSpan) -> JsonObject:
-    ctx = span.context
-    assert ctx is not None  # every SDK span has one
-    out: JsonObject = {
-        "traceId": f"{ctx.trace_id:032x}",
-        "spanId": f"{ctx.span_id:016x}",
-        "name": span.name,
-        "kind": int(span.kind.value) + _KIND_OFFSET,
-        "startTimeUnixNano": str(span.start_time or 0),
-        "endTimeUnixNano": str(span.end_time or 0),
-        "attributes": key_values(span.attributes),
-        "flags": 0x100
-        | int(ctx.trace_flags)
-        | (0x200 if span.parent and span.parent.is_remote else 0),
-    }
-    if span.parent is not None:
-        out["parentSpanId"] = f"{span.parent.span_id:016x}"
-    if ctx.trace_state:
-        out["traceState"] = ctx.trace_state.to_header()
-    if span.dropped_attributes:
-        out["droppedAttributesCount"] = span.dropped_attributes
-    if span.events:
-        out["events"] = [
-            {
-                "timeUnixNano": str(e.timestamp),
-                "name": e.name,
-                "attributes": key_values(e.attributes),
-            }
-            for e in span.events
-        ]
-    if span.links:
-        out["links"] = [
-            {
-                "traceId": f"{link.context.trace_id:032x}",
-                "spanId": f"{link.context.span_id:016x}",
-                "attributes": key_values(link.attributes),
-            }
-            for link in span.links
-        ]
-    status: JsonObject = {}
-    if span.status.status_code.value:
-        status["code"] = int(span.status.status_code.value)
-    if span.status.description:
-        status["message"] = span.status.description
-    out["status"] = status
-    return out
+class Encoder:
+    """Turns finished spans into one OTLP/JSON request, dropping (and counting in
+    ``dropped_values``) every attribute value the wire could not carry, so one bad value
+    never costs more than itself."""
+
+    def __init__(self, *, finite_only: bool = False) -> None:
+        self.finite_only = finite_only
+        self.dropped_values = 0
+
+    def attributes(self, values: Mapping[str, object] | None) -> tuple[list[JsonObject], int]:
+        encoded, dropped = _key_values(values, self.finite_only)
+        self.dropped_values += dropped
+        return encoded, dropped
+
+    def span(self, span: ReadableSpan) -> JsonObject:
+        ctx = span.context
+        assert ctx is not None  # every SDK span has one
+        attrs, bad = self.attributes(span.attributes)
+        out: JsonObject = {
+            "traceId": f"{ctx.trace_id:032x}",
+            "spanId": f"{ctx.span_id:016x}",
+            "name": span.name,
+            "kind": int(span.kind.value) + _KIND_OFFSET,
+            "startTimeUnixNano": str(span.start_time or 0),
+            "endTimeUnixNano": str(span.end_time or 0),
+            "attributes": attrs,
+            "flags": 0x100
+            | int(ctx.trace_flags)
+            | (0x200 if span.parent and span.parent.is_remote else 0),
+        }
+        if span.parent is not None:
+            out["parentSpanId"] = f"{span.parent.span_id:016x}"
+        if ctx.trace_state:
+            out["traceState"] = ctx.trace_state.to_header()
+        if span.dropped_attributes or bad:
+            out["droppedAttributesCount"] = span.dropped_attributes + bad
+        if span.events:
+            out["events"] = [self._event(e) for e in span.events]
+        if span.links:
+            out["links"] = [self._link(link) for link in span.links]
+        status: JsonObject = {}
+        if span.status.status_code.value:
+            status["code"] = int(span.status.status_code.value)
+        if span.status.description:
+            status["message"] = span.status.description
+        out["status"] = status
+        return out
+
+    def _event(self, event: Any) -> JsonObject:
+        attrs, bad = self.attributes(event.attributes)
+        out: JsonObject = {"timeUnixNano": str(event.timestamp), "name": event.name}
+        out["attributes"] = attrs
+        if bad:
+            out["droppedAttributesCount"] = bad
+        return out
+
+    def _link(self, link: Any) -> JsonObject:
+        attrs, bad = self.attributes(link.attributes)
+        out: JsonObject = {
+            "traceId": f"{link.context.trace_id:032x}",
+            "spanId": f"{link.context.span_id:016x}",
+            "attributes": attrs,
+        }
+        if bad:
+            out["droppedAttributesCount"] = bad
+        return out
+
+    def encode(self, spans: Sequence[ReadableSpan]) -> JsonObject:
+        """Group spans by resource and scope into one request."""
+        by_resource: dict[int, tuple[Any, dict[tuple[str, str], list[JsonObject]]]] = {}
+        for span in spans:
+            _, scopes = by_resource.setdefault(id(span.resource), (span.resource, {}))
+            scope = span.instrumentation_scope
+            scope_key = (scope.name if scope else "", (scope.version or "") if scope else "")
+            scopes.setdefault(scope_key, []).append(self.span(span))
+        resource_spans = []
+        for resource, scopes in by_resource.values():
+            attrs, _ = self.attributes(resource.attributes if resource else None)
+            resource_spans.append(
+                {
+                    "resource": {"attributes": attrs},
+                    "scopeSpans": [
+                        {"scope": {"name": name, "version": version}, "spans": encoded}
+                        for (name, version), encoded in scopes.items()
+                    ],
+                }
+            )
+        return {"resourceSpans": resource_spans}
 
 
-def encode(spans: Sequence[ReadableSpan]) -> JsonObject:
-    """Group spans by resource and scope into one request."""
-    by_resource: dict[int, tuple[Any, dict[tuple[str, str], list[JsonObject]]]] = {}
-    for span in spans:
-        resource_key = id(span.resource)
-        _, scopes = by_resource.setdefault(resource_key, (span.resource, {}))
-        scope = span.instrumentation_scope
-        scope_key = (scope.name if scope else "", (scope.version or "") if scope else "")
-        scopes.setdefault(scope_key, []).append(_span(span))
-    resource_spans = []
-    for resource, scopes in by_resource.values():
-        resource_spans.append(
-            {
-                "resource": {"attributes": key_values(resource.attributes if resource else None)},
-                "scopeSpans": [
-                    {"scope": {"name": name, "version": version}, "spans": encoded}
-                    for (name, version), encoded in scopes.items()
-                ],
-            }
-        )
-    return {"resourceSpans": resource_spans}
+def encode(spans: Sequence[ReadableSpan], *, finite_only: bool = False) -> JsonObject:
+    """Group spans by resource and scope into one request (unencodable values dropped)."""
+    return Encoder(finite_only=finite_only).encode(spans)

@@ -177,10 +177,13 @@ class Pipeline:
     # --- delivery -------------------------------------------------------------------
 
     def _deliver(self, spans: Sequence[ReadableSpan], overflow: int) -> None:
-        request = otlp_json.encode(spans)
+        opts = self.options
+        encoder = otlp_json.Encoder(finite_only=_json_on_the_wire(opts.destinations))
+        request = encoder.encode(spans)
+        if encoder.dropped_values:
+            self.counters.count("unencodable_value", encoder.dropped_values)
         if overflow:
             self.counters.count("span_limit", overflow)
-        opts = self.options
         if opts.capture is not None:
             opts.capture(request)
             return
@@ -192,42 +195,49 @@ class Pipeline:
         try:
             path = spool.write(queues[0].spool_dir, spool.dumps(request))
         except (OSError, ValueError) as exc:
-            self.counters.count(f"spool_write_{exc.__class__.__name__}")
+            reason = f"spool_write_{exc.__class__.__name__}"
+            self.counters.count(reason)
+            # Written down now if the disk lets us, else kept until it does.
+            delivery.record_drops(queues[0].delivery_file, queues[0].state_lock, {reason: 1})
             return
         for extra in queues[1:]:
             # Each destination keeps its own queue: a hard link costs no extra space.
             try:
                 spool.link(path, extra.spool_dir)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 self.counters.count(f"spool_link_{exc.__class__.__name__}")
         self.counters.spooled += 1
         self.counters.last_spool_file = path.name
         try:
+            for queue in queues:
+                # The caps hold whether or not an exporter runs (backing off, stopped).
+                dropped = spool.enforce_caps(queue.spool_dir)
+                delivery.record_drops(
+                    queue.delivery_file,
+                    queue.state_lock,
+                    {f"cap_{k}": v for k, v in dropped.items()},
+                )
             destination_mod.save(opts.paths.destination_file, opts.destinations)
-            ready, why = launcher.should_start(opts.paths, queues=queues)
+            ready, _why = launcher.should_start(opts.paths, queues=queues, env=opts.env)
             if ready:
                 if launcher.start(opts.paths, opts.env, spawn=opts.spawn) is not None:
                     self.counters.exporters_started += 1
                 else:
                     coordination.release_claim(opts.paths)
                     self.counters.count("spawn_failed")
-            elif why == launcher.BACKING_OFF:
-                # Nobody drains while we back off: keep the spool within its caps here.
-                for queue in queues:
-                    dropped = spool.enforce_caps(queue.spool_dir)
-                    delivery.record_drops(
-                        queue.delivery_file,
-                        queue.state_lock,
-                        {f"cap_{k}": v for k, v in dropped.items()},
-                    )
         except (OSError, ValueError) as exc:
             self.counters.count(f"launch_{exc.__class__.__name__}")
+
+
+def _json_on_the_wire(destinations: Sequence[destination_mod.Destination]) -> bool:
+    """True if a destination sends OTLP/JSON, where NaN and infinities are refused."""
+    return any(d.kind == destination_mod.OTLP and d.protocol == "http/json" for d in destinations)
 
 
 class CommandSpan:
     """The live command span and what ending it needs."""
 
-    __slots__ = ("processor", "service_name", "span", "started_ns", "token")
+    __slots__ = ("pid", "processor", "service_name", "span", "started_ns", "token")
 
     def __init__(
         self,
@@ -242,6 +252,9 @@ class CommandSpan:
         self.started_ns = started_ns
         self.service_name = service_name
         self.processor = processor
+        #: Only the process that started the span ends it: after a host ``os.fork()`` the
+        #: child running on through the ``with`` block must not deliver it a second time.
+        self.pid = os.getpid()
 
     def discard(self) -> None:
         """This run is not to be recorded (e.g. the ``telemetry`` consent commands)."""
@@ -253,6 +266,9 @@ class CommandSpan:
 
     def finish(self, outcome: command.Exit, extra: Mapping[str, Any] | None = None) -> None:
         span = self.span
+        if os.getpid() != self.pid:
+            context_api.detach(self.token)  # type: ignore[arg-type]
+            return
         try:
             duration_ms = (time.perf_counter_ns() - self.started_ns) / 1e6
             span.set_attribute("process.exit.code", outcome.code)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import state
+from . import _fs, state
 from ._record import Record
 
 SUFFIX = ".json"
@@ -44,11 +44,19 @@ class Entry(Record):
         return self.path.name
 
 
+def ensure(spool_dir: Path) -> Path:
+    """Check the state dir (where it is used, not once) and its ``spool*/`` directory."""
+    state.ensure_dir(spool_dir.parent)
+    return _fs.ensure_subdir(spool_dir)
+
+
 def write(spool_dir: Path, payload: bytes) -> Path:
-    """Add one trace to the spool; raises OSError (disk full, unwritable) to the caller."""
+    """Add one trace to the spool; raises OSError (disk full, unwritable, an unsafe state
+    dir) to the caller. The caller then calls ``enforce_caps``: caps hold even while no
+    exporter runs (backing off, or one stopped)."""
     if len(payload) > MAX_FILE_BYTES:
         raise ValueError("trace too large to spool")
-    state.ensure_dir(spool_dir)
+    ensure(spool_dir)
     name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}{SUFFIX}"
     path = spool_dir / name
     state.atomic_write(path, payload)
@@ -57,20 +65,27 @@ def write(spool_dir: Path, payload: bytes) -> Path:
 
 def link(path: Path, spool_dir: Path) -> Path:
     """Queue an already spooled trace for another destination (hard link, copy if not)."""
-    state.ensure_dir(spool_dir)
+    _fs.ensure_subdir(spool_dir)
     target = spool_dir / path.name
     try:
-        os.link(path, target)
+        os.link(path, target, follow_symlinks=False)
     except FileExistsError:
         pass
-    except OSError:
-        state.atomic_write(target, path.read_bytes())
+    except (OSError, NotImplementedError):
+        state.atomic_write(target, _fs.read_bytes(path, MAX_FILE_BYTES))
     return target
 
 
 def entries(spool_dir: Path) -> list[Entry]:
-    """Spooled traces, oldest first. Temporary files of writers in progress are skipped."""
+    """Spooled traces, oldest first. Temporary files of writers in progress are skipped.
+
+    A ``spool*/`` that is not a directory of ours (a link to the user's files, say) is
+    moved aside, never listed; entries that are not regular files are listed, so that
+    ``read`` refuses them and the drain quarantines them.
+    """
     found: list[Entry] = []
+    if not _fs.subdir_if_safe(spool_dir):
+        return found
     try:
         scan = os.scandir(spool_dir)
     except (FileNotFoundError, NotADirectoryError):
@@ -101,10 +116,27 @@ def read(entry: Entry) -> dict[str, Any]:
     data = state.read_json(entry.path, max_bytes=MAX_FILE_BYTES)
     if data is None:
         raise FileNotFoundError(entry.path)
-    resource_spans = data.get("resourceSpans")
-    if not isinstance(resource_spans, list):
-        raise ValueError("no resourceSpans list")
+    _check_shape(data)
     return data
+
+
+def _check_shape(request: dict[str, Any]) -> None:
+    """ValueError unless ``request`` has the OTLP/JSON shape every reader relies on:
+    lists of objects down to the spans, and attributes as key/value objects."""
+
+    def objects(value: object, what: str) -> list[dict[str, Any]]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise ValueError(f"{what} is not a list of objects")
+        return value
+
+    for resource_spans in objects(request.get("resourceSpans"), "resourceSpans") or []:
+        for scope_spans in objects(resource_spans.get("scopeSpans"), "scopeSpans"):
+            for span in objects(scope_spans.get("spans"), "spans"):
+                objects(span.get("attributes"), "attributes")
+    if not isinstance(request.get("resourceSpans"), list):
+        raise ValueError("no resourceSpans list")
 
 
 def remove(entry: Entry) -> bool:
@@ -119,48 +151,76 @@ def remove(entry: Entry) -> bool:
 
 
 def quarantine(entry: Entry, quarantine_dir: Path, *, keep: int = 20) -> None:
-    """Move a bad file aside (kept for inspection, capped), never to be read again."""
+    """Move a bad file aside (kept for inspection, capped), never to be read again.
+
+    ``os.replace`` moves the directory entry itself: a link is moved, not followed.
+    """
     try:
-        state.ensure_dir(quarantine_dir)
+        _fs.ensure_subdir(quarantine_dir)
         os.replace(entry.path, quarantine_dir / entry.name)
     except OSError:
-        remove(entry)
+        if not remove(entry):
+            _fs.move_aside(entry.path)
         return
-    kept = sorted(quarantine_dir.iterdir())
-    for old in kept[:-keep]:
-        with contextlib.suppress(OSError):
-            old.unlink()
+    for old in sorted(_fs.scan_names(quarantine_dir))[:-keep]:
+        _remove_any(quarantine_dir / old)
+
+
+def _remove_any(path: Path) -> None:
+    """Delete a quarantined entry without following it (a directory only where the
+    platform's rmtree resists link attacks)."""
+    import shutil
+    import stat
+
+    with contextlib.suppress(OSError):
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            if shutil.rmtree.avoids_symlink_attacks:
+                shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
 
 
 def enforce_caps(
     spool_dir: Path,
     *,
-    max_files: int = MAX_FILES,
-    max_bytes: int = MAX_BYTES,
-    max_age_s: float = MAX_AGE_S,
+    max_files: int | None = None,
+    max_bytes: int | None = None,
+    max_age_s: float | None = None,
     now_ns: int | None = None,
 ) -> dict[str, int]:
-    """Drop the oldest files past any cap; return how many were dropped, by reason."""
+    """Drop the oldest files past any cap; return how many were dropped, by reason.
+
+    Cheap enough for every spool write: names carry the creation time, and sizes are
+    only looked at when enough files exist to pass the byte cap.
+    """
+    max_files = MAX_FILES if max_files is None else max_files
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+    max_age_s = MAX_AGE_S if max_age_s is None else max_age_s
     now = now_ns if now_ns is not None else time.time_ns()
-    current = entries(spool_dir)
+    names = sorted(n for n in _fs.scan_names(spool_dir) if n.endswith(SUFFIX) and n[0] != ".")
     dropped = {"age": 0, "count": 0, "bytes": 0}
-    keep: list[Entry] = []
-    for entry in current:
-        if now - entry.created_ns > max_age_s * 1e9:
-            remove(entry)
-            dropped["age"] += 1
-        else:
-            keep.append(entry)
-    while len(keep) > max_files:
-        remove(keep.pop(0))
+    oldest_allowed = now - max_age_s * 1e9
+    while names and _created_ns(names[0], now) < oldest_allowed:
+        _remove_name(spool_dir, names.pop(0))
+        dropped["age"] += 1
+    while len(names) > max_files:
+        _remove_name(spool_dir, names.pop(0))
         dropped["count"] += 1
-    total = sum(e.size for e in keep)
-    while keep and total > max_bytes:
-        oldest = keep.pop(0)
-        total -= oldest.size
-        remove(oldest)
-        dropped["bytes"] += 1
+    if len(names) * MAX_FILE_BYTES > max_bytes:
+        wanted = set(names)
+        keep = [e for e in entries(spool_dir) if e.name in wanted]
+        total = sum(e.size for e in keep)
+        while keep and total > max_bytes:
+            oldest = keep.pop(0)
+            total -= oldest.size
+            remove(oldest)
+            dropped["bytes"] += 1
     return {k: v for k, v in dropped.items() if v}
+
+
+def _remove_name(spool_dir: Path, name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        _remove_any(spool_dir / name)
 
 
 def iter_batches(items: list[Entry], *, max_bytes: int, max_items: int) -> Iterator[list[Entry]]:

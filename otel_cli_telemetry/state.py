@@ -20,14 +20,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import stat
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from . import config
+from . import _fs, config
+from ._fs import NotRegularFile as NotRegularFile
+from ._fs import UnsafeHomeError as UnsafeHomeError
 from ._record import Record
 
 CONFIG_FILE = "config.toml"
@@ -39,12 +40,6 @@ QUARANTINE_DIR = "quarantine"
 SINK_FILE = "traces.jsonl"
 EXPORT_LOCK = "export.lock"
 STATE_LOCK = "state.lock"
-
-
-class UnsafeHomeError(OSError):
-    """The state directory exists but may not be trusted.
-
-    It is a symlink, belongs to another user, or is writable by others."""
 
 
 class Paths(Record):
@@ -115,53 +110,50 @@ def resolve_paths(
     if chosen is None:
         chosen = config.get(env, config.APP_HOME.format(prefix=env_prefix))
     if chosen is not None:
-        base = Path(chosen).expanduser()
+        # Made absolute once, here: the exporter child runs elsewhere and must find the
+        # same directory, and nothing may be derived from a relative path.
+        base = Path(os.path.abspath(os.path.expanduser(chosen)))
         return Paths(home=base, config_dir=base)
     import platformdirs
 
     return Paths(
-        home=Path(platformdirs.user_state_dir(app_name, appauthor=False)) / "telemetry",
-        config_dir=Path(platformdirs.user_config_dir(app_name, appauthor=False)),
+        home=Path(os.path.abspath(platformdirs.user_state_dir(app_name, appauthor=False)))
+        / "telemetry",
+        config_dir=Path(os.path.abspath(platformdirs.user_config_dir(app_name, appauthor=False))),
     )
 
 
 def check_dir(path: Path) -> bool:
-    """True if ``path`` exists and is ours to trust; False if it does not exist yet.
-
-    Raises UnsafeHomeError when it exists but is a symlink, belongs to another user or
-    is writable by group or others: someone else could then read or plant our files.
-    """
-    try:
-        st = path.lstat()
-    except FileNotFoundError:
-        return False
-    if stat.S_ISLNK(st.st_mode):
-        raise UnsafeHomeError(f"{path} is a symbolic link")
-    if not stat.S_ISDIR(st.st_mode):
-        raise UnsafeHomeError(f"{path} is not a directory")
-    if hasattr(os, "getuid") and st.st_uid != os.getuid():
-        raise UnsafeHomeError(f"{path} belongs to another user")
-    if sys.platform != "win32" and st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise UnsafeHomeError(f"{path} is writable by group or others")
-    return True
+    """True if the state dir ``path`` exists and is ours to trust; False if it does not
+    exist yet. Raises UnsafeHomeError when it, or a directory above it, could be swapped
+    or written by someone else (see ``_fs``)."""
+    return _fs.check_home(path)
 
 
 def ensure_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) with mode 0700 if missing; refuse an unsafe one."""
-    if not check_dir(path):
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        check_dir(path)
-    return path
+    """Create the state dir (and missing parents) 0700 whatever the umask; refuse an
+    unsafe one. Called where the directory is used, not once."""
+    return _fs.ensure_home(path)
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` all or nothing, mode 0600."""
+    """Write ``data`` to ``path`` all or nothing, mode 0600.
+
+    ``os.replace`` swaps the directory entry: a link in ``path``'s place is replaced, never
+    followed. A directory in its place is moved aside first.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{random_uuid().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _fs.NOFOLLOW | _fs.CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except (IsADirectoryError, PermissionError):
+            if not os.path.isdir(path) or os.path.islink(path):
+                raise
+            _fs.move_aside(path)
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -169,14 +161,14 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def read_json(path: Path, *, max_bytes: int = 1 << 20) -> dict[str, Any] | None:
-    """A JSON object from ``path``; None if missing. ValueError if corrupt or oversized."""
+    """A JSON object from ``path``; None if missing. ValueError if corrupt, oversized or
+    not a regular file of ours (a link, FIFO, directory...): never followed, never waited on."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(max_bytes + 1)
+        raw = _fs.read_bytes(path, max_bytes)
     except FileNotFoundError:
         return None
-    if len(raw) > max_bytes:
-        raise ValueError(f"{path.name} is larger than {max_bytes} bytes")
+    except NotADirectoryError as exc:
+        raise NotRegularFile(f"{path.name}: a parent is not a directory") from exc
     value = json.loads(raw)
     if not isinstance(value, dict):
         raise ValueError(f"{path.name} does not hold a JSON object")
@@ -201,8 +193,16 @@ def random_uuid() -> Any:
 
 
 def _open_lock(path: Path, *, create: bool = True) -> IO[bytes]:
-    flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
-    fd = os.open(path, flags, 0o600)
+    """Open a lock file; an impostor (link, FIFO, directory) in its place is moved aside
+    once when we may create the file, else NotRegularFile."""
+    flags = os.O_RDWR | (os.O_CREAT if create else 0)
+    try:
+        fd = _fs.open_regular(path, flags)
+    except NotRegularFile:
+        if not create:
+            raise
+        _fs.move_aside(path)
+        fd = _fs.open_regular(path, flags)
     return os.fdopen(fd, "r+b")
 
 
@@ -271,6 +271,11 @@ class FileLock:
     def held(self) -> bool:
         return self._fh is not None
 
+    @property
+    def file(self) -> IO[bytes] | None:
+        """The open lock file while held (the exporter marker writes its record into it)."""
+        return self._fh
+
     def __enter__(self) -> FileLock:
         if not self.acquire(timeout=5.0):
             raise TimeoutError(f"could not lock {self.path.name}")
@@ -287,7 +292,7 @@ def is_locked(path: Path) -> bool:
         if probe.acquire():
             probe.release()
             return False
-    except FileNotFoundError:
+    except (FileNotFoundError, NotRegularFile):
         return False
     return True
 
@@ -306,18 +311,38 @@ def installation_id(paths: Paths) -> str:
 # --- the persisted choice (a flat TOML file we write ourselves) --------------------
 
 
+#: The config file may hold a few short lines; anything larger is not ours.
+MAX_CONFIG_BYTES = 64 * 1024
+#: Why a config file was ignored, by path (``status`` shows it).
+_config_problems: dict[str, str] = {}
+
+
+def config_problem(path: Path) -> str | None:
+    """Why ``read_config`` ignored ``path`` in this process, if it did."""
+    return _config_problems.get(str(path))
+
+
 def read_config(path: Path) -> dict[str, bool | int | str]:
     """Read our flat ``key = value`` TOML subset (booleans, integers, basic strings).
 
-    A line we do not understand is skipped with a debug note; the file is never fatal.
-    A full TOML parser would cost an import on every run and is not in Python 3.10.
+    A line we do not understand is skipped with a debug note; the file is never fatal. A
+    file that is not a regular file of ours, is too large, or sits in a directory others
+    could swap is ignored as a whole (the default rule applies; ``config_problem`` says why).
     """
+    _config_problems.pop(str(path), None)
     try:
-        text = path.read_text(encoding="utf-8")
+        _fs.check_home(path.parent)
+        text = _fs.read_bytes(path, MAX_CONFIG_BYTES).decode("utf-8")
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        config.warn_once(str(path), f"unreadable: {exc.__class__.__name__}")
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        reason = (
+            str(exc)
+            if isinstance(exc, (UnsafeHomeError, NotRegularFile))
+            else (f"unreadable ({exc.__class__.__name__})")
+        )
+        _config_problems[str(path)] = reason
+        config.warn_once(str(path), reason)
         return {}
     values: dict[str, bool | int | str] = {}
     for lineno, line in enumerate(text.splitlines(), 1):

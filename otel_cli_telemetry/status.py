@@ -1,11 +1,13 @@
 """What ``status`` reports: whether telemetry is on, which rule decided, and where."""
 
-from __future__ import annotations
-
-from pathlib import Path
-from typing import Any
-
 from ._record import Record
+
+# Loaded on demand (``from otel_cli_telemetry import Status``): no import at run time, so
+# annotations that need one are strings.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 
 class Status(Record):
@@ -22,12 +24,12 @@ class Status(Record):
         enabled: bool,
         rule: str,
         detail: str,
-        home: Path,
-        config_file: Path,
+        home: "Path",
+        config_file: "Path",
         destination: str,
         debug: bool,
         spooled: int,
-        delivery: dict[str, Any],
+        delivery: "dict[str, Any]",
     ) -> None:
         self.enabled = enabled
         self.rule = rule
@@ -56,4 +58,16 @@ class Status(Record):
         if self.delivery.get("dropped"):
             dropped = ", ".join(f"{k}={v}" for k, v in sorted(self.delivery["dropped"].items()))
             lines.append(f"dropped: {dropped}")
+        failure = self.delivery.get("exporter_failure")
+        if isinstance(failure, dict) and failure.get("type"):
+            lines.append(
+                f"last exporter failure: {failure['type']} during {failure.get('step', '?')}"
+            )
+        if self.delivery.get("takeovers"):
+            lines.append(f"stopped exporters taken over: {self.delivery['takeovers']}")
+        from . import state  # not on the hot path: status only
+
+        problem = state.config_problem(self.config_file)
+        if problem:
+            lines.append(f"{self.config_file.name} ignored: {problem}")
         return lines

@@ -62,7 +62,7 @@ def test_live_child_blocks_and_dead_child_is_taken_over(home: Path) -> None:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"
         marker = coordination.marker_path(paths)
-        assert marker.read_text() == str(child.pid)
+        assert coordination.read_marker(marker)["pid"] == child.pid
         assert not coordination.claim(paths)
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=10)

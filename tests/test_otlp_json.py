@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
@@ -87,8 +88,10 @@ def test_awkward_values_encode_to_valid_json() -> None:
     assert value == {"doubleValue": "NaN"}
     assert otlp_json.any_value(float("-inf")) == {"doubleValue": "-Infinity"}
     assert otlp_json.any_value(b"\x00\xff") == {"bytesValue": "AP8="}
-    nested = otlp_json.any_value({"a": [1, {"b": None}]})
+    nested = otlp_json.any_value({"a": [1, 2]})
     assert nested["kvlistValue"]["values"][0]["key"] == "a"
+    with pytest.raises(otlp_json.Unencodable):
+        otlp_json.any_value({"a": [1, {"b": None}]})
     raw = spool.dumps({"resourceSpans": [{"x": "bad \udcff surrogate"}]})
     assert json.loads(raw)["resourceSpans"][0]["x"] == "bad ? surrogate"
     assert to_protobuf({"resourceSpans": []}) == b""

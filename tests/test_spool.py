@@ -118,9 +118,22 @@ def test_file_lock_is_exclusive_and_released(tmp_path: Path) -> None:
     assert not state.is_locked(lock_path)
 
 
-def test_spool_path_blocked_by_a_file_raises_oserror(tmp_path: Path) -> None:
-    """Works as root too: a file where the spool directory should be."""
-    blocker = tmp_path / "spool"
-    blocker.write_bytes(b"")
-    with pytest.raises(OSError, match="not a directory"):
-        spool.write(blocker, REQUEST)
+def test_a_file_in_place_of_the_spool_dir_is_moved_aside(tmp_path: Path) -> None:
+    """Works as root too: a file where the spool directory should be is removed (never
+    followed or written through) and the spool created in its place."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    blocker = home / "spool"
+    blocker.write_bytes(b"not a directory")
+    path = spool.write(blocker, REQUEST)
+    assert blocker.is_dir()
+    assert path.parent == blocker
+
+
+def test_a_spool_write_into_an_unsafe_state_dir_raises(tmp_path: Path) -> None:
+    """The state dir is re-checked at write time: one that others can write is refused."""
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o777)
+    with pytest.raises(OSError, match="writable by group or others"):
+        spool.write(home / "spool", REQUEST)

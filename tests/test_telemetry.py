@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,8 @@ def test_success_span_is_spooled_and_exporter_started(home: Path) -> None:
     assert resource["service.version"] == "1.2.3"
     assert len(spawn.calls) == 1
     argv, kwargs = spawn.calls[0]
-    assert argv[1:] == ["-m", "otel_cli_telemetry.exporter"]
+    assert argv[-2:] == ["-m", "otel_cli_telemetry.exporter"]
+    assert argv[1:-2] == (["-P"] if sys.version_info >= (3, 11) else [])
     assert kwargs["start_new_session"] is True
     assert kwargs["env"]["OTEL_CLI_TELEMETRY_EXPORTER_CHILD"] == "1"
     assert kwargs["stdin"] == kwargs["stdout"] == kwargs["stderr"]

@@ -22,6 +22,9 @@ class Result:
     retry_after_s: float | None = None
     #: Spans the destination accepted but reported as rejected (OTLP partial success).
     rejected_spans: int = 0
+    #: With DROP: the indexes of the requests that could not be encoded at all; the rest
+    #: of the batch is fine and is sent without them.
+    unencodable: tuple[int, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -35,11 +38,3 @@ class Sink(Protocol):
     def shutdown(self) -> None: ...
 
     def force_flush(self, timeout_s: float = 30.0) -> bool: ...
-
-
-def merge(requests: list[dict[str, Any]]) -> dict[str, Any]:
-    """Concatenate several OTLP requests into one (``resourceSpans`` is a list)."""
-    merged: list[Any] = []
-    for request in requests:
-        merged.extend(request.get("resourceSpans") or [])
-    return {"resourceSpans": merged}

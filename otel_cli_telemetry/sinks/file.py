@@ -12,7 +12,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .. import _fs
 from . import ACCEPTED, RETRY, Result
+
+#: ``show`` reads at most this much of each file (the sink rotates at 5 MiB by default).
+MAX_READ_BYTES = 64 * 1024 * 1024
 
 
 class FileSink:
@@ -30,19 +34,30 @@ class FileSink:
         )
         try:
             self._rotate_if_needed(len(lines))
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = self._open()
             with os.fdopen(fd, "ab") as fh:
                 fh.write(lines)
         except OSError as exc:
             return Result(RETRY, f"file:{exc.__class__.__name__}")
         return Result(ACCEPTED)
 
+    def _open(self) -> int:
+        """Append to our own regular file: a link, FIFO or directory in its place is moved
+        aside (never followed, never waited on) and a fresh file started."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        try:
+            return _fs.open_regular(self.path, flags)
+        except _fs.NotRegularFile:
+            _fs.move_aside(self.path)
+            return _fs.open_regular(self.path, flags)
+
     def _rotate_if_needed(self, incoming: int) -> None:
         try:
-            size = self.path.stat().st_size
+            size = os.lstat(self.path).st_size
         except FileNotFoundError:
             return
         if size + incoming > self.max_bytes:
+            # os.replace moves the entry itself: a link would be moved, not followed.
             os.replace(self.path, self.path.with_name(self.path.name + ".1"))
 
     def shutdown(self) -> None:
@@ -56,8 +71,8 @@ def read_requests(path: Path, *, limit: int = 50) -> list[dict[str, Any]]:
     """The last ``limit`` requests written (rotated file first), skipping bad lines."""
     lines: list[bytes] = []
     for candidate in (path.with_name(path.name + ".1"), path):
-        with contextlib.suppress(FileNotFoundError):
-            lines.extend(candidate.read_bytes().splitlines())
+        with contextlib.suppress(OSError, ValueError):  # missing, or not a file of ours
+            lines.extend(_fs.read_bytes(candidate, MAX_READ_BYTES).splitlines())
     out: list[dict[str, Any]] = []
     for raw in lines[-limit:]:
         try:

@@ -13,7 +13,7 @@ import json
 import ssl
 from typing import TYPE_CHECKING, Any
 
-from . import ACCEPTED, DROP, Result, merge
+from . import ACCEPTED, DROP, Result
 from ._http import HttpSink, user_agent
 
 if TYPE_CHECKING:
@@ -22,6 +22,16 @@ if TYPE_CHECKING:
     from ..destination import Destination
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+class Unencodable(ValueError):
+    """Requests of a batch that cannot be converted for the wire, by index."""
+
+    def __init__(self, indexes: tuple[int, ...]) -> None:
+        super().__init__(f"{len(indexes)} request(s) cannot be encoded")
+        self.indexes = indexes
+
+
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
 
@@ -91,15 +101,30 @@ class OtlpHttpSink(HttpSink):
         )
 
     def encode(self, requests: list[dict[str, Any]]) -> tuple[bytes, dict[str, str]]:
-        merged = merge(requests)
+        """One request body for the batch. Raises Unencodable naming the requests that
+        cannot be converted, so that only they are set aside."""
         headers = dict(self.destination.headers)
+        if self.destination.protocol != "http/json":
+            # Imported before the loop: a broken installation is not bad data.
+            from google.protobuf import json_format  # noqa: F401
+            from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
+        parts: list[bytes] = []
+        bad: list[int] = []
+        for index, request in enumerate(requests):
+            try:
+                parts.append(self._encode_one(request))
+            except Exception:  # noqa: BLE001 - whatever the converter raises, it is this one
+                bad.append(index)
+        if bad:
+            raise Unencodable(tuple(bad))
         if self.destination.protocol == "http/json":
-            body = json.dumps(merged, separators=(",", ":"), ensure_ascii=False).encode(
-                "utf-8", "replace"
-            )
+            # Each part is the "resourceSpans" list of one request, without its brackets.
+            body = b'{"resourceSpans":[' + b",".join(p for p in parts if p) + b"]}"
             headers["content-type"] = "application/json"
         else:
-            body = to_protobuf(merged)
+            # Serialised protobuf messages concatenate into their merge: the repeated
+            # resource_spans of every request, in order.
+            body = b"".join(parts)
             headers["content-type"] = "application/x-protobuf"
         if self.destination.compression == "gzip":
             body = gzip.compress(body)
@@ -107,13 +132,24 @@ class OtlpHttpSink(HttpSink):
         headers.setdefault("user-agent", user_agent())
         return body, headers
 
+    def _encode_one(self, request: dict[str, Any]) -> bytes:
+        if self.destination.protocol == "http/json":
+            text = json.dumps(
+                request.get("resourceSpans") or [],
+                separators=(",", ":"),
+                ensure_ascii=False,
+                allow_nan=False,
+            )
+            return text.encode("utf-8", "replace")[1:-1]
+        return to_protobuf(request)
+
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
         assert self.destination.endpoint is not None
         try:
             body, headers = self.encode(requests)
-        except (ValueError, TypeError) as exc:
-            # The spooled data cannot be encoded: retrying will not help.
-            return Result(DROP, f"encode:{exc.__class__.__name__}")
+        except Unencodable as exc:
+            # That spooled data cannot be encoded: retrying will not help; the rest can go.
+            return Result(DROP, "unencodable", unencodable=exc.indexes)
         failure, response = self.post(self.destination.endpoint, body, headers, timeout_s)
         if failure is not None:
             return failure
