@@ -3,16 +3,58 @@
 >>> from otel_cli_telemetry import Telemetry
 >>> telemetry = Telemetry("assembly", version="1.2.3", env_prefix="ASSEMBLY")
 
-Importing this package does no work: no OpenTelemetry import, no file, no thread.
+Importing this package does no work: no OpenTelemetry import, no file, no thread. The public
+names are loaded on first use (PEP 562), so ``import otel_cli_telemetry`` loads this module
+alone and a disabled run only the light entry (``telemetry``, ``run``, ``consent``,
+``config``, ``_record``); nothing from the standard library beyond what the interpreter
+loaded at start-up. Each module costs a few hundred microseconds on a slow machine: keep
+that list short.
 """
 
-from __future__ import annotations
-
-from ._version import __version__
-from .command import Exit
-from .consent import Decision
-from .run import CommandHandle
-from .status import Status
-from .telemetry import Telemetry
+# ``typing.TYPE_CHECKING`` would import ``typing``; type checkers treat this name as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._version import __version__
+    from .command import Exit
+    from .consent import Decision
+    from .run import CommandHandle
+    from .status import Status
+    from .telemetry import Telemetry
 
 __all__ = ["CommandHandle", "Decision", "Exit", "Status", "Telemetry", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    value: object
+    if name == "Telemetry":
+        from .telemetry import Telemetry
+
+        value = Telemetry
+    elif name == "Decision":
+        from .consent import Decision
+
+        value = Decision
+    elif name == "CommandHandle":
+        from .run import CommandHandle
+
+        value = CommandHandle
+    elif name == "Exit":
+        from .command import Exit
+
+        value = Exit
+    elif name == "Status":
+        from .status import Status
+
+        value = Status
+    elif name == "__version__":
+        from ._version import __version__
+
+        value = __version__
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

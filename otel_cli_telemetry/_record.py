@@ -3,11 +3,14 @@
 ``dataclasses`` builds each class with ``exec`` at import time: about a millisecond per
 class on a slow machine, which alone would break the "disabled costs nothing" budget.
 These classes spell out ``__init__`` and get equality and a repr from their slots.
+
+On the disabled path: no ``from __future__`` (that import is a real module load) and no
+``typing`` at run time; annotations that need it are strings.
 """
 
-from __future__ import annotations
-
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Record:
@@ -24,5 +27,5 @@ class Record:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
         return f"{type(self).__name__}({fields})"
 
-    def _asdict(self) -> dict[str, Any]:
+    def _asdict(self) -> "dict[str, Any]":
         return {name: getattr(self, name) for name in self.__slots__}

@@ -5,15 +5,18 @@ Precedence, everywhere: explicit constructor argument > the app's own variable
 config file > the default. An empty value counts as unset. A value that cannot be
 parsed is logged once at debug level and the default is used instead.
 
-This module must stay cheap to import: it is read on the disabled path too.
+This module must stay cheap to import: it is read on the disabled path too, which imports
+nothing the interpreter did not load at start-up (no ``from __future__``, ``typing``, ``re``
+or ``logging`` at module level; annotations that need them are strings).
 """
 
-from __future__ import annotations
-
-import re
-from collections.abc import Mapping
+import sys
 
 from ._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # --- the app's own switches; ``{prefix}`` is the author's ``env_prefix`` -------------
 #: ``1``/``true``: telemetry off for this app. ``0``/``false``: on, even over a persisted "off".
@@ -78,18 +81,30 @@ def warn_once(name: str, message: str) -> None:
     """Log a configuration problem once per process, at debug level only."""
     if name not in _warned:
         _warned.add(name)
-        import logging  # only when there is something to say
-
-        logging.getLogger("otel_cli_telemetry").debug("%s: %s", name, message)
+        # Only through a ``logging`` the host already loaded: if it did not, no handler can
+        # exist, the debug record would go nowhere, and importing it would cost the off path.
+        logging = sys.modules.get("logging")
+        if logging is not None:
+            logging.getLogger("otel_cli_telemetry").debug("%s: %s", name, message)
 
 
 def env_prefix_for(service_name: str) -> str:
-    """``"my-cli"`` -> ``"MY_CLI"``: the default prefix of the app's own variables."""
-    prefix = re.sub(r"[^A-Za-z0-9]+", "_", service_name).strip("_").upper()
+    """``"my-cli"`` -> ``"MY_CLI"``: the default prefix of the app's own variables.
+
+    Each run of characters other than ASCII letters and digits becomes one ``_`` (a loop, not
+    ``re``, which is not loaded at start-up).
+    """
+    chars: list[str] = []
+    for char in service_name:
+        if char.isascii() and char.isalnum():
+            chars.append(char)
+        elif not chars or chars[-1] != "_":
+            chars.append("_")
+    prefix = "".join(chars).strip("_").upper()
     return prefix or "APP"
 
 
-def get(env: Mapping[str, str], name: str) -> str | None:
+def get(env: "Mapping[str, str]", name: str) -> str | None:
     """The variable's value stripped, or None when it is unset or empty."""
     value = env.get(name)
     if value is None:
@@ -98,7 +113,7 @@ def get(env: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def flag(env: Mapping[str, str], name: str) -> bool | None:
+def flag(env: "Mapping[str, str]", name: str) -> bool | None:
     """A boolean switch: True, False, or None when unset. Unknown words count as True.
 
     Treating an unrecognised value (``DO_NOT_TRACK=please``) as "on" errs on the side
@@ -144,7 +159,7 @@ class OtlpSettings(Record):
         self.compression = compression
 
 
-def _pick(env: Mapping[str, str], specific: str, general: str) -> tuple[str | None, bool]:
+def _pick(env: "Mapping[str, str]", specific: str, general: str) -> tuple[str | None, bool]:
     value = get(env, specific)
     if value is not None:
         return value, True
@@ -161,6 +176,7 @@ def traces_url(base_or_full: str, *, is_signal_specific: bool) -> str:
 
 def parse_headers(raw: str, *, source: str) -> dict[str, str]:
     """``k=v,k2=v2`` with percent-encoded values (W3C baggage octet rules, loosely)."""
+    import re
     from urllib.parse import unquote
 
     headers: dict[str, str] = {}
@@ -192,11 +208,11 @@ def parse_timeout(raw: str, *, source: str) -> float | None:
 
 
 def otlp_from_env(
-    env: Mapping[str, str],
+    env: "Mapping[str, str]",
     *,
     endpoint: str | None = None,
     protocol: str | None = None,
-    headers: Mapping[str, str] | None = None,
+    headers: "Mapping[str, str] | None" = None,
 ) -> OtlpSettings | None:
     """Resolve the OTLP destination; None when neither author nor environment set one.
 

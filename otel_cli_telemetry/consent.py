@@ -1,16 +1,19 @@
 """Decide whether this run may record anything, and say which rule decided.
 
 Runs before any OpenTelemetry import, file write or process start: when the answer is
-"no", nothing else happens at all.
+"no", nothing else happens at all. The environment is read first (``from_env``); only when
+no variable decides is the config file located and read (``from_config``), so an opt-out
+imports nothing beyond the package's light entry (hence string annotations, no
+``from __future__``, and ``state`` imported where the file is read).
 """
 
-from __future__ import annotations
-
-from collections.abc import Mapping
-from pathlib import Path
-
-from . import config, state
+from . import config
 from ._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
 
 class Decision(Record):
@@ -28,10 +31,10 @@ class Decision(Record):
 
 
 def resolve(
-    env: Mapping[str, str],
+    env: "Mapping[str, str]",
     *,
     env_prefix: str,
-    config_file: Path | None,
+    config_file: "Path | None",
     explicit: bool | None = None,
 ) -> Decision:
     """Apply the rules in order; the first that speaks decides.
@@ -43,6 +46,16 @@ def resolve(
     5. the persisted choice in ``config.toml``
     6. the default: on (opt-out model)
     """
+    decision = from_env(env, env_prefix=env_prefix, explicit=explicit)
+    if decision is not None:
+        return decision
+    return from_config(config_file)
+
+
+def from_env(
+    env: "Mapping[str, str]", *, env_prefix: str, explicit: bool | None = None
+) -> Decision | None:
+    """Rules 1 to 4 of ``resolve``: None when neither the argument nor the environment speaks."""
     if explicit is not None:
         return Decision(explicit, "argument", f"enabled={explicit} passed by the application")
 
@@ -60,8 +73,14 @@ def resolve(
         return Decision(False, "env", f"{config.OTEL_TRACES_EXPORTER}=none")
     if app_value is False:
         return Decision(True, "env", f"{app_switch} is set to a false value")
+    return None
 
+
+def from_config(config_file: "Path | None") -> Decision:
+    """Rules 5 and 6 of ``resolve``: the persisted choice, else on."""
     if config_file is not None:
+        from . import state
+
         persisted = state.read_config(config_file).get("enabled")
         if isinstance(persisted, bool):
             verb = "enabled" if persisted else "disabled"
@@ -69,8 +88,10 @@ def resolve(
     return Decision(True, "default", "on by default; opt out with DO_NOT_TRACK=1")
 
 
-def persist(config_file: Path, enabled: bool) -> None:
+def persist(config_file: "Path", enabled: bool) -> None:
     """Record the user's choice (``enable`` / ``disable`` commands)."""
+    from . import state
+
     values = state.read_config(config_file)
     values["enabled"] = enabled
     state.write_config(config_file, values)

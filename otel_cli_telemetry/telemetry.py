@@ -3,30 +3,34 @@
 Constructing a Telemetry object does nothing but store its arguments. Consent is
 resolved when a command starts; when it says no, no OpenTelemetry module is imported,
 no file is written, no process started and no socket opened.
+
+Nor is anything imported beyond the package's light entry (this module, ``run``,
+``consent``, ``config``, ``_record``): the environment is consulted before any path is
+resolved, ``state``, ``notice`` and ``status`` are imported where they are used, and
+annotations that name other modules are strings (``from __future__`` is itself an import).
 """
 
-from __future__ import annotations
-
-import functools
 import os
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from . import config, state
+from . import config
 from . import consent as consent_mod
-from . import notice as notice_mod
-from .run import CommandContext, _active, _capture
-from .status import Status
+from .run import CommandContext, capture_target, in_command
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any, TypeVar
+
     from opentelemetry.trace import Tracer
 
     from . import destination as destination_mod
+    from . import state
     from .drain import Report
     from .launcher import Spawn
     from .pipeline import Pipeline
+    from .status import Status
 
-F = TypeVar("F", bound=Callable[..., Any])
+    F = TypeVar("F", bound=Callable[..., Any])
 
 #: ``send``: CI runs are recorded like any other; ``skip``: nothing is recorded in CI;
 #: ``local``: CI runs go to the local file sink only.
@@ -52,7 +56,7 @@ class Telemetry:
         app_name: str | None = None,
         endpoint: str | None = None,
         protocol: str | None = None,
-        headers: Mapping[str, str] | None = None,
+        headers: "Mapping[str, str] | None" = None,
         enabled: bool | None = None,
         datadog_client_token: str | None = None,
         datadog_site: str | None = None,
@@ -66,8 +70,8 @@ class Telemetry:
         notice: str | None = None,
         notice_version: int = 1,
         show_notice: str = "auto",
-        env: Mapping[str, str] | None = None,
-        spawn: Spawn | None = None,
+        env: "Mapping[str, str] | None" = None,
+        spawn: "Spawn | None" = None,
     ) -> None:
         if not service_name or not isinstance(service_name, str):
             raise ValueError("service_name must be a non-empty string, e.g. 'assembly'")
@@ -120,13 +124,15 @@ class Telemetry:
     # --- configuration ------------------------------------------------------------
 
     @property
-    def env(self) -> Mapping[str, str]:
+    def env(self) -> "Mapping[str, str]":
         return self._env if self._env is not None else os.environ
 
     @property
-    def paths(self) -> state.Paths:
+    def paths(self) -> "state.Paths":
         """Where this app keeps its config, state and spool (resolved once)."""
         if self._paths is None:
+            from . import state
+
             self._paths = state.resolve_paths(self.app_name, self.env_prefix, self.env, self._home)
         return self._paths
 
@@ -135,10 +141,10 @@ class Telemetry:
         env = self.env
         if env.get(config.CHILD_MARKER):
             return consent_mod.Decision(False, "exporter", "inside the exporter child")
-        paths = self.paths
-        decision = consent_mod.resolve(
-            env, env_prefix=self.env_prefix, config_file=paths.config_file, explicit=self._enabled
-        )
+        # The environment first: an opt-out there resolves no path and imports nothing more.
+        decision = consent_mod.from_env(env, env_prefix=self.env_prefix, explicit=self._enabled)
+        if decision is None:
+            decision = consent_mod.from_config(self.paths.config_file)
         if decision.enabled and decision.rule != "env" and self.ci_policy == "skip":
             from .attributes import ci_provider
 
@@ -148,14 +154,16 @@ class Telemetry:
                     False, "ci_policy", f"running in CI ({provider}); the app's ci_policy is 'skip'"
                 )
         if decision.enabled:
+            from . import state
+
             try:
-                state.check_dir(paths.home)
+                state.check_dir(self.paths.home)
             except state.UnsafeHomeError as exc:
                 decision = consent_mod.Decision(False, "unsafe_home", str(exc))
         self._last_decision = decision
         return decision
 
-    def destinations(self) -> list[destination_mod.Destination]:
+    def destinations(self) -> "list[destination_mod.Destination]":
         """Where spans go: OTLP, Datadog and/or PostHog when configured, else the local file
         sink (also in CI with ``ci_policy="local"``)."""
         from . import destination as destination_mod
@@ -177,7 +185,9 @@ class Telemetry:
 
     # --- commands -----------------------------------------------------------------
 
-    def command(self, name: str, *, attributes: Mapping[str, Any] | None = None) -> CommandContext:
+    def command(
+        self, name: str, *, attributes: "Mapping[str, Any] | None" = None
+    ) -> CommandContext:
         """A context manager around one command: ``with telemetry.command("transcribe"):``.
 
         The span records how the block ended (see ``otel_cli_telemetry.command``); any
@@ -185,27 +195,27 @@ class Telemetry:
         """
         return CommandContext(self, name, attributes)
 
-    def track(self, name: str | None = None) -> Callable[[F], F]:
+    def track(self, name: str | None = None) -> "Callable[[F], F]":
         """Decorator form: ``@telemetry.track("transcribe")``; the name defaults to the
         function's. An integer return value is taken as the exit code."""
 
-        def decorate(func: F) -> F:
+        def decorate(func: "F") -> "F":
             command_name = name or func.__name__.replace("_", "-")
 
-            @functools.wraps(func)
-            def wrapper(*args: Any, **kwargs: Any) -> Any:
+            def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
                 with self.command(command_name) as handle:
                     result = func(*args, **kwargs)
                     if isinstance(result, int) and not isinstance(result, bool):
                         handle.exit_code = result
                     return result
 
-            return cast("F", wrapper)
+            _update_wrapper(wrapper, func)
+            return wrapper  # type: ignore[return-value]
 
         return decorate
 
-    def _pipeline_for_run(self) -> Pipeline:
-        capture = _capture.get()
+    def _pipeline_for_run(self) -> "Pipeline":
+        capture = capture_target()
         if capture is not None:
             # The test kit is capturing: a separate pipeline that never touches the disk.
             if (
@@ -247,7 +257,7 @@ class Telemetry:
         return self._pipeline
 
     @property
-    def tracer(self) -> Tracer:
+    def tracer(self) -> "Tracer":
         """A tracer whose spans, started inside a command, are children of the command span.
 
         When telemetry is off it is a no-op tracer that imports nothing from OpenTelemetry.
@@ -257,7 +267,7 @@ class Telemetry:
             return self._pipeline_for_run().tracer
         from ._noop import NoOpTracer
 
-        return cast("Tracer", NoOpTracer())
+        return NoOpTracer()  # type: ignore[return-value]
 
     # --- identity -------------------------------------------------------------------
 
@@ -276,7 +286,7 @@ class Telemetry:
         if not principal_id or not self.identity_linking or not self.consent().enabled:
             return False
         from . import destination as destination_mod
-        from . import identity
+        from . import identity, state
 
         posthog_queue = next(
             (q for q, d in destination_mod.queues(self.paths, self.destinations())
@@ -299,7 +309,7 @@ class Telemetry:
         """Call on logout: forget the principal and rotate the anonymous installation id."""
         if not self.consent().enabled:
             return
-        from . import identity
+        from . import identity, state
 
         state.ensure_dir(self.paths.home)
         identity.unlink(self.paths)
@@ -307,13 +317,17 @@ class Telemetry:
 
     def notice_text(self) -> str:
         """The first-run notice (the author's, or a plain default)."""
+        from . import notice as notice_mod
+
         return self._notice or notice_mod.default_text(self.app_name, self.env_prefix)
 
     def _maybe_show_notice(self) -> None:
         """Tell the user once (per notice version) that telemetry is on, on stderr."""
-        if self._noticed or self.show_notice == "never" or _capture.get() is not None:
+        if self._noticed or self.show_notice == "never" or capture_target() is not None:
             return
         self._noticed = True
+        from . import notice as notice_mod
+
         notice_mod.show_once(
             self.notice_text(),
             self.paths.config_file,
@@ -321,7 +335,7 @@ class Telemetry:
             only_on_terminal=self.show_notice == "auto",
         )
 
-    def child_env(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    def child_env(self, env: "Mapping[str, str] | None" = None) -> dict[str, str]:
         """A copy of the environment for a subprocess, carrying the current trace context
         (``TRACEPARENT``/``TRACESTATE``) so a traced child joins this command's trace.
 
@@ -329,7 +343,7 @@ class Telemetry:
         """
         result = dict(os.environ if env is None else env)
         decision = self._last_decision
-        if decision is None or not decision.enabled or not _active.get():
+        if decision is None or not decision.enabled or not in_command():
             return result
         from . import propagation
 
@@ -356,11 +370,12 @@ class Telemetry:
 
     # --- the consent commands -----------------------------------------------------
 
-    def status(self) -> Status:
+    def status(self) -> "Status":
         decision = self.consent()
         paths = self.paths
         from . import delivery, spool
         from . import destination as destination_mod
+        from .status import Status
 
         destinations = self.destinations()
         queues = [q for q, _ in destination_mod.queues(paths, destinations)]
@@ -387,8 +402,8 @@ class Telemetry:
         return self.consent()
 
     def flush(
-        self, timeout: float | None = None, *, progress: Callable[[Report], None] | None = None
-    ) -> Report:
+        self, timeout: float | None = None, *, progress: "Callable[[Report], None] | None" = None
+    ) -> "Report":
         """Deliver the spool now, in the foreground, waiting for a running exporter.
 
         For CI jobs that want their spans sent before the runner goes away. Ignores the
@@ -399,3 +414,22 @@ class Telemetry:
         destinations = self.destinations()
         limit = timeout if timeout is not None else destinations[0].deadline_s
         return drain_all(self.paths, destinations, timeout_s=limit, progress=progress)
+
+
+#: What ``functools.wraps`` copies (``__type_params__`` exists from 3.12).
+_WRAPPER_ASSIGNMENTS = (
+    "__module__", "__name__", "__qualname__", "__doc__", "__annotations__", "__type_params__",
+)  # fmt: skip
+
+
+def _update_wrapper(wrapper: "Callable[..., Any]", wrapped: "Callable[..., Any]") -> None:
+    """``functools.update_wrapper`` by hand: name, doc, annotations, ``__dict__`` and
+    ``__wrapped__`` (for ``inspect.signature``), without importing ``functools``."""
+    for attr in _WRAPPER_ASSIGNMENTS:
+        try:
+            value = getattr(wrapped, attr)
+        except AttributeError:
+            continue
+        setattr(wrapper, attr, value)
+    wrapper.__dict__.update(getattr(wrapped, "__dict__", {}))
+    wrapper.__wrapped__ = wrapped  # type: ignore[attr-defined]
