@@ -21,13 +21,16 @@ to "not a link, a directory where a directory is expected, a regular file where 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import stat
 import sys
 import time
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from types import TracebackType
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -40,6 +43,24 @@ _POSIX = sys.platform != "win32" and hasattr(os, "getuid")
 _NOT_REGULAR_ERRNOS = frozenset(
     {errno.ELOOP, errno.EMLINK, errno.ENXIO, errno.EISDIR, getattr(errno, "EOPNOTSUPP", -1)}
 )
+
+
+class suppress:
+    """``contextlib.suppress`` for the hot path (``contextlib`` is not loaded at start-up)."""
+
+    def __init__(self, *exceptions: type[BaseException]) -> None:
+        self._exceptions = exceptions
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        return exc_type is not None and issubclass(exc_type, self._exceptions)
 
 
 class UnsafeHomeError(OSError):
@@ -57,11 +78,15 @@ def _my_uid() -> int | None:
 
 
 def _user_home() -> str | None:
+    """The account's home from the password database (not ``$HOME``, which the
+    environment can point anywhere)."""
     try:
-        home = os.path.expanduser("~")
-    except (KeyError, RuntimeError):  # no passwd entry, no HOME
+        import pwd
+
+        home = pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError, OSError):
         return None
-    return os.path.realpath(home) if home and home != "~" else None
+    return os.path.realpath(home) if home else None
 
 
 def _check_ancestor(path: str, st: os.stat_result, uid: int, home: str | None) -> None:
@@ -72,9 +97,16 @@ def _check_ancestor(path: str, st: os.stat_result, uid: int, home: str | None) -
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         if st.st_mode & stat.S_ISVTX and st.st_uid == 0:
             return  # /tmp-like: others cannot rename or delete what we own in it
-        if home is not None and path == home and st.st_uid == uid:
+        if home is not None and path == home and st.st_uid == uid and not st.st_mode & stat.S_IWOTH:
             return  # the user's own home, even with a shared group's write bit
         raise UnsafeHomeError(f"{path} can be written by others (mode {st.st_mode & 0o7777:o})")
+
+
+def _split(path: str) -> list[str]:
+    """``Path(path).parts`` of an absolute path, without pathlib: the anchor, then names."""
+    drive, rest = os.path.splitdrive(path)
+    names = [n for n in rest.replace(os.altsep or os.sep, os.sep).split(os.sep) if n]
+    return [drive + os.sep, *names]
 
 
 def check_ancestors(path: Path) -> None:
@@ -86,14 +118,14 @@ def check_ancestors(path: Path) -> None:
         return
     uid = os.getuid()
     home = _user_home()
-    parts = Path(os.path.abspath(path)).parent.parts
+    parts = _split(os.path.dirname(os.path.abspath(path)))
     current = parts[0]
     checked: set[str] = set()
 
     def check_real(real: str) -> bool:
         """Check every directory of an already resolved path; False if one is missing."""
         prefix = ""
-        for part in Path(real).parts:
+        for part in _split(real):
             prefix = os.path.join(prefix, part) if prefix else part
             if prefix in checked:
                 continue
@@ -155,7 +187,7 @@ def check_home(path: Path) -> bool:
 
     True if it exists, False if it does not yet (its existing parents are safe).
     """
-    if not path.is_absolute():
+    if not os.path.isabs(path):
         raise UnsafeHomeError(f"{path} is not an absolute path")
     check_ancestors(path)
     return check_own_dir(path)
@@ -165,16 +197,17 @@ def ensure_home(path: Path) -> Path:
     """``check_home``, creating what is missing one directory at a time, each 0700."""
     if check_home(path):
         return path
-    missing: list[Path] = []
-    probe = path
+    missing: list[str] = []
+    probe = os.fspath(path)
     while not os.path.lexists(probe):
         missing.append(probe)
-        if probe.parent == probe:
+        parent = os.path.dirname(probe)
+        if parent == probe:
             break
-        probe = probe.parent
+        probe = parent
     for directory in reversed(missing):
         # mkdir's mode is masked by the umask, which can only take bits away from 0700.
-        with contextlib.suppress(FileExistsError):
+        with suppress(FileExistsError):
             os.mkdir(directory, 0o700)
     check_ancestors(path)
     if not check_own_dir(path):
@@ -195,7 +228,7 @@ def ensure_subdir(path: Path) -> Path:
         except UnsafeHomeError:
             move_aside(path)
             continue
-        with contextlib.suppress(FileExistsError):
+        with suppress(FileExistsError):
             os.mkdir(path, 0o700)
     raise UnsafeHomeError(f"{path} keeps being replaced")
 
@@ -219,31 +252,35 @@ def move_aside(path: Path) -> None:
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(path, path.with_name(f".bad-{path.name}-{time.time_ns()}"))
+        with suppress(FileNotFoundError):
+            head, name = os.path.split(path)
+            os.replace(path, os.path.join(head, f".bad-{name}-{time.time_ns()}"))
     else:
-        with contextlib.suppress(FileNotFoundError):
+        with suppress(FileNotFoundError):
             os.unlink(path)
 
 
 def open_regular(path: Path, flags: int, mode: int = 0o600) -> int:
     """``os.open`` that never follows a link or blocks, and returns only a regular file of
-    ours. Raises NotRegularFile for anything else, FileNotFoundError if missing."""
+    ours (opened for writing: with no other hard link, so a write lands nowhere else).
+    Raises NotRegularFile for anything else, FileNotFoundError if missing."""
     try:
         fd = os.open(path, flags | _SAFE_FLAGS, mode)
     except OSError as exc:
         if exc.errno in _NOT_REGULAR_ERRNOS:
-            raise NotRegularFile(f"{path.name} is not a regular file") from exc
+            raise NotRegularFile(f"{os.path.basename(path)} is not a regular file") from exc
         if _POSIX and exc.errno == errno.EACCES and os.path.islink(path):
-            raise NotRegularFile(f"{path.name} is a link") from exc
+            raise NotRegularFile(f"{os.path.basename(path)} is a link") from exc
         raise
     try:
         st = os.fstat(fd)
         uid = _my_uid()
         if not stat.S_ISREG(st.st_mode):
-            raise NotRegularFile(f"{path.name} is not a regular file")
+            raise NotRegularFile(f"{os.path.basename(path)} is not a regular file")
         if uid is not None and st.st_uid != uid:
-            raise NotRegularFile(f"{path.name} belongs to another user")
+            raise NotRegularFile(f"{os.path.basename(path)} belongs to another user")
+        if flags & (os.O_WRONLY | os.O_RDWR) and st.st_nlink > 1:
+            raise NotRegularFile(f"{os.path.basename(path)} has another hard link")
     except BaseException:
         os.close(fd)
         raise
@@ -257,7 +294,7 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
     with os.fdopen(fd, "rb") as fh:
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ValueError(f"{path.name} is larger than {max_bytes} bytes")
+        raise ValueError(f"{os.path.basename(path)} is larger than {max_bytes} bytes")
     return data
 
 

@@ -29,14 +29,16 @@ it is moved aside and the claim goes on.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-from pathlib import Path
-from typing import IO
 
 from . import _fs, state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import IO
 
 MARKER = "exporter.pid"
 #: How long a freshly claimed marker waits for its child to start.
@@ -60,21 +62,118 @@ def _create_exclusive(path: Path) -> bool:
     return True
 
 
-def read_marker(path: Path) -> dict[str, float]:
-    """What the child wrote into the marker: ``pid``, ``started``, ``deadline`` (or {})."""
+_MARKER_KEYS = ("pid", "started", "deadline", "boot", "pidns", "ticks")
+
+
+def read_marker(path: Path) -> dict[str, float | str]:
+    """What the child wrote into the marker: ``pid``, ``started``, ``deadline`` and, on
+    Linux, who it is (``boot``, ``pidns``, ``ticks``); {} if unreadable."""
+    return _parse_marker(_read_marker(path)[0])
+
+
+def _read_marker(path: Path) -> tuple[bytes, int | None]:
+    """The marker's bytes and inode, read through one descriptor."""
     try:
-        data = json.loads(_fs.read_bytes(path, 256))
+        fd = _fs.open_regular(path, os.O_RDONLY)
     except (OSError, ValueError):
+        return b"", None
+    try:
+        return os.read(fd, 512), os.fstat(fd).st_ino
+    except OSError:
+        return b"", None
+    finally:
+        os.close(fd)
+
+
+def _parse_marker(raw: bytes) -> dict[str, float | str]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
         return {}
-    return {
-        k: float(v)
-        for k, v in data.items()
-        if k in ("pid", "started", "deadline")
-        and isinstance(v, (int, float))
-        and not isinstance(v, bool)
-    }
+    result: dict[str, float | str] = {}
+    for key in _MARKER_KEYS:
+        value = data.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            result[key] = float(value)
+        elif isinstance(value, str) and len(value) <= 64:
+            result[key] = value
+    return result
+
+
+# --- who a pid is (Linux): what makes ending a stopped exporter safe -----------------
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | _fs.CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 1 << 16).decode("ascii", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def identity(pid: int | str = "self") -> dict[str, str]:
+    """Boot id, pid namespace and start time (clock ticks) of ``pid``; {} off Linux."""
+    boot = _read_text("/proc/sys/kernel/random/boot_id")
+    stat_line = _read_text(f"/proc/{pid}/stat")
+    try:
+        pidns = str(os.stat(f"/proc/{pid}/ns/pid").st_ino)
+    except OSError:
+        return {}
+    if not boot or not stat_line or ")" not in stat_line:
+        return {}
+    fields = stat_line.rsplit(")", 1)[1].split()
+    if len(fields) < 20:
+        return {}
+    return {"boot": boot.strip(), "pidns": pidns, "ticks": fields[19]}
+
+
+def _holds_flock(pid: int, inode: int) -> bool:
+    """True if ``/proc/locks`` lists ``pid`` holding a flock on inode ``inode``."""
+    locks = _read_text("/proc/locks") or ""
+    for line in locks.splitlines():
+        parts = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 23527 00:2a:12345 0 EOF"
+        if (
+            len(parts) >= 6
+            and parts[1] == "FLOCK"
+            and parts[4] == str(pid)
+            and parts[5].rsplit(":", 1)[-1] == str(inode)
+        ):
+            return True
+    return False
+
+
+def overdue_pid(path: Path, *, now: float | None = None) -> int | None:
+    """The pid of a child that holds the marker past its deadline plus the grace period,
+    when it can be proven to be that child; None otherwise (then nobody is ended).
+
+    Proof, Linux only: the kernel lists that pid holding the lock on this very marker
+    (``/proc/locks``, same inode as the bytes just read), and the pid's boot id, pid
+    namespace and start time are the ones the child wrote. That rules out a pid reused
+    since, a holder in another pid namespace (a container sharing the home) or another
+    host (a network home, where clocks may differ too).
+    """
+    raw, inode = _read_marker(path)
+    info = _parse_marker(raw)
+    pid, deadline = int(info.get("pid", 0) or 0), info.get("deadline")
+    if pid <= 0 or pid == os.getpid() or not isinstance(deadline, float) or inode is None:
+        return None
+    if (now if now is not None else time.time()) < deadline + OVERDUE_GRACE_S:
+        return None
+    expected = {k: str(info.get(k, "")) for k in ("boot", "pidns", "ticks")}
+    if not all(expected.values()) or identity(pid) != expected:
+        return None
+    mine = identity()
+    if mine.get("boot") != expected["boot"] or mine.get("pidns") != expected["pidns"]:
+        return None
+    return pid if _holds_flock(pid, inode) else None
 
 
 def _is_impostor(path: Path) -> bool:
@@ -100,17 +199,6 @@ def is_stale(path: Path, *, now: float | None = None) -> bool:
     if st.st_size > 0:  # a child started (wrote its pid) and no longer holds the lock
         return True
     return (now if now is not None else time.time()) - st.st_mtime > STARTUP_GRACE_S
-
-
-def overdue_pid(path: Path, *, now: float | None = None) -> int | None:
-    """The pid of a child that holds the marker past its deadline plus the grace period."""
-    info = read_marker(path)
-    pid, deadline = int(info.get("pid", 0)), info.get("deadline")
-    if pid <= 0 or pid == os.getpid() or deadline is None:
-        return None
-    if (now if now is not None else time.time()) < deadline + OVERDUE_GRACE_S:
-        return None
-    return pid if state.is_locked(path) else None
 
 
 def _end(pid: int) -> bool:
@@ -146,7 +234,7 @@ def claim(paths: state.Paths, *, now: float | None = None) -> bool:
 
 def release_claim(paths: state.Paths) -> None:
     """Give back a claim whose child could not be started."""
-    with contextlib.suppress(FileNotFoundError):
+    with _fs.suppress(FileNotFoundError):
         marker_path(paths).unlink()
 
 
@@ -177,7 +265,12 @@ class ChildMarker:
     def _write_pid(self) -> None:
         fh: IO[bytes] | None = self._lock.file
         if fh is not None:
-            record = {"pid": os.getpid(), "started": self._started, "deadline": self._deadline}
+            record: dict[str, float | str] = {
+                "pid": os.getpid(),
+                "started": self._started,
+                "deadline": self._deadline,
+                **identity(),
+            }
             fh.seek(0)
             fh.truncate()
             fh.write(json.dumps(record).encode())
@@ -188,7 +281,7 @@ class ChildMarker:
         no marker may start a new child at once)."""
         if self._owned:
             self._owned = False
-            with contextlib.suppress(FileNotFoundError):
+            with _fs.suppress(FileNotFoundError):
                 self.path.unlink()
         self._lock.release()
 

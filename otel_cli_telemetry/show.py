@@ -24,7 +24,14 @@ def _value(any_value: dict[str, Any]) -> object:
 
 
 def attributes(key_values: Iterable[dict[str, Any]] | None) -> dict[str, object]:
-    return {kv.get("key", "?"): _value(kv.get("value") or {}) for kv in key_values or []}
+    """OTLP/JSON key/values as a dict; entries that are not well-formed are left out."""
+    result: dict[str, object] = {}
+    for kv in key_values or []:
+        try:
+            result[str(kv["key"])] = _value(kv["value"])
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+            continue
+    return result
 
 
 def iter_spans(
@@ -42,23 +49,34 @@ def iter_spans(
 def render(requests: Iterable[dict[str, Any]], *, label: str, verbose: bool = False) -> list[str]:
     lines: list[str] = []
     for resource, span in iter_spans(requests):
-        attrs = attributes(span.get("attributes"))
-        start_ns = int(span.get("startTimeUnixNano") or 0)
-        when = datetime.datetime.fromtimestamp(start_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
-        child = " (child)" if span.get("parentSpanId") and "process.exit.code" not in attrs else ""
-        duration = attrs.get("cli_telemetry.duration_ms")
-        if duration is None:
-            duration = (int(span.get("endTimeUnixNano") or 0) - start_ns) / 1e6
-        lines.append(
-            f"[{label}] {when}  {span.get('name', '?')}{child}  "
-            f"outcome={attrs.get('cli_telemetry.outcome', '-')}  "
-            f"exit={attrs.get('process.exit.code', '-')}  duration={float(duration):.1f}ms  "  # type: ignore[arg-type]
-            f"trace={span.get('traceId', '')}"
-        )
-        if verbose:
-            for key, value in sorted(attrs.items()):
-                if key not in _COLUMNS:
-                    lines.append(f"    {key} = {value!r}")
-            for key, value in sorted(resource.items()) if not child else ():
-                lines.append(f"    resource {key} = {value!r}")
+        try:
+            lines.extend(_render_span(resource, span, label, verbose))
+        except Exception:  # noqa: BLE001 - one span it cannot read never hides the others
+            lines.append(f"[{label}] (a span that cannot be shown)")
+    return lines
+
+
+def _render_span(
+    resource: dict[str, object], span: dict[str, Any], label: str, verbose: bool
+) -> list[str]:
+    lines: list[str] = []
+    attrs = attributes(span.get("attributes"))
+    start_ns = int(span.get("startTimeUnixNano") or 0)
+    when = datetime.datetime.fromtimestamp(start_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+    child = " (child)" if span.get("parentSpanId") and "process.exit.code" not in attrs else ""
+    duration = attrs.get("cli_telemetry.duration_ms")
+    if duration is None:
+        duration = (int(span.get("endTimeUnixNano") or 0) - start_ns) / 1e6
+    lines.append(
+        f"[{label}] {when}  {span.get('name', '?')}{child}  "
+        f"outcome={attrs.get('cli_telemetry.outcome', '-')}  "
+        f"exit={attrs.get('process.exit.code', '-')}  duration={float(duration):.1f}ms  "  # type: ignore[arg-type]
+        f"trace={span.get('traceId', '')}"
+    )
+    if verbose:
+        for key, value in sorted(attrs.items()):
+            if key not in _COLUMNS:
+                lines.append(f"    {key} = {value!r}")
+        for key, value in sorted(resource.items()) if not child else ():
+            lines.append(f"    resource {key} = {value!r}")
     return lines

@@ -327,3 +327,92 @@ def test_env_for_keeps_the_test_isolated(tmp_path: Path) -> None:
     env = env_for(tmp_path)
     assert env["TRUSTY_TELEMETRY_HOME"] == str(tmp_path)
     assert not any(k.startswith("OTEL_") for k in env)
+
+
+# --- found by review: other sinks, nesting, hard links, rotation --------------------
+
+WEIRD_VALUES = [
+    {"key": "v", "value": 5},
+    {"key": "v", "value": {"arrayValue": [1]}},
+    {"key": "v", "value": {"intValue": "x"}},
+    {"key": "v", "value": {"kvlistValue": {"values": [{"value": {"intValue": "1"}}]}}},
+]
+
+
+@pytest.mark.parametrize("kind", ["posthog", "datadog"])
+@pytest.mark.parametrize("weird", WEIRD_VALUES, ids=["int", "array", "bad-int", "no-key"])
+def test_vendor_sinks_set_aside_only_the_request_they_cannot_convert(
+    tmp_path: Path, kind: str, weird: dict[str, Any]
+) -> None:
+    """A shape-valid spool file a vendor conversion rejects (a start time that is not a
+    number) costs only itself; malformed attribute values are left out, never fatal; the
+    requests before and after it are delivered in the same drain."""
+    from otel_cli_telemetry.sinks.datadog import DatadogLogsSink
+    from otel_cli_telemetry.sinks.posthog import PostHogSink
+
+    bodies: list[bytes] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return httpx.Response(200)
+
+    bad = request_for("bad", [weird])
+    bad["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["startTimeUnixNano"] = "soon"
+    odd = request_for("good1", [weird])
+    paths = spool_requests(tmp_path / "home", [request_for("good0"), bad, odd])
+    client = httpx.Client(transport=httpx.MockTransport(answer))
+    sink: Any
+    if kind == "posthog":
+        dest = destination.Destination(
+            kind=kind, endpoint="https://ph.invalid/batch/", token="phc_" + "a1B2" * 8
+        )
+        sink = PostHogSink(dest, client=client)
+    else:
+        dest = destination.Destination(
+            kind=kind, endpoint="https://dd.invalid/api/v2/logs", token="pub" + "0a" * 16
+        )
+        sink = DatadogLogsSink(dest, client=client)
+    report = drain(paths, dest, sink=sink)
+    assert report.delivered == 2
+    assert report.dropped == {"unencodable": 1}
+    sent = b"".join(bodies)
+    assert b"good0" in sent
+    assert b"good1" in sent
+    assert b"bad" not in sent
+
+
+def test_a_spool_file_nested_too_deeply_is_quarantined(tmp_path: Path) -> None:
+    """JSON nested deeper than the parser goes is corrupt data, not a crash of the drain."""
+    paths = spool_requests(tmp_path / "home", [request_for("good")])
+    deep = b'{"resourceSpans":[],"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    spool.write(paths.spool_dir, deep)
+    with OtlpReceiver() as receiver:
+        report = drain(paths, otlp(receiver.traces_url))
+        assert [s.name for s in receiver.spans()] == ["good"]
+    assert report.dropped == {"corrupt": 1}
+
+
+def test_a_hard_linked_sink_file_is_never_written_through(tmp_path: Path) -> None:
+    """A ``traces.jsonl`` that is a second name of another file is replaced, not appended to."""
+    from otel_cli_telemetry.sinks.file import FileSink
+
+    home = state.ensure_dir(tmp_path / "home")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    os.link(victim, home / "traces.jsonl")
+    assert FileSink(home / "traces.jsonl").export([request_for("x")]).status == "accepted"
+    assert victim.read_text() == "precious\n"
+    assert os.stat(home / "traces.jsonl").st_nlink == 1
+
+
+def test_a_directory_in_the_way_of_rotation_is_moved_aside(tmp_path: Path) -> None:
+    """``traces.jsonl.1`` as a directory does not stop the file sink for good."""
+    from otel_cli_telemetry.sinks.file import FileSink
+
+    home = state.ensure_dir(tmp_path / "home")
+    (home / "traces.jsonl.1").mkdir()
+    (home / "traces.jsonl").write_bytes(b"x" * 100)
+    (home / "traces.jsonl").chmod(0o600)
+    sink = FileSink(home / "traces.jsonl", max_bytes=50)
+    assert sink.export([request_for("x")]).status == "accepted"
+    assert (home / "traces.jsonl.1").is_file()

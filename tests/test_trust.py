@@ -450,7 +450,7 @@ def test_a_stopped_exporter_is_taken_over_past_its_deadline(
         for i in range(3):
             assert run(cli, home, f"queued{i}", TRUSTY_DEADLINE="1").returncode == 0
         assert len(list((home / "spool").iterdir())) == 3  # nobody may drain yet
-        deadline = coordination.read_marker(marker)["deadline"]
+        deadline = float(coordination.read_marker(marker)["deadline"])
         time.sleep(max(0.0, deadline + coordination.OVERDUE_GRACE_S - time.time()) + 0.2)
         assert run(cli, home, "after", TRUSTY_DEADLINE="1").returncode == 0
         assert stopped.wait(timeout=10) == -signal.SIGKILL
@@ -589,3 +589,45 @@ def test_file_modes_of_special_entries_are_reported_as_not_regular(tmp_path: Pat
         with pytest.raises(_fs.NotRegularFile):
             _fs.read_bytes(path, 10)
         assert stat.S_IFMT(os.lstat(path).st_mode)  # still there: refused, not consumed
+
+
+@linux_only
+def test_a_marker_naming_a_process_that_does_not_hold_its_lock_ends_nobody(
+    tmp_path: Path,
+) -> None:
+    """The pid in an overdue marker is ended only when the kernel shows that very process
+    holding the marker's lock (as a holder in another pid namespace would not): here the
+    named process is alive and matches every recorded detail, but someone else holds the
+    lock, so it survives and no claim is made."""
+    home = state.ensure_dir(tmp_path / "home")
+    paths = state.Paths(home=home, config_dir=home)
+    bystander = subprocess.Popen(["sleep", "60"])
+    holder_code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from otel_cli_telemetry import state\n"
+        "lock = state.FileLock(Path(sys.argv[1]))\n"
+        "assert lock.acquire()\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    marker = coordination.marker_path(paths)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", holder_code, str(marker)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        record = {"pid": bystander.pid, "started": 0, "deadline": 1,
+                  **coordination.identity(bystander.pid)}  # fmt: skip
+        marker.write_text(json.dumps(record))
+        assert coordination.overdue_pid(marker) is None
+        assert not coordination.claim(paths)
+        assert bystander.poll() is None
+    finally:
+        for process in (holder, bystander):
+            process.kill()
+            process.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()

@@ -7,6 +7,7 @@ A sink has the shape of an OpenTelemetry span exporter: ``export(requests)`` ret
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +30,22 @@ class Result:
     @property
     def accepted(self) -> bool:
         return self.status == ACCEPTED
+
+
+def convert_each(
+    requests: list[dict[str, Any]], convert: Callable[[dict[str, Any]], list[Any]]
+) -> tuple[list[Any], tuple[int, ...]]:
+    """Convert every request of a batch on its own: the converted items in order, and the
+    indexes of the requests the conversion rejected (whatever it raised), so that one bad
+    spool file is set aside instead of blocking the queue behind it."""
+    items: list[Any] = []
+    bad: list[int] = []
+    for index, request in enumerate(requests):
+        try:
+            items.extend(convert(request))
+        except Exception:  # noqa: BLE001 - any failure of this data is this request's own
+            bad.append(index)
+    return items, tuple(bad)
 
 
 class Sink(Protocol):

@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 
 from ..show import attributes as decode_attributes
 from ..show import iter_spans
-from . import ACCEPTED, DROP, Result
+from . import ACCEPTED, DROP, Result, convert_each
 from ._http import HttpSink, user_agent
 
 if TYPE_CHECKING:
@@ -204,16 +204,18 @@ class DatadogLogsSink(HttpSink):
         return f"{self.destination.endpoint}{separator}{query}"
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
+        logs, bad = convert_each(requests, to_logs)
+        if bad:
+            return Result(DROP, "unencodable", unencodable=bad)
         lines: list[bytes] = []
         too_big = 0
-        for request in requests:
-            for log in to_logs(request):
-                line = json.dumps(log, separators=(",", ":"), ensure_ascii=False, default=str)
-                encoded = line.encode("utf-8", "replace")
-                if len(encoded) > MAX_LOG_BYTES:
-                    too_big += 1
-                    continue
-                lines.append(encoded)
+        for log in logs:
+            line = json.dumps(log, separators=(",", ":"), ensure_ascii=False, default=str)
+            encoded = line.encode("utf-8", "replace")
+            if len(encoded) > MAX_LOG_BYTES:
+                too_big += 1
+                continue
+            lines.append(encoded)
         if not lines:
             return Result(ACCEPTED if not too_big else DROP, "log_too_large" if too_big else "")
         headers = {"content-type": "text/plain", "user-agent": user_agent()}

@@ -57,8 +57,12 @@ class FileSink:
         except FileNotFoundError:
             return
         if size + incoming > self.max_bytes:
-            # os.replace moves the entry itself: a link would be moved, not followed.
-            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+            # os.replace moves the entry itself: a link would be moved, not followed. A
+            # directory in the way of the rotated name is moved aside first.
+            rotated = self.path.with_name(self.path.name + ".1")
+            if os.path.isdir(rotated) and not os.path.islink(rotated):
+                _fs.move_aside(rotated)
+            os.replace(self.path, rotated)
 
     def shutdown(self) -> None:
         return None

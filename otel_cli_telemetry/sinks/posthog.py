@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import spool
 from ..show import attributes as decode_attributes
 from ..show import iter_spans
-from . import ACCEPTED, Result
+from . import ACCEPTED, DROP, Result, convert_each
 from ._http import HttpSink, user_agent
 
 if TYPE_CHECKING:
@@ -168,7 +168,9 @@ class PostHogSink(HttpSink):
         super().__init__(destination, client=client)
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
-        events = [event for request in requests for event in to_events(request)]
+        events, bad = convert_each(requests, to_events)
+        if bad:
+            return Result(DROP, "unencodable", unencodable=bad)
         if not events:
             return Result(ACCEPTED)
         body = json.dumps(
