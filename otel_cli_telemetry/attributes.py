@@ -9,13 +9,15 @@ provider's marker variable; its value is not read.
 from __future__ import annotations
 
 import os
-import platform
 import sys
-from collections.abc import Mapping
-from typing import Any, Final
 
 from . import config
 from ._version import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Final
 
 # Our own namespace, for what the semantic conventions have no name for.
 OUTCOME: Final = "cli_telemetry.outcome"
@@ -89,8 +91,20 @@ _CI: Final = (
 )
 
 
+def _uname_field(index: int) -> str:
+    """``os.uname()`` (what ``platform`` reads, without importing it) where it exists."""
+    uname = getattr(os, "uname", None)
+    return str(uname()[index]) if uname is not None else ""
+
+
 def host_arch(machine: str | None = None) -> str:
-    raw = (machine if machine is not None else platform.machine()).lower()
+    if machine is None:
+        machine = _uname_field(4)
+        if not machine:
+            import platform  # Windows
+
+            machine = platform.machine()
+    raw = machine.lower()
     return _ARCH.get(raw, raw or "unknown")
 
 
@@ -103,11 +117,26 @@ def os_type(platform_name: str | None = None) -> str:
 
 
 def os_version() -> str:
-    if sys.platform == "darwin":
-        return platform.mac_ver()[0] or platform.release()
-    if sys.platform == "win32":
+    if sys.platform in ("darwin", "win32"):
+        import platform  # reads the product version, which uname does not have
+
+        if sys.platform == "darwin":
+            return platform.mac_ver()[0] or platform.release()
         return platform.version()
-    return platform.release()
+    return _uname_field(2)
+
+
+def python_version() -> str:
+    """``platform.python_version()`` without the import: ``3.12.1``, ``3.13.0rc1``."""
+    return sys.version.split(" ", 1)[0].rstrip("+")
+
+
+def sdk_version() -> str:
+    """``telemetry.sdk.version``: the OpenTelemetry SDK's version (a two-module import,
+    nothing of the SDK itself), the same on the light and the SDK path."""
+    from opentelemetry.sdk.version import __version__ as version
+
+    return str(version)
 
 
 def ci_provider(env: Mapping[str, str]) -> str | None:
@@ -169,7 +198,7 @@ def resource_attributes(
             "os.version": os_version(),
             "host.arch": host_arch(),
             "process.runtime.name": sys.implementation.name,
-            "process.runtime.version": platform.python_version(),
+            "process.runtime.version": python_version(),
             "process.interactive": interactive(),
         }
     )

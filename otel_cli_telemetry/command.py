@@ -24,9 +24,11 @@ exception's message never leaves the process.
 
 from __future__ import annotations
 
-from typing import Final
-
 from ._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 SUCCESS: Final = "success"
 ERROR: Final = "error"

@@ -7,16 +7,17 @@ commands run, and a server's ``Retry-After`` is honoured across runs.
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
 import os
-import random
 import time
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
-from . import state
+from . import _fs, state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Mapping
+    from pathlib import Path
+    from typing import Any
 
 #: First wait after a failed delivery, and the ceiling the doubling stops at.
 INITIAL_BACKOFF_S = 5.0
@@ -169,7 +170,7 @@ def update(path: Path, lock_path: Path, change: Any) -> DeliveryState:
                 _keep_in_memory(path, pending)
             raise
         for name, _ in tallies:
-            with contextlib.suppress(OSError):
+            with _fs.suppress(OSError):
                 (path.parent / name).unlink()
         return current
 
@@ -247,8 +248,13 @@ def backoff_delay(
     """Exponential back-off with jitter: a delay in ``[d/2, d]``, ``d = initial * 2^(n-1)``."""
     exponent = max(failures - 1, 0)
     delay = min(cap, initial * float(2 ** min(exponent, 30)))
-    r = float((rng or random).random())
-    return delay / 2 + r * delay / 2
+    if rng is None:
+        import random  # only when a delivery failed
+
+        r = random.random()  # noqa: S311 - jitter, not a secret
+    else:
+        r = rng.random()
+    return delay / 2 + float(r) * delay / 2
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -261,6 +267,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if value.isdigit():
         return min(float(value), MAX_RETRY_AFTER_S)
     try:
+        import email.utils  # only for a Retry-After that is an HTTP date
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None

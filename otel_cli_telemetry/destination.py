@@ -7,12 +7,14 @@ rewrites only when it changed. Headers may hold credentials: they are never logg
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
 from . import config, state
 from ._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+    from typing import Any
 
 FILE = "file"
 OTLP = "otlp"

@@ -7,6 +7,7 @@ whatever the network does. It never prints: its stdio is /dev/null.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -31,6 +32,16 @@ def _arm_hard_deadline(seconds: float) -> None:
     timer.start()
 
 
+def _settle() -> None:
+    """Leave the launching command's working directory (the root keeps no mount busy and
+    was never on sys.path: see ``launcher``), and close descriptors a host let us inherit,
+    so a shell capturing the command's output never waits for us."""
+    with contextlib.suppress(OSError):
+        os.chdir(os.path.abspath(os.sep))
+    if sys.platform != "win32":
+        os.closerange(3, 256)
+
+
 #: What the child is doing, for the failure record (``status`` shows it).
 _step = "start"
 
@@ -49,6 +60,7 @@ def main() -> int:
     home = os.environ.get(HOME_ENV)
     if not home or not os.path.isabs(home):
         return 2
+    _settle()
     paths = state.Paths(home=Path(home), config_dir=Path(home))
     try:
         # Checked again here, where it is read: the CLI's check was another process's.

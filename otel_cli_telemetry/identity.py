@@ -12,11 +12,15 @@ JSON and each process sees one consistent (installation id, principal) pair.
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable
-from typing import Any
 
 from . import state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+_HEX = frozenset("0123456789abcdef")
 
 
 class Identity:
@@ -34,12 +38,12 @@ class Identity:
 
 
 def _valid_uuid(value: object) -> bool:
-    if not isinstance(value, str):
+    """A canonical lower-case UUID string (what ``str(uuid.UUID(value)) == value`` says,
+    without importing ``uuid`` on every command)."""
+    if not isinstance(value, str) or len(value) != 36:
         return False
-    try:
-        return str(uuid.UUID(value)) == value
-    except ValueError:
-        return False
+    parts = value.split("-")
+    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and set("".join(parts)) <= _HEX
 
 
 def _load_locked(paths: state.Paths) -> dict[str, Any]:
@@ -48,7 +52,7 @@ def _load_locked(paths: state.Paths) -> dict[str, Any]:
     except ValueError:
         data = {"replaced_corrupt_state_at": int(time.time())}
     if not _valid_uuid(data.get("installation_id")):
-        data["installation_id"] = str(uuid.uuid4())
+        data["installation_id"] = state.uuid4()
     principal = data.get("linked_principal_id")
     if principal is not None and not (isinstance(principal, str) and principal):
         data["linked_principal_id"] = None
@@ -97,7 +101,7 @@ def link(
             state.write_json(paths.state_file, data)
             return False
         if current:
-            data["installation_id"] = str(uuid.uuid4())
+            data["installation_id"] = state.uuid4()
         if on_alias is not None:
             on_alias(str(data["installation_id"]), principal_id)
         data["linked_principal_id"] = principal_id
@@ -111,6 +115,6 @@ def unlink(paths: state.Paths) -> Identity:
     with state.FileLock(paths.state_lock):
         data = _load_locked(paths)
         data["linked_principal_id"] = None
-        data["installation_id"] = str(uuid.uuid4())
+        data["installation_id"] = state.uuid4()
         state.write_json(paths.state_file, data)
         return _snapshot(data)

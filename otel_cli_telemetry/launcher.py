@@ -13,15 +13,16 @@ anyone else), with ``-P`` (Python 3.11+) so that not even that is added, and wit
 
 from __future__ import annotations
 
-import atexit
 import os
-import subprocess
 import sys
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
 
 from . import config, coordination, delivery, state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+    from typing import Any
 
 ENTRY_MODULE = "otel_cli_telemetry.exporter"
 
@@ -51,7 +52,8 @@ _PASS_THROUGH = (
     "SSL_CERT_DIR",
 )
 
-Spawn = Callable[..., Any]
+if TYPE_CHECKING:
+    Spawn = Callable[..., Any]
 
 # Children we started and have not seen exit. Holding them keeps Popen.__del__ from
 # warning "subprocess is still running" (an error under `-W error` test runs) and lets a
@@ -65,11 +67,11 @@ def _safe_python_path(raw: str | None, home: Path) -> list[str]:
     relative or empty entries (they would name the working directory) and anything in
     the state dir."""
     kept: list[str] = []
-    state_dir = os.path.normcase(os.path.abspath(home))
+    state_dir = os.path.normcase(os.path.realpath(home))
     for entry in (raw or "").split(os.pathsep):
         if not entry or not os.path.isabs(entry):
             continue
-        normal = os.path.normcase(os.path.abspath(entry))
+        normal = os.path.normcase(os.path.realpath(entry))
         if normal == state_dir or normal.startswith(state_dir + os.sep):
             continue
         kept.append(entry)
@@ -80,7 +82,7 @@ def child_env(env: Mapping[str, str], home: Path) -> dict[str, str]:
     """The exporter child's whole environment."""
     reduced = {k: env[k] for k in _PASS_THROUGH if env.get(k)}
     # Make sure the child imports the same copy of this package as the parent.
-    package_root = str(Path(__file__).resolve().parent.parent)
+    package_root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     reduced["PYTHONPATH"] = os.pathsep.join(
         [package_root, *_safe_python_path(reduced.get("PYTHONPATH"), home)]
     )
@@ -139,8 +141,83 @@ def _still_running(child: Any) -> bool:
         return False
 
 
+#: posix_spawn with ``setsid`` (no ``subprocess`` import, which alone costs a lean CLI
+#: more than the rest of the hand-off); it has no working-directory action, which is fine
+#: only where ``-P`` keeps the working directory off ``sys.path`` (the child then moves to
+#: the filesystem root itself).
+_CAN_POSIX_SPAWN = (
+    sys.platform != "win32"
+    and sys.version_info >= (3, 11)
+    and hasattr(os, "posix_spawn")
+    and hasattr(os, "POSIX_SPAWN_OPEN")
+)
+#: Pids started with posix_spawn and not yet reaped (a long-lived host reaps them here).
+_spawned: list[int] = []
+
+
 def start(paths: state.Paths, env: Mapping[str, str], *, spawn: Spawn | None = None) -> int | None:
     """Start the child without waiting for it; its pid, or None if it could not start."""
+    environment = child_env(env, paths.home)
+    if spawn is None and _CAN_POSIX_SPAWN:
+        return _posix_spawn(environment)
+    return _popen(environment, spawn)
+
+
+def _inheritable_fds() -> list[int] | None:
+    """Descriptors above stdio a child would inherit (the host's business, e.g. a pipe a
+    shell reads until every writer is gone); None if they cannot be listed."""
+    for listing in ("/proc/self/fd", "/dev/fd"):
+        try:
+            names = os.listdir(listing)
+        except OSError:
+            continue
+        found = []
+        for name in names:
+            if name.isdigit() and int(name) > 2:
+                try:
+                    if os.get_inheritable(int(name)):
+                        found.append(int(name))
+                except OSError:
+                    continue  # the listing's own descriptor, closed by now
+        return found
+    return None
+
+
+def _posix_spawn(environment: dict[str, str]) -> int | None:
+    _reap()
+    inherited = _inheritable_fds()
+    if inherited is None:
+        return _popen(environment, None)  # cannot close what we cannot see: Popen can
+    devnull = os.devnull
+    actions: list[tuple[int | str, ...]] = [
+        (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
+        *((os.POSIX_SPAWN_CLOSE, fd) for fd in inherited),
+    ]
+    try:
+        pid = os.posix_spawn(sys.executable, argv(), environment, file_actions=actions, setsid=True)
+    except (OSError, NotImplementedError, TypeError):
+        return None
+    _spawned.append(pid)
+    return pid
+
+
+def _reap() -> None:
+    for pid in list(_spawned):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        except OSError:
+            continue
+        if done:
+            _spawned.remove(pid)
+
+
+def _popen(environment: dict[str, str], spawn: Spawn | None) -> int | None:
+    import subprocess
+
     popen: Spawn = spawn or subprocess.Popen
     kwargs: dict[str, Any] = {
         "stdin": subprocess.DEVNULL,
@@ -148,7 +225,7 @@ def start(paths: state.Paths, env: Mapping[str, str], *, spawn: Spawn | None = N
         "stderr": subprocess.DEVNULL,
         "close_fds": True,
         "cwd": CHILD_CWD,
-        "env": child_env(env, paths.home),
+        "env": environment,
     }
     if sys.platform == "win32":  # pragma: no cover - Windows only
         flags = getattr(subprocess, "DETACHED_PROCESS", 0x8)
@@ -164,6 +241,8 @@ def start(paths: state.Paths, env: Mapping[str, str], *, spawn: Spawn | None = N
         return None
     global _registered
     if not _registered:
+        import atexit
+
         atexit.register(_let_go)
         _registered = True
     _children.append(process)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from opentelemetry.sdk.trace import ReadableSpan
 
-JsonObject = dict[str, Any]
+    JsonObject = dict[str, Any]
 
 # opentelemetry-python's SpanKind starts at INTERNAL = 0; OTLP reserves 0 for UNSPECIFIED.
 _KIND_OFFSET = 1
@@ -117,7 +119,9 @@ class Encoder:
         if span.parent is not None:
             out["parentSpanId"] = f"{span.parent.span_id:016x}"
         if ctx.trace_state:
-            out["traceState"] = ctx.trace_state.to_header()
+            # A W3C header string on light spans, a TraceState on SDK spans.
+            state = ctx.trace_state
+            out["traceState"] = state if isinstance(state, str) else state.to_header()
         if span.dropped_attributes or bad:
             out["droppedAttributesCount"] = span.dropped_attributes + bad
         if span.events:
@@ -153,9 +157,11 @@ class Encoder:
 
     def encode(self, spans: Sequence[ReadableSpan]) -> JsonObject:
         """Group spans by resource and scope into one request."""
-        by_resource: dict[int, tuple[Any, dict[tuple[str, str], list[JsonObject]]]] = {}
+        by_resource: dict[object, tuple[Any, dict[tuple[str, str], list[JsonObject]]]] = {}
         for span in spans:
-            _, scopes = by_resource.setdefault(id(span.resource), (span.resource, {}))
+            # Light and SDK spans of one process carry equal resources in different objects.
+            key = _resource_key(span.resource)
+            _, scopes = by_resource.setdefault(key, (span.resource, {}))
             scope = span.instrumentation_scope
             scope_key = (scope.name if scope else "", (scope.version or "") if scope else "")
             scopes.setdefault(scope_key, []).append(self.span(span))
@@ -172,6 +178,14 @@ class Encoder:
                 }
             )
         return {"resourceSpans": resource_spans}
+
+
+def _resource_key(resource: Any) -> object:
+    attrs = getattr(resource, "attributes", None) or {}
+    try:
+        return tuple(sorted((str(k), repr(v)) for k, v in attrs.items()))
+    except (TypeError, AttributeError):
+        return id(resource)
 
 
 def encode(spans: Sequence[ReadableSpan], *, finite_only: bool = False) -> JsonObject:

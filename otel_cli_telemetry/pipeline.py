@@ -1,40 +1,30 @@
-"""The enabled path: a private TracerProvider, the command span, and delivery.
+"""The SDK side of the enabled path: a private TracerProvider whose span processor feeds
+the same gate as the light recorder (``_recorder``), for commands that make child spans.
 
-Imported only once consent said yes; importing it imports the OpenTelemetry SDK.
-The host's global TracerProvider is never touched.
+Imported only when a command asks for the SDK (``telemetry.tracer``,
+``install_global_tracer_provider``); importing it imports the OpenTelemetry SDK. The host's
+global TracerProvider is never touched.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON
-from opentelemetry.sdk.version import __version__ as sdk_version
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from . import (
-    attributes,
-    command,
-    coordination,
-    delivery,
-    launcher,
-    otlp_json,
-    propagation,
-    spool,
-    state,
-)
-from . import destination as destination_mod
+from . import attributes, propagation
+from ._recorder import CommandSpan
 from .processor import ConsentSpanProcessor
+
+if TYPE_CHECKING:
+    from ._recorder import Recorder
 
 #: Attribute values longer than this are truncated by the SDK.
 MAX_ATTRIBUTE_LENGTH = 1024
@@ -47,60 +37,32 @@ logging.getLogger("opentelemetry").addHandler(logging.NullHandler())
 logging.getLogger("otel_cli_telemetry").addHandler(logging.NullHandler())
 
 
-class PipelineOptions:
-    """Everything the pipeline needs, resolved by Telemetry. ``capture`` (the test kit)
-    receives each encoded request instead of the spool: no disk, no child."""
-
-    def __init__(
-        self,
-        *,
-        service_name: str,
-        service_version: str | None,
-        env_prefix: str,
-        paths: state.Paths,
-        destinations: list[destination_mod.Destination],
-        debug: bool,
-        env: Mapping[str, str],
-        spawn: launcher.Spawn | None = None,
-        stderr: Any = None,
-        capture: Callable[[dict[str, Any]], None] | None = None,
-        identity_linking: bool = False,
-    ) -> None:
-        self.identity_linking = identity_linking
-        self.service_name = service_name
-        self.service_version = service_version
-        self.env_prefix = env_prefix
-        self.paths = paths
-        self.destinations = destinations
-        self.debug = debug
-        self.env = env
-        self.spawn = spawn
-        self.stderr = stderr
-        self.capture = capture
-
-
-class Counters:
-    """What this process dropped and why; never printed, shown by ``status``."""
+class _PresetIds(RandomIdGenerator):
+    """Random ids, except the next ones when preset: how a light command span continues
+    as an SDK span with the same trace id and span id."""
 
     def __init__(self) -> None:
-        self.dropped: dict[str, int] = {}
-        self.spooled = 0
-        self.exporters_started = 0
-        self.last_spool_file: str | None = None
+        self.trace_id: int | None = None
+        self.span_id: int | None = None
 
-    def count(self, reason: str, n: int = 1) -> None:
-        self.dropped[reason] = self.dropped.get(reason, 0) + n
+    def generate_trace_id(self) -> int:
+        preset, self.trace_id = self.trace_id, None
+        return preset or super().generate_trace_id()
+
+    def generate_span_id(self) -> int:
+        preset, self.span_id = self.span_id, None
+        return preset or super().generate_span_id()
 
 
 class Pipeline:
-    """One per Telemetry object, built on its first enabled command."""
+    """One per recorder, built the first time a command asks for the SDK."""
 
-    def __init__(self, options: PipelineOptions) -> None:
-        self.options = options
-        self.counters = Counters()
-        self.processor = ConsentSpanProcessor(lambda: True, self._deliver)
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.processor = ConsentSpanProcessor(recorder.gate)
+        self._ids = _PresetIds()
         self.provider = TracerProvider(
-            resource=Resource(self._resource_attributes()),
+            resource=Resource(recorder.handoff.resource),
             sampler=ALWAYS_ON,
             span_limits=SpanLimits(
                 max_attributes=128,
@@ -108,180 +70,73 @@ class Pipeline:
                 max_links=32,
                 max_attribute_length=MAX_ATTRIBUTE_LENGTH,
             ),
+            id_generator=self._ids,
             shutdown_on_exit=False,
         )
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer(attributes.SCOPE_NAME, attributes.SCOPE_VERSION)
 
-    def _resource_attributes(self) -> dict[str, Any]:
-        opts = self.options
-        install_id: str | None
-        principal: str | None = None
-        try:
-            if opts.debug or opts.capture is not None:
-                # Debug and capture write nothing: show the id if one exists.
-                existing = state.read_json(opts.paths.state_file) or {}
-                install_id = str(existing.get("installation_id") or state.random_uuid())
-                linked = existing.get("linked_principal_id")
-                principal = linked if isinstance(linked, str) and linked else None
-            else:
-                from . import identity
-
-                state.ensure_dir(opts.paths.home)
-                current = identity.read(opts.paths)
-                install_id = current.installation_id
-                principal = current.linked_principal_id
-        except (OSError, ValueError, TimeoutError, state.UnsafeHomeError):
-            self.counters.count("installation_id_unavailable")
-            install_id = None
-        attrs: dict[str, Any] = dict(
-            attributes.resource_attributes(
-                opts.service_name, opts.service_version, install_id, opts.env, sdk_version
-            )
-        )
-        if principal and opts.identity_linking:
-            attrs["user.id"] = principal  # personal data: only when the author opted in
-        return attrs
-
-    # --- the command span -----------------------------------------------------------
-
-    def parent_context(self) -> context_api.Context | None:
-        """A context carrying the remote parent from ``TRACEPARENT``, if valid."""
-        return propagation.extract(self.options.env)
-
-    def start(self, name: str, *, root: bool, extra: Mapping[str, Any] | None) -> CommandSpan:
-        attrs: dict[str, Any] = {
-            "process.executable.name": attributes.executable_name(self.options.service_name),
-            "process.pid": os.getpid(),
-        }
-        if extra:
-            cleaned, refused = attributes.clean_user_attributes(extra)
-            attrs.update(cleaned)
-            if refused:
-                self.counters.count("invalid_attribute", refused)
-        parent = self.parent_context() if root else None
+    def start(
+        self, recorder: Recorder, name: str, *, root: bool, attrs: dict[str, Any]
+    ) -> CommandSpan:
+        """A command span that is an SDK span from the start (the SDK already runs)."""
+        parent = propagation.extract(recorder.handoff.options.env) if root else None
         span = self.tracer.start_span(
-            f"{self.options.service_name} {name}".strip(),
-            context=parent,
+            name, context=parent, kind=SpanKind.INTERNAL, attributes=attrs
+        )
+        command_span = CommandSpan(recorder, recorder.handoff.options.service_name, None)
+        command_span.sdk = span
+        command_span.token = context_api.attach(trace_api.set_span_in_context(span))
+        return command_span
+
+    def adopt(self, command_span: CommandSpan) -> None:
+        """Continue a light command span as an SDK span: same trace id, span id, start time,
+        parent, name and attributes; it becomes the current span."""
+        light = command_span.light
+        assert light is not None
+        parent = light.parent
+        if parent is None:
+            context = context_api.Context()
+            self._ids.trace_id = light.context.trace_id
+        else:
+            state = (
+                trace_api.TraceState.from_header([parent.trace_state])
+                if parent.trace_state
+                else None
+            )
+            parent_context = trace_api.SpanContext(
+                parent.trace_id,
+                parent.span_id,
+                is_remote=parent.is_remote,
+                trace_flags=trace_api.TraceFlags(parent.trace_flags),
+                trace_state=state,
+            )
+            context = trace_api.set_span_in_context(trace_api.NonRecordingSpan(parent_context))
+        self._ids.span_id = light.context.span_id
+        span = self.tracer.start_span(
+            light.name,
+            context=context,
             kind=SpanKind.INTERNAL,
-            attributes=attrs,
+            attributes=light.attributes,
+            start_time=light.start_time,
         )
-        if root:
-            ctx = span.get_span_context()
-            self.processor.register_root(ctx.trace_id, ctx.span_id)
-        token = context_api.attach(trace_api.set_span_in_context(span))
-        return CommandSpan(
-            span, token, time.perf_counter_ns(), self.options.service_name, self.processor
-        )
+        command_span.sdk = span
+        command_span.light = None
+        command_span.token = context_api.attach(trace_api.set_span_in_context(span))
 
-    # --- delivery -------------------------------------------------------------------
-
-    def _deliver(self, spans: Sequence[ReadableSpan], overflow: int) -> None:
-        opts = self.options
-        encoder = otlp_json.Encoder(finite_only=_json_on_the_wire(opts.destinations))
-        request = encoder.encode(spans)
-        if encoder.dropped_values:
-            self.counters.count("unencodable_value", encoder.dropped_values)
-        if overflow:
-            self.counters.count("span_limit", overflow)
-        if opts.capture is not None:
-            opts.capture(request)
-            return
-        if opts.debug:
-            out = opts.stderr if opts.stderr is not None else sys.stderr
-            out.write(json.dumps(request, indent=2, ensure_ascii=False) + "\n")
-            return
-        queues = [q for q, _ in destination_mod.queues(opts.paths, opts.destinations)]
+    def finish(self, command_span: CommandSpan, values: dict[str, Any], error: str | None) -> None:
+        span = command_span.sdk
         try:
-            path = spool.write(queues[0].spool_dir, spool.dumps(request))
-        except (OSError, ValueError) as exc:
-            reason = f"spool_write_{exc.__class__.__name__}"
-            self.counters.count(reason)
-            # Written down now if the disk lets us, else kept until it does.
-            delivery.record_drops(queues[0].delivery_file, queues[0].state_lock, {reason: 1})
-            return
-        for extra in queues[1:]:
-            # Each destination keeps its own queue: a hard link costs no extra space.
-            try:
-                spool.link(path, extra.spool_dir)
-            except (OSError, ValueError) as exc:
-                self.counters.count(f"spool_link_{exc.__class__.__name__}")
-        self.counters.spooled += 1
-        self.counters.last_spool_file = path.name
-        try:
-            for queue in queues:
-                # The caps hold whether or not an exporter runs (backing off, stopped).
-                dropped = spool.enforce_caps(queue.spool_dir)
-                delivery.record_drops(
-                    queue.delivery_file,
-                    queue.state_lock,
-                    {f"cap_{k}": v for k, v in dropped.items()},
-                )
-            destination_mod.save(opts.paths.destination_file, opts.destinations)
-            ready, _why = launcher.should_start(opts.paths, queues=queues, env=opts.env)
-            if ready:
-                if launcher.start(opts.paths, opts.env, spawn=opts.spawn) is not None:
-                    self.counters.exporters_started += 1
-                else:
-                    coordination.release_claim(opts.paths)
-                    self.counters.count("spawn_failed")
-        except (OSError, ValueError) as exc:
-            self.counters.count(f"launch_{exc.__class__.__name__}")
-
-
-def _json_on_the_wire(destinations: Sequence[destination_mod.Destination]) -> bool:
-    """True if a destination sends OTLP/JSON, where NaN and infinities are refused."""
-    return any(d.kind == destination_mod.OTLP and d.protocol == "http/json" for d in destinations)
-
-
-class CommandSpan:
-    """The live command span and what ending it needs."""
-
-    __slots__ = ("pid", "processor", "service_name", "span", "started_ns", "token")
-
-    def __init__(
-        self,
-        span: Any,
-        token: object,
-        started_ns: int,
-        service_name: str = "",
-        processor: ConsentSpanProcessor | None = None,
-    ) -> None:
-        self.span = span
-        self.token = token
-        self.started_ns = started_ns
-        self.service_name = service_name
-        self.processor = processor
-        #: Only the process that started the span ends it: after a host ``os.fork()`` the
-        #: child running on through the ``with`` block must not deliver it a second time.
-        self.pid = os.getpid()
-
-    def discard(self) -> None:
-        """This run is not to be recorded (e.g. the ``telemetry`` consent commands)."""
-        if self.processor is not None:
-            self.processor.discard(self.span.get_span_context().trace_id)
-
-    def rename(self, name: str) -> None:
-        self.span.update_name(f"{self.service_name} {name}".strip())
-
-    def finish(self, outcome: command.Exit, extra: Mapping[str, Any] | None = None) -> None:
-        span = self.span
-        if os.getpid() != self.pid:
-            context_api.detach(self.token)  # type: ignore[arg-type]
-            return
-        try:
-            duration_ms = (time.perf_counter_ns() - self.started_ns) / 1e6
-            span.set_attribute("process.exit.code", outcome.code)
-            span.set_attribute(attributes.OUTCOME, outcome.outcome)
-            span.set_attribute(attributes.DURATION_MS, round(duration_ms, 3))
-            if extra:
-                span.set_attributes(dict(extra))
-            if outcome.code != 0:
-                span.set_attribute("error.type", outcome.error_type or command.OTHER)
+            span.set_attributes(values)
+            if error is not None:
                 # The description stays generic: exception messages can hold secrets.
-                span.set_status(Status(StatusCode.ERROR, outcome.outcome))
+                span.set_status(Status(StatusCode.ERROR, error))
         finally:
             try:
-                context_api.detach(self.token)  # type: ignore[arg-type]
+                self.detach(command_span.token)
             finally:
                 span.end()
+
+    @staticmethod
+    def detach(token: object) -> None:
+        context_api.detach(token)  # type: ignore[arg-type]

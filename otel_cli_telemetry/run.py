@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any, TypeAlias
 
-    from .pipeline import CommandSpan
+    from ._recorder import CommandSpan
     from .telemetry import Telemetry
 
     Capture: TypeAlias = Callable[[dict[str, Any]], None]
@@ -90,7 +90,7 @@ class CommandHandle:
 
             cleaned, _ = clean_user_attributes({key: value})
             if cleaned:
-                self._span.span.set_attributes(cleaned)
+                self._span.set_attributes(cleaned)
 
 
 class CommandContext:
@@ -116,8 +116,8 @@ class CommandContext:
                 root = id(self._telemetry) not in active
                 if root:
                     self._telemetry._maybe_show_notice()
-                pipeline = self._telemetry._pipeline_for_run()
-                self._span = pipeline.start(self._name, root=root, extra=self._attributes)
+                recorder = self._telemetry._recorder_for_run()
+                self._span = recorder.start(self._name, root=root, extra=self._attributes)
                 self._token = active_var.set((*active, id(self._telemetry)))
                 self._handle.recording = True
                 self._handle._span = self._span

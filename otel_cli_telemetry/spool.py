@@ -8,17 +8,18 @@ directory; they are parsed as JSON data only. A file that cannot be parsed is mo
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from . import _fs, state
 from ._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 SUFFIX = ".json"
 #: Defaults, documented in the README: 1000 files, 20 MB, 7 days.
@@ -57,7 +58,7 @@ def write(spool_dir: Path, payload: bytes) -> Path:
     if len(payload) > MAX_FILE_BYTES:
         raise ValueError("trace too large to spool")
     ensure(spool_dir)
-    name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}{SUFFIX}"
+    name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}{SUFFIX}"
     path = spool_dir / name
     state.atomic_write(path, payload)
     return path
@@ -132,6 +133,11 @@ def _check_shape(request: dict[str, Any]) -> None:
         return value
 
     for resource_spans in objects(request.get("resourceSpans"), "resourceSpans") or []:
+        resource = resource_spans.get("resource")
+        if resource is not None:
+            if not isinstance(resource, dict):
+                raise ValueError("resource is not an object")
+            objects(resource.get("attributes"), "resource attributes")
         for scope_spans in objects(resource_spans.get("scopeSpans"), "scopeSpans"):
             for span in objects(scope_spans.get("spans"), "spans"):
                 objects(span.get("attributes"), "attributes")
@@ -172,7 +178,7 @@ def _remove_any(path: Path) -> None:
     import shutil
     import stat
 
-    with contextlib.suppress(OSError):
+    with _fs.suppress(OSError):
         if stat.S_ISDIR(os.lstat(path).st_mode):
             if shutil.rmtree.avoids_symlink_attacks:
                 shutil.rmtree(path, ignore_errors=True)
@@ -219,7 +225,7 @@ def enforce_caps(
 
 
 def _remove_name(spool_dir: Path, name: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    with _fs.suppress(FileNotFoundError):
         _remove_any(spool_dir / name)
 
 

@@ -17,19 +17,21 @@ dies, ``kill -9`` included, so a stale lock can always be taken over.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
 
 from . import _fs, config
 from ._fs import NotRegularFile as NotRegularFile
 from ._fs import UnsafeHomeError as UnsafeHomeError
 from ._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import IO, Any
 
 CONFIG_FILE = "config.toml"
 STATE_FILE = "state.json"
@@ -114,13 +116,45 @@ def resolve_paths(
         # same directory, and nothing may be derived from a relative path.
         base = Path(os.path.abspath(os.path.expanduser(chosen)))
         return Paths(home=base, config_dir=base)
+    state_dir, config_dir = user_dirs(app_name, env)
+    return Paths(home=Path(state_dir) / "telemetry", config_dir=Path(config_dir))
+
+
+def user_dirs(app_name: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """The user state and config directories of ``app_name``, as platformdirs gives them.
+
+    On Linux and the BSDs that is the XDG rule, computed here (``$XDG_STATE_HOME`` or
+    ``~/.local/state``, ``$XDG_CONFIG_HOME`` or ``~/.config``; a relative XDG value is
+    ignored, a relative ``HOME`` replaced by the account's home), because importing
+    platformdirs costs a small CLI more than everything else it does for telemetry; a test
+    keeps the two equal. macOS and Windows ask platformdirs.
+    """
+    if os.name == "posix" and sys.platform != "darwin":
+        return (
+            os.path.join(_xdg_base(env, "XDG_STATE_HOME", ".local/state"), app_name),
+            os.path.join(_xdg_base(env, "XDG_CONFIG_HOME", ".config"), app_name),
+        )
     import platformdirs
 
-    return Paths(
-        home=Path(os.path.abspath(platformdirs.user_state_dir(app_name, appauthor=False)))
-        / "telemetry",
-        config_dir=Path(os.path.abspath(platformdirs.user_config_dir(app_name, appauthor=False))),
+    return (
+        os.path.abspath(platformdirs.user_state_dir(app_name, appauthor=False)),
+        os.path.abspath(platformdirs.user_config_dir(app_name, appauthor=False)),
     )
+
+
+def _xdg_base(env: Mapping[str, str], variable: str, default: str) -> str:
+    value = env.get(variable, "")
+    if value.startswith("/"):
+        return value
+    home = env.get("HOME", "")
+    if not home.startswith("/"):
+        try:
+            import pwd
+
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except (ImportError, KeyError):
+            home = os.path.expanduser("~")
+    return os.path.join(home.rstrip("/") or "/", default)
 
 
 def check_dir(path: Path) -> bool:
@@ -142,7 +176,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     ``os.replace`` swaps the directory entry: a link in ``path``'s place is replaced, never
     followed. A directory in its place is moved aside first.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{random_uuid().hex[:8]}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _fs.NOFOLLOW | _fs.CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -155,7 +189,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             _fs.move_aside(path)
             os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
+        with _fs.suppress(OSError):
             os.unlink(tmp)
         raise
 
@@ -169,7 +203,10 @@ def read_json(path: Path, *, max_bytes: int = 1 << 20) -> dict[str, Any] | None:
         return None
     except NotADirectoryError as exc:
         raise NotRegularFile(f"{path.name}: a parent is not a directory") from exc
-    value = json.loads(raw)
+    try:
+        value = json.loads(raw)
+    except RecursionError as exc:  # nested deeper than the parser goes: corrupt
+        raise ValueError(f"{os.path.basename(path)} is nested too deeply") from exc
     if not isinstance(value, dict):
         raise ValueError(f"{path.name} does not hold a JSON object")
     return value
@@ -179,14 +216,18 @@ def write_json(path: Path, value: Mapping[str, Any]) -> None:
     atomic_write(path, json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
 
 
-def _uuid_mod() -> Any:
-    import uuid  # lazily: only the enabled path needs it
+def uuid4() -> str:
+    """A random (version 4) UUID string, as ``str(uuid.uuid4())``, from ``os.urandom``
+    without importing ``uuid`` (which costs more than the rest of a command's work)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
-    return uuid
 
-
-def random_uuid() -> Any:
-    return _uuid_mod().uuid4()
+def random_uuid() -> str:
+    return uuid4()
 
 
 # --- advisory file locks ----------------------------------------------------------
@@ -218,7 +259,7 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
         return True
 
     def _unlock(fh: IO[bytes]) -> None:
-        with contextlib.suppress(OSError):
+        with _fs.suppress(OSError):
             fh.seek(0)
             msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
 

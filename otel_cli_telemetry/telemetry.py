@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
     from . import destination as destination_mod
     from . import state
+    from ._recorder import Recorder
     from .drain import Report
     from .launcher import Spawn
-    from .pipeline import Pipeline
     from .status import Status
 
     F = TypeVar("F", bound=Callable[..., Any])
@@ -116,8 +116,8 @@ class Telemetry:
         self._deadline = export_deadline
         self._env = env
         self._spawn = spawn
-        self._pipeline: Pipeline | None = None
-        self._capture_pipeline: Pipeline | None = None
+        self._recorder: Recorder | None = None
+        self._capture_recorder: Recorder | None = None
         self._paths: state.Paths | None = None
         self._last_decision: consent_mod.Decision | None = None
 
@@ -214,47 +214,39 @@ class Telemetry:
 
         return decorate
 
-    def _pipeline_for_run(self) -> "Pipeline":
+    def _recorder_for_run(self) -> "Recorder":
+        """The recorder of this app's command spans (light until the SDK is asked for)."""
+        from ._handoff import Handoff
+        from ._recorder import Recorder
+
         capture = capture_target()
         if capture is not None:
-            # The test kit is capturing: a separate pipeline that never touches the disk.
-            if (
-                self._capture_pipeline is None
-                or self._capture_pipeline.options.capture is not capture
-            ):
-                from .pipeline import Pipeline, PipelineOptions
-
-                self._capture_pipeline = Pipeline(
-                    PipelineOptions(
-                        service_name=self.service_name,
-                        service_version=self.version,
-                        env_prefix=self.env_prefix,
-                        paths=self.paths,
-                        destinations=[],
-                        debug=False,
-                        env=self.env,
-                        capture=capture,
-                        identity_linking=self.identity_linking,
-                    )
+            # The test kit is capturing: a separate hand-off that never touches the disk.
+            current = self._capture_recorder
+            if current is None or current.handoff.options.capture is not capture:
+                current = self._capture_recorder = Recorder(
+                    Handoff(self._options(destinations=[], debug=False, capture=capture))
                 )
-            return self._capture_pipeline
-        if self._pipeline is None:
-            from .pipeline import Pipeline, PipelineOptions
-
-            self._pipeline = Pipeline(
-                PipelineOptions(
-                    service_name=self.service_name,
-                    service_version=self.version,
-                    env_prefix=self.env_prefix,
-                    paths=self.paths,
-                    destinations=self.destinations(),
-                    debug=self.debug(),
-                    env=self.env,
-                    spawn=self._spawn,
-                    identity_linking=self.identity_linking,
-                )
+            return current
+        if self._recorder is None:
+            self._recorder = Recorder(
+                Handoff(self._options(destinations=self.destinations(), debug=self.debug()))
             )
-        return self._pipeline
+        return self._recorder
+
+    def _options(self, **varying: "Any") -> "Any":
+        from ._handoff import Options
+
+        return Options(
+            service_name=self.service_name,
+            service_version=self.version,
+            env_prefix=self.env_prefix,
+            paths=self.paths,
+            env=self.env,
+            spawn=self._spawn,
+            identity_linking=self.identity_linking,
+            **varying,
+        )
 
     @property
     def tracer(self) -> "Tracer":
@@ -264,7 +256,8 @@ class Telemetry:
         """
         decision = self._last_decision or self.consent()
         if decision.enabled:
-            return self._pipeline_for_run().tracer
+            # The command asks for the SDK: its open command spans continue as SDK spans.
+            return self._recorder_for_run().sdk().tracer
         from ._noop import NoOpTracer
 
         return NoOpTracer()  # type: ignore[return-value]
@@ -302,7 +295,7 @@ class Telemetry:
         state.ensure_dir(self.paths.home)
         linked = identity.link(self.paths, principal_id, on_alias=on_alias)
         # The next command's resource carries the new identity.
-        self._pipeline = self._capture_pipeline = None
+        self._recorder = self._capture_recorder = None
         return linked
 
     def unlink_identity(self) -> None:
@@ -313,7 +306,7 @@ class Telemetry:
 
         state.ensure_dir(self.paths.home)
         identity.unlink(self.paths)
-        self._pipeline = self._capture_pipeline = None
+        self._recorder = self._capture_recorder = None
 
     def notice_text(self) -> str:
         """The first-run notice (the author's, or a plain default)."""
@@ -345,6 +338,14 @@ class Telemetry:
         decision = self._last_decision
         if decision is None or not decision.enabled or not in_command():
             return result
+        light = self._recorder_for_run().traceparent()
+        if light is not None:  # no SDK needed for the command span's own context
+            result[config.TRACEPARENT] = light[0]
+            if light[1]:
+                result[config.TRACESTATE] = light[1]
+            else:
+                result.pop(config.TRACESTATE, None)
+            return result
         from . import propagation
 
         return propagation.inject(result)
@@ -360,7 +361,7 @@ class Telemetry:
             return False
         from opentelemetry import trace
 
-        provider = self._pipeline_for_run().provider
+        provider = self._recorder_for_run().sdk().provider
         if trace.get_tracer_provider() is provider:
             return True
         if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from otel_cli_telemetry import config, destination
@@ -111,3 +114,34 @@ def test_flag_reads_unknown_words_as_true() -> None:
     assert config.flag({"X": "please"}, "X") is True
     assert config.flag({"X": "off"}, "X") is False
     assert config.flag({"X": ""}, "X") is None
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="the XDG rule is for Linux/BSD")
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"XDG_STATE_HOME": "/srv/state", "XDG_CONFIG_HOME": "/srv/config"},
+        {"XDG_STATE_HOME": "relative/state", "XDG_CONFIG_HOME": ""},
+        {"XDG_STATE_HOME": "   ", "HOME": "/home/someone"},
+        {"HOME": "relative-home"},
+        {"HOME": ""},
+    ],
+)
+def test_default_directories_equal_platformdirs(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    """Our cheap XDG rule gives exactly what platformdirs gives, for every shape of env."""
+    import platformdirs
+
+    from otel_cli_telemetry import state
+
+    for name in ("XDG_STATE_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    expected = (
+        platformdirs.user_state_dir("some-app", appauthor=False),
+        platformdirs.user_config_dir("some-app", appauthor=False),
+    )
+    assert state.user_dirs("some-app", dict(os.environ)) == expected
