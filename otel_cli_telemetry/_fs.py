@@ -29,8 +29,12 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
     from types import TracebackType
+    from typing import TypeAlias
+
+    #: Paths are plain strings here (pathlib costs a small CLI more than the rest of its
+    #: telemetry); callers may pass any path-like.
+    StrPath: TypeAlias = "str | os.PathLike[str]"
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 NONBLOCK = getattr(os, "O_NONBLOCK", 0)
@@ -89,7 +93,7 @@ def _user_home() -> str | None:
     return os.path.realpath(home) if home else None
 
 
-def _check_ancestor(path: str, st: os.stat_result, uid: int, home: str | None) -> None:
+def _check_ancestor(path: str, st: os.stat_result, uid: int) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise UnsafeHomeError(f"{path} is not a directory")
     if st.st_uid not in (0, uid):
@@ -97,7 +101,7 @@ def _check_ancestor(path: str, st: os.stat_result, uid: int, home: str | None) -
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         if st.st_mode & stat.S_ISVTX and st.st_uid == 0:
             return  # /tmp-like: others cannot rename or delete what we own in it
-        if home is not None and path == home and st.st_uid == uid and not st.st_mode & stat.S_IWOTH:
+        if st.st_uid == uid and path == _user_home() and not st.st_mode & stat.S_IWOTH:
             return  # the user's own home, even with a shared group's write bit
         raise UnsafeHomeError(f"{path} can be written by others (mode {st.st_mode & 0o7777:o})")
 
@@ -109,7 +113,7 @@ def _split(path: str) -> list[str]:
     return [drive + os.sep, *names]
 
 
-def check_ancestors(path: Path) -> None:
+def check_ancestors(path: StrPath) -> None:
     """Raise UnsafeHomeError unless nobody but root and us can swap ``path``'s parents.
 
     Stops at the first missing directory: what is missing, we create (0700).
@@ -117,7 +121,6 @@ def check_ancestors(path: Path) -> None:
     if not _POSIX:
         return
     uid = os.getuid()
-    home = _user_home()
     parts = _split(os.path.dirname(os.path.abspath(path)))
     current = parts[0]
     checked: set[str] = set()
@@ -133,7 +136,7 @@ def check_ancestors(path: Path) -> None:
                 st = os.lstat(prefix)
             except FileNotFoundError:
                 return False
-            _check_ancestor(prefix, st, uid, home)
+            _check_ancestor(prefix, st, uid)
             checked.add(prefix)
         return True
 
@@ -155,12 +158,12 @@ def check_ancestors(path: Path) -> None:
             if not check_real(current):
                 return
             continue
-        _check_ancestor(candidate, st, uid, home)
+        _check_ancestor(candidate, st, uid)
         checked.add(candidate)
         current = candidate
 
 
-def check_own_dir(path: Path) -> bool:
+def check_own_dir(path: StrPath) -> bool:
     """True if ``path`` is a directory of ours that only we can write; False if missing.
 
     Raises UnsafeHomeError if it is a link, not a directory, another user's, or writable
@@ -182,7 +185,7 @@ def check_own_dir(path: Path) -> bool:
     return True
 
 
-def check_home(path: Path) -> bool:
+def check_home(path: StrPath) -> bool:
     """The whole check of a state dir: absolute, its chain safe, itself ours.
 
     True if it exists, False if it does not yet (its existing parents are safe).
@@ -193,7 +196,7 @@ def check_home(path: Path) -> bool:
     return check_own_dir(path)
 
 
-def ensure_home(path: Path) -> Path:
+def ensure_home(path: StrPath) -> StrPath:
     """``check_home``, creating what is missing one directory at a time, each 0700."""
     if check_home(path):
         return path
@@ -215,7 +218,7 @@ def ensure_home(path: Path) -> Path:
     return path
 
 
-def ensure_subdir(path: Path) -> Path:
+def ensure_subdir(path: StrPath) -> StrPath:
     """A directory directly inside an already checked state dir (``spool/``...).
 
     Anything else in its place (a link, a file, a FIFO, another user's directory) is moved
@@ -233,7 +236,7 @@ def ensure_subdir(path: Path) -> Path:
     raise UnsafeHomeError(f"{path} keeps being replaced")
 
 
-def subdir_if_safe(path: Path) -> bool:
+def subdir_if_safe(path: StrPath) -> bool:
     """True if ``path`` is a directory of ours to list; a link or other impostor is moved
     aside (so it is never followed) and False returned, as for a missing directory."""
     try:
@@ -243,7 +246,7 @@ def subdir_if_safe(path: Path) -> bool:
         return False
 
 
-def move_aside(path: Path) -> None:
+def move_aside(path: StrPath) -> None:
     """Take an impostor out of the way without following it: a link or non-directory is
     unlinked; a directory is renamed to a hidden name (we never delete what we did not
     make)."""
@@ -260,7 +263,7 @@ def move_aside(path: Path) -> None:
             os.unlink(path)
 
 
-def open_regular(path: Path, flags: int, mode: int = 0o600) -> int:
+def open_regular(path: StrPath, flags: int, mode: int = 0o600) -> int:
     """``os.open`` that never follows a link or blocks, and returns only a regular file of
     ours (opened for writing: with no other hard link, so a write lands nowhere else).
     Raises NotRegularFile for anything else, FileNotFoundError if missing."""
@@ -287,7 +290,7 @@ def open_regular(path: Path, flags: int, mode: int = 0o600) -> int:
     return fd
 
 
-def read_bytes(path: Path, max_bytes: int) -> bytes:
+def read_bytes(path: StrPath, max_bytes: int) -> bytes:
     """At most ``max_bytes`` of a regular file of ours; ValueError past the cap or for
     anything that is not such a file; FileNotFoundError if missing."""
     fd = open_regular(path, os.O_RDONLY)
@@ -298,7 +301,7 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def scan_names(directory: Path) -> list[str]:
+def scan_names(directory: StrPath) -> list[str]:
     """Names in a directory of ours (checked first; an impostor is moved aside)."""
     if not subdir_if_safe(directory):
         return []

@@ -13,7 +13,8 @@ from ._record import Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
+
+    from ._fs import StrPath
 
 
 class Decision(Record):
@@ -34,7 +35,7 @@ def resolve(
     env: "Mapping[str, str]",
     *,
     env_prefix: str,
-    config_file: "Path | None",
+    config_file: "StrPath | None",
     explicit: bool | None = None,
 ) -> Decision:
     """Apply the rules in order; the first that speaks decides.
@@ -76,7 +77,7 @@ def from_env(
     return None
 
 
-def from_config(config_file: "Path | None") -> Decision:
+def from_config(config_file: "StrPath | None") -> Decision:
     """Rules 5 and 6 of ``resolve``: the persisted choice, else on."""
     if config_file is not None:
         from . import state
@@ -88,7 +89,7 @@ def from_config(config_file: "Path | None") -> Decision:
     return Decision(True, "default", "on by default; opt out with DO_NOT_TRACK=1")
 
 
-def persist(config_file: "Path", enabled: bool) -> None:
+def persist(config_file: "StrPath", enabled: bool) -> None:
     """Record the user's choice (``enable`` / ``disable`` commands)."""
     from . import state
 

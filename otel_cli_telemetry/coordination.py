@@ -37,8 +37,9 @@ from . import _fs, state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import IO
+
+    from ._fs import StrPath
 
 MARKER = "exporter.pid"
 #: How long a freshly claimed marker waits for its child to start.
@@ -49,11 +50,11 @@ PROBE_WAIT_S = 0.5
 OVERDUE_GRACE_S = 5.0
 
 
-def marker_path(paths: state.Paths) -> Path:
-    return paths.home / MARKER
+def marker_path(paths: state.Paths) -> str:
+    return os.path.join(paths.home, MARKER)
 
 
-def _create_exclusive(path: Path) -> bool:
+def _create_exclusive(path: StrPath) -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _fs.NOFOLLOW | _fs.CLOEXEC, 0o600)
     except FileExistsError:
@@ -65,13 +66,13 @@ def _create_exclusive(path: Path) -> bool:
 _MARKER_KEYS = ("pid", "started", "deadline", "boot", "pidns", "ticks")
 
 
-def read_marker(path: Path) -> dict[str, float | str]:
+def read_marker(path: StrPath) -> dict[str, float | str]:
     """What the child wrote into the marker: ``pid``, ``started``, ``deadline`` and, on
     Linux, who it is (``boot``, ``pidns``, ``ticks``); {} if unreadable."""
     return _parse_marker(_read_marker(path)[0])
 
 
-def _read_marker(path: Path) -> tuple[bytes, int | None]:
+def _read_marker(path: StrPath) -> tuple[bytes, int | None]:
     """The marker's bytes and inode, read through one descriptor."""
     try:
         fd = _fs.open_regular(path, os.O_RDONLY)
@@ -150,7 +151,7 @@ def _holds_flock(pid: int, inode: int) -> bool:
     return False
 
 
-def overdue_pid(path: Path, *, now: float | None = None) -> int | None:
+def overdue_pid(path: StrPath, *, now: float | None = None) -> int | None:
     """The pid of a child that holds the marker past its deadline plus the grace period,
     when it can be proven to be that child; None otherwise (then nobody is ended).
 
@@ -176,7 +177,7 @@ def overdue_pid(path: Path, *, now: float | None = None) -> int | None:
     return pid if _holds_flock(pid, inode) else None
 
 
-def _is_impostor(path: Path) -> bool:
+def _is_impostor(path: StrPath) -> bool:
     try:
         os.close(_fs.open_regular(path, os.O_RDONLY))
     except _fs.NotRegularFile:
@@ -186,7 +187,7 @@ def _is_impostor(path: Path) -> bool:
     return False
 
 
-def is_stale(path: Path, *, now: float | None = None) -> bool:
+def is_stale(path: StrPath, *, now: float | None = None) -> bool:
     """True if the marker exists but no live child stands behind it."""
     try:
         st = os.lstat(path)
@@ -235,7 +236,7 @@ def claim(paths: state.Paths, *, now: float | None = None) -> bool:
 def release_claim(paths: state.Paths) -> None:
     """Give back a claim whose child could not be started."""
     with _fs.suppress(FileNotFoundError):
-        marker_path(paths).unlink()
+        os.unlink(marker_path(paths))
 
 
 class ChildMarker:
@@ -282,7 +283,7 @@ class ChildMarker:
         if self._owned:
             self._owned = False
             with _fs.suppress(FileNotFoundError):
-                self.path.unlink()
+                os.unlink(self.path)
         self._lock.release()
 
     def reclaim(self) -> bool:

@@ -16,8 +16,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import random
     from collections.abc import Mapping
-    from pathlib import Path
     from typing import Any
+
+    from ._fs import StrPath
 
 #: First wait after a failed delivery, and the ceiling the doubling stops at.
 INITIAL_BACKOFF_S = 5.0
@@ -115,7 +116,7 @@ def _counts(value: object) -> dict[str, int]:
     }
 
 
-def load(path: Path) -> DeliveryState:
+def load(path: StrPath) -> DeliveryState:
     """The shared state; a missing or corrupt file reads as a fresh start."""
     try:
         data = state.read_json(path)
@@ -134,12 +135,16 @@ _unwritten: dict[str, dict[str, int]] = {}
 TALLY_PREFIX = "lost~"
 
 
-def _tallies(path: Path) -> list[tuple[str, str]]:
+def _stem(path: StrPath) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _tallies(path: StrPath) -> list[tuple[str, str]]:
     """(file name, reason) of the loss tallies waiting for ``path``."""
-    head = f"{TALLY_PREFIX}{path.stem}~"
+    head = f"{TALLY_PREFIX}{_stem(path)}~"
     found: list[tuple[str, str]] = []
     try:
-        names = os.listdir(path.parent)  # the state dir, checked by whoever got us here
+        names = os.listdir(os.path.dirname(path))  # the state dir, checked by our caller
     except OSError:
         return found
     for name in names:
@@ -150,7 +155,7 @@ def _tallies(path: Path) -> list[tuple[str, str]]:
     return found
 
 
-def update(path: Path, lock_path: Path, change: Any) -> DeliveryState:
+def update(path: StrPath, lock_path: StrPath, change: Any) -> DeliveryState:
     """Read-modify-write ``delivery.json`` under the state lock. ``change(state)`` mutates.
 
     Losses recorded earlier that could not be written then are folded in on the way.
@@ -171,11 +176,11 @@ def update(path: Path, lock_path: Path, change: Any) -> DeliveryState:
             raise
         for name, _ in tallies:
             with _fs.suppress(OSError):
-                (path.parent / name).unlink()
+                os.unlink(os.path.join(os.path.dirname(path), name))
         return current
 
 
-def update_quietly(path: Path, lock_path: Path, change: Any) -> bool:
+def update_quietly(path: StrPath, lock_path: StrPath, change: Any) -> bool:
     """``update``, best effort: bookkeeping must never raise (a full disk, a stuck lock,
     a corrupt lock file); the spool itself is the source of truth. True if written."""
     try:
@@ -185,7 +190,7 @@ def update_quietly(path: Path, lock_path: Path, change: Any) -> bool:
     return True
 
 
-def _keep_in_memory(path: Path, drops: Mapping[str, int]) -> None:
+def _keep_in_memory(path: StrPath, drops: Mapping[str, int]) -> None:
     mine = _unwritten.setdefault(str(path), {})
     for reason, count in drops.items():
         mine[reason] = mine.get(reason, 0) + count
@@ -196,7 +201,7 @@ def _safe_reason(reason: str) -> str:
 
 
 def record_drops(
-    path: Path, lock_path: Path, drops: Mapping[str, int], *, takeovers: int = 0
+    path: StrPath, lock_path: StrPath, drops: Mapping[str, int], *, takeovers: int = 0
 ) -> None:
     """Count lost traces by reason. Never loses the count silently: if ``delivery.json``
     cannot be written now, the losses wait in memory and as empty tally files."""
@@ -215,10 +220,11 @@ def record_drops(
     stamp = f"{time.time_ns()}-{os.getpid()}"
     mine = _unwritten[str(path)]
     for reason, count in drops.items():
-        head = f"{TALLY_PREFIX}{path.stem}~{_safe_reason(reason)}~{stamp}"
+        head = f"{TALLY_PREFIX}{_stem(path)}~{_safe_reason(reason)}~{stamp}"
         for n in range(min(count, 100)):
             try:
-                os.close(os.open(path.parent / f"{head}-{n}", flags, 0o600))
+                tally = os.path.join(os.path.dirname(path), f"{head}-{n}")
+                os.close(os.open(tally, flags, 0o600))
             except OSError:
                 return
             # Counted on disk now: not again from memory.
@@ -227,7 +233,7 @@ def record_drops(
                 del mine[reason]
 
 
-def record_failure(path: Path, lock_path: Path, error: BaseException, step: str) -> None:
+def record_failure(path: StrPath, lock_path: StrPath, error: BaseException, step: str) -> None:
     """The exporter child's crash, for ``status``: the exception class and the step only
     (its message could quote a payload or a header)."""
     failure = {"type": error.__class__.__name__, "step": step, "at": int(time.time())}

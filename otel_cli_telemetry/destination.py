@@ -13,8 +13,9 @@ from ._record import Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
     from typing import Any
+
+    from ._fs import StrPath
 
 FILE = "file"
 OTLP = "otlp"
@@ -265,7 +266,7 @@ def queues(
     return [(paths.for_queue(queue_name(i, d)), d) for i, d in enumerate(destinations)]
 
 
-def save(path: Path, destinations: list[Destination]) -> None:
+def save(path: StrPath, destinations: list[Destination]) -> None:
     """Persist for the exporter child, rewriting only when it changed."""
     wanted = {"destinations": [d.to_json() for d in destinations]}
     try:
@@ -276,7 +277,7 @@ def save(path: Path, destinations: list[Destination]) -> None:
     state.write_json(path, wanted)
 
 
-def load(path: Path) -> list[Destination]:
+def load(path: StrPath) -> list[Destination]:
     """The destinations the last command chose; the local file sink if none or unreadable."""
     try:
         data = state.read_json(path)

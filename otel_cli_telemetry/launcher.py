@@ -21,8 +21,9 @@ from . import config, coordination, delivery, state
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from pathlib import Path
     from typing import Any
+
+    from ._fs import StrPath
 
 ENTRY_MODULE = "otel_cli_telemetry.exporter"
 
@@ -62,7 +63,7 @@ _children: list[Any] = []
 _registered = False
 
 
-def _safe_python_path(raw: str | None, home: Path) -> list[str]:
+def _safe_python_path(raw: str | None, home: StrPath) -> list[str]:
     """The host's PYTHONPATH minus what could make the child import planted code:
     relative or empty entries (they would name the working directory) and anything in
     the state dir."""
@@ -78,7 +79,7 @@ def _safe_python_path(raw: str | None, home: Path) -> list[str]:
     return kept
 
 
-def child_env(env: Mapping[str, str], home: Path) -> dict[str, str]:
+def child_env(env: Mapping[str, str], home: StrPath) -> dict[str, str]:
     """The exporter child's whole environment."""
     reduced = {k: env[k] for k in _PASS_THROUGH if env.get(k)}
     # Make sure the child imports the same copy of this package as the parent.

@@ -8,9 +8,12 @@ be remembered, the notice stays silent rather than repeat itself on every run.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from . import state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._fs import StrPath
 
 VERSION_KEY = "notice_version_shown"
 
@@ -32,7 +35,7 @@ def _stderr_is_terminal() -> bool:
         return False
 
 
-def show_once(text: str, config_file: Path, *, version: int, only_on_terminal: bool) -> bool:
+def show_once(text: str, config_file: StrPath, *, version: int, only_on_terminal: bool) -> bool:
     """Print ``text`` unless this version was shown already; True if printed."""
     if only_on_terminal and not _stderr_is_terminal():
         return False

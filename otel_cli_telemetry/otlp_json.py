@@ -8,11 +8,9 @@ integers, 64-bit integers as decimal strings.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
     from opentelemetry.sdk.trace import ReadableSpan
@@ -23,6 +21,7 @@ if TYPE_CHECKING:
 _KIND_OFFSET = 1
 
 
+_INF = float("inf")
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -42,13 +41,13 @@ def any_value(value: object, *, finite_only: bool = False) -> JsonObject:
             raise Unencodable("integer outside int64")
         return {"intValue": str(value)}
     if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
+        if value != value or value in (_INF, -_INF):  # NaN, infinities (no math import)
             if finite_only:
                 raise Unencodable("non-finite double")
             # JSON has no NaN or Infinity; the proto3 JSON mapping spells them as strings.
             return {
                 "doubleValue": "NaN"
-                if math.isnan(value)
+                if value != value
                 else ("Infinity" if value > 0 else "-Infinity")
             }
         return {"doubleValue": value}
@@ -58,12 +57,12 @@ def any_value(value: object, *, finite_only: bool = False) -> JsonObject:
         import base64
 
         return {"bytesValue": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         values, dropped = _key_values(value, finite_only)
         if dropped:
             raise Unencodable("unencodable value in a map")
         return {"kvlistValue": {"values": values}}
-    if isinstance(value, Sequence):
+    if isinstance(value, (list, tuple)):
         return {"arrayValue": {"values": [any_value(v, finite_only=finite_only) for v in value]}}
     raise Unencodable(f"unsupported type {type(value).__name__}")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 
 from . import _fs, state
 from ._record import Record
@@ -20,6 +19,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
+
+    from ._fs import StrPath
 
 SUFFIX = ".json"
 #: Defaults, documented in the README: 1000 files, 20 MB, 7 days.
@@ -35,23 +36,23 @@ class Entry(Record):
 
     __slots__ = ("path", "size", "created_ns")
 
-    def __init__(self, path: Path, size: int, created_ns: int) -> None:
+    def __init__(self, path: str, size: int, created_ns: int) -> None:
         self.path = path
         self.size = size
         self.created_ns = created_ns
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return os.path.basename(self.path)
 
 
-def ensure(spool_dir: Path) -> Path:
+def ensure(spool_dir: StrPath) -> StrPath:
     """Check the state dir (where it is used, not once) and its ``spool*/`` directory."""
-    state.ensure_dir(spool_dir.parent)
+    state.ensure_dir(os.path.dirname(os.fspath(spool_dir)))
     return _fs.ensure_subdir(spool_dir)
 
 
-def write(spool_dir: Path, payload: bytes) -> Path:
+def write(spool_dir: StrPath, payload: bytes) -> str:
     """Add one trace to the spool; raises OSError (disk full, unwritable, an unsafe state
     dir) to the caller. The caller then calls ``enforce_caps``: caps hold even while no
     exporter runs (backing off, or one stopped)."""
@@ -59,15 +60,15 @@ def write(spool_dir: Path, payload: bytes) -> Path:
         raise ValueError("trace too large to spool")
     ensure(spool_dir)
     name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}{SUFFIX}"
-    path = spool_dir / name
+    path = os.path.join(spool_dir, name)
     state.atomic_write(path, payload)
     return path
 
 
-def link(path: Path, spool_dir: Path) -> Path:
+def link(path: StrPath, spool_dir: StrPath) -> str:
     """Queue an already spooled trace for another destination (hard link, copy if not)."""
     _fs.ensure_subdir(spool_dir)
-    target = spool_dir / path.name
+    target = os.path.join(spool_dir, os.path.basename(path))
     try:
         os.link(path, target, follow_symlinks=False)
     except FileExistsError:
@@ -77,7 +78,7 @@ def link(path: Path, spool_dir: Path) -> Path:
     return target
 
 
-def entries(spool_dir: Path) -> list[Entry]:
+def entries(spool_dir: StrPath) -> list[Entry]:
     """Spooled traces, oldest first. Temporary files of writers in progress are skipped.
 
     A ``spool*/`` that is not a directory of ours (a link to the user's files, say) is
@@ -100,7 +101,7 @@ def entries(spool_dir: Path) -> list[Entry]:
             except OSError:
                 continue
             created = _created_ns(item.name, st.st_mtime_ns)
-            found.append(Entry(Path(item.path), st.st_size, created))
+            found.append(Entry(item.path, st.st_size, created))
     found.sort(key=lambda e: e.name)
     return found
 
@@ -148,7 +149,7 @@ def _check_shape(request: dict[str, Any]) -> None:
 def remove(entry: Entry) -> bool:
     """Delete a spooled trace; False if it could not be deleted (it may be sent again)."""
     try:
-        entry.path.unlink()
+        os.unlink(entry.path)
     except FileNotFoundError:
         return True
     except OSError:
@@ -156,23 +157,23 @@ def remove(entry: Entry) -> bool:
     return True
 
 
-def quarantine(entry: Entry, quarantine_dir: Path, *, keep: int = 20) -> None:
+def quarantine(entry: Entry, quarantine_dir: StrPath, *, keep: int = 20) -> None:
     """Move a bad file aside (kept for inspection, capped), never to be read again.
 
     ``os.replace`` moves the directory entry itself: a link is moved, not followed.
     """
     try:
         _fs.ensure_subdir(quarantine_dir)
-        os.replace(entry.path, quarantine_dir / entry.name)
+        os.replace(entry.path, os.path.join(quarantine_dir, entry.name))
     except OSError:
         if not remove(entry):
             _fs.move_aside(entry.path)
         return
     for old in sorted(_fs.scan_names(quarantine_dir))[:-keep]:
-        _remove_any(quarantine_dir / old)
+        _remove_any(os.path.join(quarantine_dir, old))
 
 
-def _remove_any(path: Path) -> None:
+def _remove_any(path: StrPath) -> None:
     """Delete a quarantined entry without following it (a directory only where the
     platform's rmtree resists link attacks)."""
     import shutil
@@ -187,7 +188,7 @@ def _remove_any(path: Path) -> None:
 
 
 def enforce_caps(
-    spool_dir: Path,
+    spool_dir: StrPath,
     *,
     max_files: int | None = None,
     max_bytes: int | None = None,
@@ -224,9 +225,9 @@ def enforce_caps(
     return {k: v for k, v in dropped.items() if v}
 
 
-def _remove_name(spool_dir: Path, name: str) -> None:
+def _remove_name(spool_dir: StrPath, name: str) -> None:
     with _fs.suppress(FileNotFoundError):
-        _remove_any(spool_dir / name)
+        _remove_any(os.path.join(spool_dir, name))
 
 
 def iter_batches(items: list[Entry], *, max_bytes: int, max_items: int) -> Iterator[list[Entry]]:

@@ -21,7 +21,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from . import _fs, config
 from ._fs import NotRegularFile as NotRegularFile
@@ -32,6 +31,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import IO, Any
+
+    from ._fs import StrPath
 
 CONFIG_FILE = "config.toml"
 STATE_FILE = "state.json"
@@ -53,52 +54,56 @@ class Paths(Record):
 
     __slots__ = ("home", "config_dir", "queue")
 
-    def __init__(self, home: Path, config_dir: Path, queue: str = "") -> None:
-        self.home = home
-        self.config_dir = config_dir
+    def __init__(
+        self, home: str | os.PathLike[str], config_dir: str | os.PathLike[str], queue: str = ""
+    ) -> None:
+        # Plain strings: pathlib costs a small CLI more than the rest of its telemetry.
+        self.home = os.fspath(home)
+        self.config_dir = os.fspath(config_dir)
         self.queue = queue
 
     def for_queue(self, queue: str) -> Paths:
         return Paths(home=self.home, config_dir=self.config_dir, queue=queue)
 
-    def _queued(self, base: str, suffix: str = "") -> Path:
-        return self.home / (f"{base}-{self.queue}{suffix}" if self.queue else f"{base}{suffix}")
+    def _queued(self, base: str, suffix: str = "") -> str:
+        name = f"{base}-{self.queue}{suffix}" if self.queue else f"{base}{suffix}"
+        return os.path.join(self.home, name)
 
     @property
-    def config_file(self) -> Path:
-        return self.config_dir / CONFIG_FILE
+    def config_file(self) -> str:
+        return os.path.join(self.config_dir, CONFIG_FILE)
 
     @property
-    def state_file(self) -> Path:
-        return self.home / STATE_FILE
+    def state_file(self) -> str:
+        return os.path.join(self.home, STATE_FILE)
 
     @property
-    def delivery_file(self) -> Path:
+    def delivery_file(self) -> str:
         return self._queued("delivery", ".json")
 
     @property
-    def destination_file(self) -> Path:
-        return self.home / DESTINATION_FILE
+    def destination_file(self) -> str:
+        return os.path.join(self.home, DESTINATION_FILE)
 
     @property
-    def spool_dir(self) -> Path:
+    def spool_dir(self) -> str:
         return self._queued(SPOOL_DIR)
 
     @property
-    def quarantine_dir(self) -> Path:
-        return self.home / QUARANTINE_DIR
+    def quarantine_dir(self) -> str:
+        return os.path.join(self.home, QUARANTINE_DIR)
 
     @property
-    def sink_file(self) -> Path:
-        return self.home / SINK_FILE
+    def sink_file(self) -> str:
+        return os.path.join(self.home, SINK_FILE)
 
     @property
-    def export_lock(self) -> Path:
+    def export_lock(self) -> str:
         return self._queued("export", ".lock")
 
     @property
-    def state_lock(self) -> Path:
-        return self.home / STATE_LOCK
+    def state_lock(self) -> str:
+        return os.path.join(self.home, STATE_LOCK)
 
 
 def resolve_paths(
@@ -114,10 +119,10 @@ def resolve_paths(
     if chosen is not None:
         # Made absolute once, here: the exporter child runs elsewhere and must find the
         # same directory, and nothing may be derived from a relative path.
-        base = Path(os.path.abspath(os.path.expanduser(chosen)))
+        base = os.path.abspath(os.path.expanduser(chosen))
         return Paths(home=base, config_dir=base)
     state_dir, config_dir = user_dirs(app_name, env)
-    return Paths(home=Path(state_dir) / "telemetry", config_dir=Path(config_dir))
+    return Paths(home=os.path.join(state_dir, "telemetry"), config_dir=config_dir)
 
 
 def user_dirs(app_name: str, env: Mapping[str, str]) -> tuple[str, str]:
@@ -157,26 +162,27 @@ def _xdg_base(env: Mapping[str, str], variable: str, default: str) -> str:
     return os.path.join(home.rstrip("/") or "/", default)
 
 
-def check_dir(path: Path) -> bool:
+def check_dir(path: StrPath) -> bool:
     """True if the state dir ``path`` exists and is ours to trust; False if it does not
     exist yet. Raises UnsafeHomeError when it, or a directory above it, could be swapped
     or written by someone else (see ``_fs``)."""
     return _fs.check_home(path)
 
 
-def ensure_dir(path: Path) -> Path:
+def ensure_dir(path: StrPath) -> StrPath:
     """Create the state dir (and missing parents) 0700 whatever the umask; refuse an
     unsafe one. Called where the directory is used, not once."""
     return _fs.ensure_home(path)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: StrPath, data: bytes) -> None:
     """Write ``data`` to ``path`` all or nothing, mode 0600.
 
     ``os.replace`` swaps the directory entry: a link in ``path``'s place is replaced, never
     followed. A directory in its place is moved aside first.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    head, name = os.path.split(os.fspath(path))
+    tmp = os.path.join(head, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _fs.NOFOLLOW | _fs.CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -194,7 +200,7 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def read_json(path: Path, *, max_bytes: int = 1 << 20) -> dict[str, Any] | None:
+def read_json(path: StrPath, *, max_bytes: int = 1 << 20) -> dict[str, Any] | None:
     """A JSON object from ``path``; None if missing. ValueError if corrupt, oversized or
     not a regular file of ours (a link, FIFO, directory...): never followed, never waited on."""
     try:
@@ -202,17 +208,17 @@ def read_json(path: Path, *, max_bytes: int = 1 << 20) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except NotADirectoryError as exc:
-        raise NotRegularFile(f"{path.name}: a parent is not a directory") from exc
+        raise NotRegularFile(f"{os.path.basename(path)}: a parent is not a directory") from exc
     try:
         value = json.loads(raw)
     except RecursionError as exc:  # nested deeper than the parser goes: corrupt
         raise ValueError(f"{os.path.basename(path)} is nested too deeply") from exc
     if not isinstance(value, dict):
-        raise ValueError(f"{path.name} does not hold a JSON object")
+        raise ValueError(f"{os.path.basename(path)} does not hold a JSON object")
     return value
 
 
-def write_json(path: Path, value: Mapping[str, Any]) -> None:
+def write_json(path: StrPath, value: Mapping[str, Any]) -> None:
     atomic_write(path, json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
 
 
@@ -233,7 +239,7 @@ def random_uuid() -> str:
 # --- advisory file locks ----------------------------------------------------------
 
 
-def _open_lock(path: Path, *, create: bool = True) -> IO[bytes]:
+def _open_lock(path: StrPath, *, create: bool = True) -> IO[bytes]:
     """Open a lock file; an impostor (link, FIFO, directory) in its place is moved aside
     once when we may create the file, else NotRegularFile."""
     flags = os.O_RDWR | (os.O_CREAT if create else 0)
@@ -280,7 +286,7 @@ else:
 class FileLock:
     """An exclusive advisory lock on a file; the OS drops it if the holder dies."""
 
-    def __init__(self, path: Path, *, create: bool = True) -> None:
+    def __init__(self, path: StrPath, *, create: bool = True) -> None:
         self.path = path
         self._create = create
         self._fh: IO[bytes] | None = None
@@ -319,14 +325,14 @@ class FileLock:
 
     def __enter__(self) -> FileLock:
         if not self.acquire(timeout=5.0):
-            raise TimeoutError(f"could not lock {self.path.name}")
+            raise TimeoutError(f"could not lock {os.path.basename(self.path)}")
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.release()
 
 
-def is_locked(path: Path) -> bool:
+def is_locked(path: StrPath) -> bool:
     """True if another process holds the lock on ``path`` right now (never creates it)."""
     probe = FileLock(path, create=False)
     try:
@@ -358,12 +364,12 @@ MAX_CONFIG_BYTES = 64 * 1024
 _config_problems: dict[str, str] = {}
 
 
-def config_problem(path: Path) -> str | None:
+def config_problem(path: StrPath) -> str | None:
     """Why ``read_config`` ignored ``path`` in this process, if it did."""
     return _config_problems.get(str(path))
 
 
-def read_config(path: Path) -> dict[str, bool | int | str]:
+def read_config(path: StrPath) -> dict[str, bool | int | str]:
     """Read our flat ``key = value`` TOML subset (booleans, integers, basic strings).
 
     A line we do not understand is skipped with a debug note; the file is never fatal. A
@@ -372,7 +378,7 @@ def read_config(path: Path) -> dict[str, bool | int | str]:
     """
     _config_problems.pop(str(path), None)
     try:
-        _fs.check_home(path.parent)
+        _fs.check_home(os.path.dirname(path))
         text = _fs.read_bytes(path, MAX_CONFIG_BYTES).decode("utf-8")
     except FileNotFoundError:
         return {}
@@ -406,7 +412,7 @@ def read_config(path: Path) -> dict[str, bool | int | str]:
     return values
 
 
-def write_config(path: Path, values: Mapping[str, bool | int | str]) -> None:
+def write_config(path: StrPath, values: Mapping[str, bool | int | str]) -> None:
     lines = ["# Written by otel-cli-telemetry. Environment variables override this file."]
     for key, value in sorted(values.items()):
         if isinstance(value, bool):
@@ -416,5 +422,5 @@ def write_config(path: Path, values: Mapping[str, bool | int | str]) -> None:
         else:
             rendered = json.dumps(value)
         lines.append(f"{key} = {rendered}")
-    ensure_dir(path.parent)
+    ensure_dir(os.path.dirname(path))
     atomic_write(path, ("\n".join(lines) + "\n").encode())

@@ -6,8 +6,9 @@ from ._record import Record
 # annotations that need one are strings.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any
+
+    from ._fs import StrPath
 
 
 class Status(Record):
@@ -24,8 +25,8 @@ class Status(Record):
         enabled: bool,
         rule: str,
         detail: str,
-        home: "Path",
-        config_file: "Path",
+        home: "StrPath",
+        config_file: "StrPath",
         destination: str,
         debug: bool,
         spooled: int,
@@ -69,5 +70,7 @@ class Status(Record):
 
         problem = state.config_problem(self.config_file)
         if problem:
-            lines.append(f"{self.config_file.name} ignored: {problem}")
+            import os
+
+            lines.append(f"{os.path.basename(self.config_file)} ignored: {problem}")
         return lines

@@ -319,6 +319,8 @@ class Telemetry:
         if self._noticed or self.show_notice == "never" or capture_target() is not None:
             return
         self._noticed = True
+        if self.show_notice == "auto" and not _stderr_is_terminal():
+            return  # the common case in scripts and CI: not even the module is loaded
         from . import notice as notice_mod
 
         notice_mod.show_once(
@@ -421,6 +423,15 @@ class Telemetry:
 _WRAPPER_ASSIGNMENTS = (
     "__module__", "__name__", "__qualname__", "__doc__", "__annotations__", "__type_params__",
 )  # fmt: skip
+
+
+def _stderr_is_terminal() -> bool:
+    import sys
+
+    try:
+        return sys.stderr is not None and sys.stderr.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _update_wrapper(wrapper: "Callable[..., Any]", wrapped: "Callable[..., Any]") -> None:

@@ -83,12 +83,12 @@ def test_give_up_never_removes_someone_elses_marker(home: Path) -> None:
     mine.give_up()
     assert coordination.claim(paths)  # a command claims for its new child
     mine.give_up()  # a second give_up must not touch the new claim
-    assert coordination.marker_path(paths).exists()
+    assert Path(coordination.marker_path(paths)).exists()
     assert not mine.reclaim()
 
 
 def test_probe_never_recreates_a_removed_marker(home: Path) -> None:
     """Checking whether the marker is locked must not create it."""
-    marker = coordination.marker_path(paths_for(home))
+    marker = Path(coordination.marker_path(paths_for(home)))
     assert not state.is_locked(marker)
     assert not marker.exists()

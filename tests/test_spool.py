@@ -16,7 +16,7 @@ REQUEST = b'{"resourceSpans":[]}'
 def test_write_is_private_and_atomic(tmp_path: Path) -> None:
     """Files are 0600 in a 0700 directory and no temporary file is left behind."""
     spool_dir = tmp_path / "home" / "spool"
-    path = spool.write(spool_dir, REQUEST)
+    path = Path(spool.write(spool_dir, REQUEST))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(spool_dir.stat().st_mode) == 0o700
     assert [p.name for p in spool_dir.iterdir()] == [path.name]
@@ -43,7 +43,7 @@ def test_read_rejects_non_otlp_and_quarantine_moves_it(tmp_path: Path) -> None:
         spool.read(bad)
     spool.quarantine(bad, tmp_path / "quarantine")
     assert [e.path for e in spool.entries(spool_dir)] == [good]
-    assert (tmp_path / "quarantine" / bad_path.name).exists()
+    assert (tmp_path / "quarantine" / Path(bad_path).name).exists()
     for junk in (b"\xff\xfe", b"[1,2]", b"{", b""):
         path = spool_dir / f"{'9' * 20}-1-junk{len(junk)}.json"
         path.write_bytes(junk)
@@ -98,11 +98,11 @@ def test_installation_id_is_stable_private_and_recovers_from_corruption(tmp_path
     paths = state.Paths(home=tmp_path, config_dir=tmp_path)
     first = state.installation_id(paths)
     assert first == state.installation_id(paths)
-    assert stat.S_IMODE(paths.state_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(paths.state_file).st_mode) == 0o600
     import uuid
 
     assert uuid.UUID(first).version == 4
-    paths.state_file.write_text("{not json")
+    Path(paths.state_file).write_text("{not json")
     second = state.installation_id(paths)
     assert second != first
     assert state.read_json(paths.state_file)["installation_id"] == second  # type: ignore[index]
@@ -127,7 +127,7 @@ def test_a_file_in_place_of_the_spool_dir_is_moved_aside(tmp_path: Path) -> None
     blocker.write_bytes(b"not a directory")
     path = spool.write(blocker, REQUEST)
     assert blocker.is_dir()
-    assert path.parent == blocker
+    assert Path(path).parent == blocker
 
 
 def test_a_spool_write_into_an_unsafe_state_dir_raises(tmp_path: Path) -> None:

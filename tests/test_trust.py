@@ -331,7 +331,7 @@ def test_a_linked_quarantine_dir_loses_nothing_of_the_target(tmp_path: Path) -> 
     for i in range(40):
         (victims / f"{i:04d}").write_text("keep")
     (home / "quarantine").symlink_to(victims, target_is_directory=True)
-    bad = spool.write(home / "spool", b"{}")
+    bad = Path(spool.write(home / "spool", b"{}"))
     spool.quarantine(spool.entries(home / "spool")[0], home / "quarantine", keep=1)
     assert len(list(victims.iterdir())) == 40
     assert (home / "quarantine" / bad.name).is_file()
@@ -611,7 +611,7 @@ def test_a_marker_naming_a_process_that_does_not_hold_its_lock_ends_nobody(
         "print('held', flush=True)\n"
         "time.sleep(60)\n"
     )
-    marker = coordination.marker_path(paths)
+    marker = Path(coordination.marker_path(paths))
     holder = subprocess.Popen(
         [sys.executable, "-c", holder_code, str(marker)],
         stdout=subprocess.PIPE, text=True, cwd=ROOT,

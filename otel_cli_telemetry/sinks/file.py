@@ -22,8 +22,8 @@ MAX_READ_BYTES = 64 * 1024 * 1024
 class FileSink:
     """Append each request as one JSON line; rotate to ``<name>.1`` past ``max_bytes``."""
 
-    def __init__(self, path: Path, *, max_bytes: int = 5 * 1024 * 1024) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str], *, max_bytes: int = 5 * 1024 * 1024) -> None:
+        self.path = Path(path)
         self.max_bytes = max_bytes
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float = 0.0) -> Result:
@@ -71,8 +71,9 @@ class FileSink:
         return True
 
 
-def read_requests(path: Path, *, limit: int = 50) -> list[dict[str, Any]]:
+def read_requests(path: str | os.PathLike[str], *, limit: int = 50) -> list[dict[str, Any]]:
     """The last ``limit`` requests written (rotated file first), skipping bad lines."""
+    path = Path(path)
     lines: list[bytes] = []
     for candidate in (path.with_name(path.name + ".1"), path):
         with contextlib.suppress(OSError, ValueError):  # missing, or not a file of ours

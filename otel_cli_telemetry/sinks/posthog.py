@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import re
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import spool
@@ -88,7 +88,7 @@ def alias_request(anonymous_id: str, principal_id: str, now_ns: int) -> dict[str
     }
 
 
-def alias_queuer(spool_dir: Path) -> Callable[[str, str], None]:
+def alias_queuer(spool_dir: str | os.PathLike[str]) -> Callable[[str, str], None]:
     """``identity.link``'s ``on_alias``: spool a ``$create_alias`` in PostHog's queue."""
 
     def queue_alias(anonymous_id: str, principal_id: str) -> None:
