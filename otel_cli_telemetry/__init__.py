@@ -14,12 +14,12 @@ that list short.
 # ``typing.TYPE_CHECKING`` would import ``typing``; type checkers treat this name as True.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._version import __version__
-    from .command import Exit
-    from .consent import Decision
-    from .run import CommandHandle
-    from .status import Status
-    from .telemetry import Telemetry
+    from otel_cli_telemetry._admin.status import Status
+    from otel_cli_telemetry._process.command import Exit
+    from otel_cli_telemetry._process.consent import Decision
+    from otel_cli_telemetry._process.run import CommandHandle
+    from otel_cli_telemetry._version import __version__
+    from otel_cli_telemetry.telemetry import Telemetry
 
 __all__ = ["CommandHandle", "Decision", "Exit", "Status", "Telemetry", "__version__"]
 
@@ -27,27 +27,27 @@ __all__ = ["CommandHandle", "Decision", "Exit", "Status", "Telemetry", "__versio
 def __getattr__(name: str) -> object:
     value: object
     if name == "Telemetry":
-        from .telemetry import Telemetry
+        from otel_cli_telemetry.telemetry import Telemetry
 
         value = Telemetry
     elif name == "Decision":
-        from .consent import Decision
+        from otel_cli_telemetry._process.consent import Decision
 
         value = Decision
     elif name == "CommandHandle":
-        from .run import CommandHandle
+        from otel_cli_telemetry._process.run import CommandHandle
 
         value = CommandHandle
     elif name == "Exit":
-        from .command import Exit
+        from otel_cli_telemetry._process.command import Exit
 
         value = Exit
     elif name == "Status":
-        from .status import Status
+        from otel_cli_telemetry._admin.status import Status
 
         value = Status
     elif name == "__version__":
-        from ._version import __version__
+        from otel_cli_telemetry._version import __version__
 
         value = __version__
     else:

@@ -12,9 +12,9 @@ annotations that name other modules are strings (``from __future__`` is itself a
 
 import os
 
-from . import config
-from . import consent as consent_mod
-from .run import CommandContext, capture_target, in_command
+from otel_cli_telemetry._process import config
+from otel_cli_telemetry._process import consent as consent_mod
+from otel_cli_telemetry._process.run import CommandContext, capture_target, in_command
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,12 +23,12 @@ if TYPE_CHECKING:
 
     from opentelemetry.trace import Tracer
 
-    from . import destination as destination_mod
-    from . import state
-    from ._recorder import Recorder
-    from .drain import Report
-    from .launcher import Spawn
-    from .status import Status
+    from otel_cli_telemetry._admin.status import Status
+    from otel_cli_telemetry._disk import destination as destination_mod
+    from otel_cli_telemetry._disk import state
+    from otel_cli_telemetry._exporter.drain import Report
+    from otel_cli_telemetry._process.launcher import Spawn
+    from otel_cli_telemetry._process.recorder import Recorder
 
     F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,7 +80,7 @@ class Telemetry:
         if not export_deadline > 0:
             raise ValueError("export_deadline must be a positive number of seconds")
         if posthog_api_key is not None or posthog_host:
-            from .sinks import posthog
+            from otel_cli_telemetry._exporter.sinks import posthog
 
             if posthog_api_key is None:
                 raise ValueError("posthog_host needs posthog_api_key")
@@ -91,7 +91,7 @@ class Telemetry:
         if show_notice not in NOTICE_MODES:
             raise ValueError(f"show_notice must be one of {', '.join(NOTICE_MODES)}")
         if datadog_client_token is not None or datadog_site or datadog_proxy_url:
-            from .sinks import datadog
+            from otel_cli_telemetry._exporter.sinks import datadog
 
             if datadog_client_token is not None:
                 datadog_client_token = datadog.validate_client_token(datadog_client_token)
@@ -131,7 +131,7 @@ class Telemetry:
     def paths(self) -> "state.Paths":
         """Where this app keeps its config, state and spool (resolved once)."""
         if self._paths is None:
-            from . import state
+            from otel_cli_telemetry._disk import state
 
             self._paths = state.resolve_paths(self.app_name, self.env_prefix, self.env, self._home)
         return self._paths
@@ -146,7 +146,7 @@ class Telemetry:
         if decision is None:
             decision = consent_mod.from_config(self.paths.config_file)
         if decision.enabled and decision.rule != "env" and self.ci_policy == "skip":
-            from .attributes import ci_provider
+            from otel_cli_telemetry._process.attributes import ci_provider
 
             provider = ci_provider(env)
             if provider is not None:
@@ -154,7 +154,7 @@ class Telemetry:
                     False, "ci_policy", f"running in CI ({provider}); the app's ci_policy is 'skip'"
                 )
         if decision.enabled:
-            from . import state
+            from otel_cli_telemetry._disk import state
 
             try:
                 state.check_dir(self.paths.home)
@@ -166,7 +166,7 @@ class Telemetry:
     def destinations(self) -> "list[destination_mod.Destination]":
         """Where spans go: OTLP, Datadog and/or PostHog when configured, else the local file
         sink (also in CI with ``ci_policy="local"``)."""
-        from . import destination as destination_mod
+        from otel_cli_telemetry._disk import destination as destination_mod
 
         return destination_mod.choose(
             self.env,
@@ -190,7 +190,7 @@ class Telemetry:
     ) -> CommandContext:
         """A context manager around one command: ``with telemetry.command("transcribe"):``.
 
-        The span records how the block ended (see ``otel_cli_telemetry.command``); any
+        The span records how the block ended (see ``otel_cli_telemetry._process.command``); any
         exception, ``SystemExit`` included, propagates unchanged.
         """
         return CommandContext(self, name, attributes)
@@ -216,8 +216,8 @@ class Telemetry:
 
     def _recorder_for_run(self) -> "Recorder":
         """The recorder of this app's command spans (light until the SDK is asked for)."""
-        from ._handoff import Handoff
-        from ._recorder import Recorder
+        from otel_cli_telemetry._process.handoff import Handoff
+        from otel_cli_telemetry._process.recorder import Recorder
 
         capture = capture_target()
         if capture is not None:
@@ -235,7 +235,7 @@ class Telemetry:
         return self._recorder
 
     def _options(self, **varying: "Any") -> "Any":
-        from ._handoff import Options
+        from otel_cli_telemetry._process.handoff import Options
 
         return Options(
             service_name=self.service_name,
@@ -258,7 +258,7 @@ class Telemetry:
         if decision.enabled:
             # The command asks for the SDK: its open command spans continue as SDK spans.
             return self._recorder_for_run().sdk().tracer
-        from ._noop import NoOpTracer
+        from otel_cli_telemetry._process.noop import NoOpTracer
 
         return NoOpTracer()  # type: ignore[return-value]
 
@@ -278,8 +278,8 @@ class Telemetry:
         """
         if not principal_id or not self.identity_linking or not self.consent().enabled:
             return False
-        from . import destination as destination_mod
-        from . import identity, state
+        from otel_cli_telemetry._disk import destination as destination_mod
+        from otel_cli_telemetry._disk import identity, state
 
         posthog_queue = next(
             (q for q, d in destination_mod.queues(self.paths, self.destinations())
@@ -289,7 +289,7 @@ class Telemetry:
 
         on_alias = None
         if posthog_queue is not None:
-            from .sinks.posthog import alias_queuer
+            from otel_cli_telemetry._exporter.sinks.posthog import alias_queuer
 
             on_alias = alias_queuer(posthog_queue.spool_dir)
         state.ensure_dir(self.paths.home)
@@ -302,7 +302,7 @@ class Telemetry:
         """Call on logout: forget the principal and rotate the anonymous installation id."""
         if not self.consent().enabled:
             return
-        from . import identity, state
+        from otel_cli_telemetry._disk import identity, state
 
         state.ensure_dir(self.paths.home)
         identity.unlink(self.paths)
@@ -310,7 +310,7 @@ class Telemetry:
 
     def notice_text(self) -> str:
         """The first-run notice (the author's, or a plain default)."""
-        from . import notice as notice_mod
+        from otel_cli_telemetry._process import notice as notice_mod
 
         return self._notice or notice_mod.default_text(self.app_name, self.env_prefix)
 
@@ -321,7 +321,7 @@ class Telemetry:
         self._noticed = True
         if self.show_notice == "auto" and not _stderr_is_terminal():
             return  # the common case in scripts and CI: not even the module is loaded
-        from . import notice as notice_mod
+        from otel_cli_telemetry._process import notice as notice_mod
 
         notice_mod.show_once(
             self.notice_text(),
@@ -348,7 +348,7 @@ class Telemetry:
             else:
                 result.pop(config.TRACESTATE, None)
             return result
-        from . import propagation
+        from otel_cli_telemetry._process import propagation
 
         return propagation.inject(result)
 
@@ -376,9 +376,9 @@ class Telemetry:
     def status(self) -> "Status":
         decision = self.consent()
         paths = self.paths
-        from . import delivery, spool
-        from . import destination as destination_mod
-        from .status import Status
+        from otel_cli_telemetry._admin.status import Status
+        from otel_cli_telemetry._disk import delivery, spool
+        from otel_cli_telemetry._disk import destination as destination_mod
 
         destinations = self.destinations()
         queues = [q for q, _ in destination_mod.queues(paths, destinations)]
@@ -412,7 +412,7 @@ class Telemetry:
         For CI jobs that want their spans sent before the runner goes away. Ignores the
         back-off (the user asked) but honours the deadline (default: the export deadline).
         """
-        from .drain import drain_all
+        from otel_cli_telemetry._exporter.drain import drain_all
 
         destinations = self.destinations()
         limit = timeout if timeout is not None else destinations[0].deadline_s

@@ -26,10 +26,10 @@ from typing import Any
 
 import pytest
 
-from . import launcher
-from .run import _capture
-from .show import attributes as _decode
-from .show import iter_spans
+from otel_cli_telemetry._admin.show import attributes as _decode
+from otel_cli_telemetry._admin.show import iter_spans
+from otel_cli_telemetry._process import launcher
+from otel_cli_telemetry._process.run import _capture
 
 __all__ = ["CapturedSpan", "CapturedSpans", "TelemetrySpy", "capture_spans"]
 

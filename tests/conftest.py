@@ -50,7 +50,7 @@ def exporter_pids(home: Path) -> list[int]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
-            if b"otel_cli_telemetry.exporter" not in cmdline:
+            if b"otel_cli_telemetry._exporter.child" not in cmdline:
                 continue
             if wanted in (entry / "environ").read_bytes().split(b"\0"):
                 found.append(int(entry.name))

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from otel_cli_telemetry import attributes
+from otel_cli_telemetry._process import attributes
 
 
 @pytest.mark.parametrize(

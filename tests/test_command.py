@@ -6,7 +6,7 @@ import click
 import pytest
 import typer
 
-from otel_cli_telemetry import command
+from otel_cli_telemetry._process import command
 
 
 class CustomError(Exception):

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from otel_cli_telemetry import config, destination
+from otel_cli_telemetry._disk import destination
+from otel_cli_telemetry._process import config
 
 
 def test_no_endpoint_means_local_file_sink() -> None:
@@ -134,7 +135,7 @@ def test_default_directories_equal_platformdirs(
     """Our cheap XDG rule gives exactly what platformdirs gives, for every shape of env."""
     import platformdirs
 
-    from otel_cli_telemetry import state
+    from otel_cli_telemetry._disk import state
 
     for name in ("XDG_STATE_HOME", "XDG_CONFIG_HOME"):
         monkeypatch.delenv(name, raising=False)

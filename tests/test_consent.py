@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from otel_cli_telemetry import Telemetry, consent, state
+from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._disk import state
+from otel_cli_telemetry._process import consent
 from tests.conftest import ROOT, cli_env, exporter_pids
 
 

@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from otel_cli_telemetry import coordination, state
+from otel_cli_telemetry._disk import marker as coordination
+from otel_cli_telemetry._disk import state
 from tests.conftest import ROOT
 
 
@@ -45,7 +46,7 @@ def test_live_child_blocks_and_dead_child_is_taken_over(home: Path) -> None:
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from otel_cli_telemetry import coordination, state\n"
+        "from otel_cli_telemetry._disk import marker as coordination, state\n"
         "home = Path(sys.argv[1])\n"
         "marker = coordination.ChildMarker(state.Paths(home=home, config_dir=home))\n"
         "assert marker.adopt()\n"

@@ -14,9 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from otel_cli_telemetry import Telemetry, delivery, destination, spool, state
-from otel_cli_telemetry.exporter import run_child
-from otel_cli_telemetry.sinks import datadog
+from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._disk import delivery, destination, spool, state
+from otel_cli_telemetry._exporter.child import run_child
+from otel_cli_telemetry._exporter.sinks import datadog
 from tests.collector import OtlpReceiver, ScriptedResponse
 from tests.conftest import cli_env, run_example, wait_for_exporters
 
@@ -237,7 +238,7 @@ def test_logs_have_the_documented_shape(home: Path, intake: tuple[Intake, str]) 
     telemetry = spool_commands(home, ["transcribe"])
     with pytest.raises(SystemExit), telemetry.command("fail"):
         raise SystemExit(3)
-    from otel_cli_telemetry.drain import drain
+    from otel_cli_telemetry._exporter.drain import drain
 
     report = drain(paths_for(home), dd_dest(url))
     assert report.delivered == 2
@@ -265,7 +266,7 @@ def test_batches_respect_the_intake_limits(home: Path, intake: tuple[Intake, str
     """120 commands: every request ≤ 50 logs and about 16 KiB; all delivered once."""
     server, url = intake
     spool_commands(home, [f"c{i}" for i in range(120)])
-    from otel_cli_telemetry.drain import drain
+    from otel_cli_telemetry._exporter.drain import drain
 
     report = drain(paths_for(home), dd_dest(url))
     assert report.delivered == 120
@@ -283,7 +284,7 @@ def test_refusals_drop_and_record(
     server, url = intake
     server.responses.append((status, {}))
     spool_commands(home, ["a"])
-    from otel_cli_telemetry.drain import drain
+    from otel_cli_telemetry._exporter.drain import drain
 
     report = drain(paths_for(home), dd_dest(url))
     assert report.dropped == {f"refused_http_{status}": 1}
@@ -294,7 +295,7 @@ def test_429_and_503_are_retried_with_retry_after(home: Path, intake: tuple[Inta
     server, url = intake
     server.responses.extend([(503, {}), (429, {"Retry-After": "1"})])
     spool_commands(home, ["a"])
-    from otel_cli_telemetry.drain import drain
+    from otel_cli_telemetry._exporter.drain import drain
 
     report = drain(paths_for(home), dd_dest(url), deadline_s=15)
     assert [r.status for r in server.requests] == [503, 429, 202]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_cli_telemetry import delivery, spool
+from otel_cli_telemetry._disk import delivery, spool
 from tests.collector import OtlpReceiver, ReceivedSpan, Rotel
 from tests.conftest import cli_env, run_example, wait_for_exporters
 

@@ -15,9 +15,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from otel_cli_telemetry import Telemetry, delivery, destination, launcher, spool, state
-from otel_cli_telemetry.drain import drain
-from otel_cli_telemetry.sinks.otlp import OtlpHttpSink
+from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._disk import delivery, destination, spool, state
+from otel_cli_telemetry._exporter.drain import drain
+from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink
+from otel_cli_telemetry._process import launcher
 from tests.collector import OtlpReceiver, ScriptedResponse
 from tests.conftest import ROOT
 
@@ -191,7 +193,7 @@ def test_child_exits_by_its_hard_deadline(home: Path, blackhole: str) -> None:
     env = launcher.child_env({"PATH": "/usr/bin:/bin"}, home)
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "otel_cli_telemetry.exporter"],
+        [sys.executable, "-m", "otel_cli_telemetry._exporter.child"],
         env=env,
         cwd=home,
         timeout=30,

@@ -13,8 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otel_cli_telemetry import Telemetry, consent, delivery, destination, spool, state
-from otel_cli_telemetry.drain import drain
+from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._disk import delivery, destination, spool, state
+from otel_cli_telemetry._exporter.drain import drain
+from otel_cli_telemetry._process import consent
 from otel_cli_telemetry.testing import capture_spans
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

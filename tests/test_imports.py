@@ -23,7 +23,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import otel_cli_telemetry
-from otel_cli_telemetry import Telemetry, config, state
+from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._disk import state
+from otel_cli_telemetry._process import config
 from tests.conftest import ROOT
 
 #: Everything a disabled run may import: the package's light entry, nothing else. Keep it
@@ -32,11 +34,12 @@ LIGHT_ENTRY = frozenset(
     {
         "otel_cli_telemetry",
         "otel_cli_telemetry._record",
-        "otel_cli_telemetry.config",
-        "otel_cli_telemetry.consent",
-        "otel_cli_telemetry.run",
+        "otel_cli_telemetry._process",  # the package of the CLI-process modules (a docstring)
+        "otel_cli_telemetry._process.config",
+        "otel_cli_telemetry._process.consent",
+        "otel_cli_telemetry._process.run",
         "otel_cli_telemetry.telemetry",
-        "otel_cli_telemetry._noop",  # ``telemetry.tracer`` when off
+        "otel_cli_telemetry._process.noop",  # ``telemetry.tracer`` when off
     }
 )
 
@@ -199,7 +202,9 @@ def test_probe_catches_the_on_path(tmp_path: Path) -> None:
 
     assert (report["enabled"], report["rule"]) == (True, "default")
     assert report["recording"] is True
-    assert {"otel_cli_telemetry.pipeline", "otel_cli_telemetry.state"} <= set(report["added"])
+    assert {"otel_cli_telemetry._process.sdk", "otel_cli_telemetry._disk.state"} <= set(
+        report["added"]
+    )
     config_file = tmp_path / "sandbox" / "telemetry-home" / "config.toml"
     assert f"open {config_file}" in report["events"]
 
@@ -240,10 +245,10 @@ def test_public_names_resolve_lazily(tmp_path: Path) -> None:
     assert report["after_import"] == ["otel_cli_telemetry"]
     assert set(report["all"]) <= set(report["listed"])
     assert report["origins"] == {
-        "CommandHandle": "otel_cli_telemetry.run",
-        "Decision": "otel_cli_telemetry.consent",
-        "Exit": "otel_cli_telemetry.command",
-        "Status": "otel_cli_telemetry.status",
+        "CommandHandle": "otel_cli_telemetry._process.run",
+        "Decision": "otel_cli_telemetry._process.consent",
+        "Exit": "otel_cli_telemetry._process.command",
+        "Status": "otel_cli_telemetry._admin.status",
         "Telemetry": "otel_cli_telemetry.telemetry",
         "__version__": otel_cli_telemetry.__version__,
     }
@@ -252,17 +257,9 @@ def test_public_names_resolve_lazily(tmp_path: Path) -> None:
 
 def test_public_api_is_unchanged() -> None:
     """``__all__`` is the documented public surface, and each name imports from the package."""
-    from otel_cli_telemetry import (
-        CommandHandle,
-        Decision,
-        Exit,
-        Status,
-        __version__,
-        command,
-        consent,
-        run,
-        status,
-    )
+    from otel_cli_telemetry import CommandHandle, Decision, Exit, Status, __version__
+    from otel_cli_telemetry._admin import status
+    from otel_cli_telemetry._process import command, consent, run
 
     assert sorted(otel_cli_telemetry.__all__) == [
         "CommandHandle", "Decision", "Exit", "Status", "Telemetry", "__version__",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_cli_telemetry import delivery, spool
+from otel_cli_telemetry._disk import delivery, spool
 from tests.collector import OtlpReceiver, Rotel, ScriptedResponse, free_port, rotel_binary_or_skip
 from tests.conftest import (
     EXAMPLES,

@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from otel_cli_telemetry import otlp_json, spool
-from otel_cli_telemetry.sinks.otlp import to_protobuf
+from otel_cli_telemetry._disk import otlp_json, spool
+from otel_cli_telemetry._exporter.sinks.otlp import to_protobuf
 
 
 def _spans() -> list[ReadableSpan]:

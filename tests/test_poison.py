@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from otel_cli_telemetry import Telemetry, destination, otlp_json, spool, state
-from otel_cli_telemetry.drain import drain
-from otel_cli_telemetry.sinks.otlp import OtlpHttpSink, to_protobuf
+from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._disk import destination, otlp_json, spool, state
+from otel_cli_telemetry._exporter.drain import drain
+from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink, to_protobuf
 from tests.collector import OtlpReceiver, Rotel
 from tests.test_trust import CLI, env_for, run, wait_for_exporters
 
@@ -347,8 +348,8 @@ def test_vendor_sinks_set_aside_only_the_request_they_cannot_convert(
     """A shape-valid spool file a vendor conversion rejects (a start time that is not a
     number) costs only itself; malformed attribute values are left out, never fatal; the
     requests before and after it are delivered in the same drain."""
-    from otel_cli_telemetry.sinks.datadog import DatadogLogsSink
-    from otel_cli_telemetry.sinks.posthog import PostHogSink
+    from otel_cli_telemetry._exporter.sinks.datadog import DatadogLogsSink
+    from otel_cli_telemetry._exporter.sinks.posthog import PostHogSink
 
     bodies: list[bytes] = []
 
@@ -394,7 +395,7 @@ def test_a_spool_file_nested_too_deeply_is_quarantined(tmp_path: Path) -> None:
 
 def test_a_hard_linked_sink_file_is_never_written_through(tmp_path: Path) -> None:
     """A ``traces.jsonl`` that is a second name of another file is replaced, not appended to."""
-    from otel_cli_telemetry.sinks.file import FileSink
+    from otel_cli_telemetry._exporter.sinks.file import FileSink
 
     home = state.ensure_dir(tmp_path / "home")
     victim = tmp_path / "victim.txt"
@@ -407,7 +408,7 @@ def test_a_hard_linked_sink_file_is_never_written_through(tmp_path: Path) -> Non
 
 def test_a_directory_in_the_way_of_rotation_is_moved_aside(tmp_path: Path) -> None:
     """``traces.jsonl.1`` as a directory does not stop the file sink for good."""
-    from otel_cli_telemetry.sinks.file import FileSink
+    from otel_cli_telemetry._exporter.sinks.file import FileSink
 
     home = state.ensure_dir(tmp_path / "home")
     (home / "traces.jsonl.1").mkdir()

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from otel_cli_telemetry import Telemetry, identity, state
-from otel_cli_telemetry.drain import drain
-from otel_cli_telemetry.sinks import posthog
+from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._disk import identity, state
+from otel_cli_telemetry._exporter.drain import drain
+from otel_cli_telemetry._exporter.sinks import posthog
 from tests.conftest import ROOT
 
 KEY = "phc_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from otel_cli_telemetry import Telemetry, attributes, destination, spool, state
-from otel_cli_telemetry.drain import drain
+from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._disk import destination, spool, state
+from otel_cli_telemetry._exporter.drain import drain
+from otel_cli_telemetry._process import attributes
 from tests.collector import OtlpReceiver
 from tests.conftest import EXAMPLES, cli_env, wait_for_exporters
 

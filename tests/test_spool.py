@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_cli_telemetry import spool, state
+from otel_cli_telemetry._disk import spool, state
 
 REQUEST = b'{"resourceSpans":[]}'
 

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from otel_cli_telemetry import Telemetry, show, spool
+from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._admin import show
+from otel_cli_telemetry._disk import spool
 
 
 class FakeSpawn:
@@ -63,7 +65,7 @@ def test_success_span_is_spooled_and_exporter_started(home: Path) -> None:
     assert resource["service.version"] == "1.2.3"
     assert len(spawn.calls) == 1
     argv, kwargs = spawn.calls[0]
-    assert argv[-2:] == ["-m", "otel_cli_telemetry.exporter"]
+    assert argv[-2:] == ["-m", "otel_cli_telemetry._exporter.child"]
     assert argv[1:-2] == (["-P"] if sys.version_info >= (3, 11) else [])
     assert kwargs["start_new_session"] is True
     assert kwargs["env"]["OTEL_CLI_TELEMETRY_EXPORTER_CHILD"] == "1"
@@ -172,7 +174,8 @@ def test_debug_prints_and_sends_nothing(home: Path, capsys: pytest.CaptureFixtur
 
 def test_no_second_exporter_while_one_runs(home: Path) -> None:
     """The launcher starts no child while another one owns the exporter marker."""
-    from otel_cli_telemetry import coordination, state
+    from otel_cli_telemetry._disk import marker as coordination
+    from otel_cli_telemetry._disk import state
 
     telemetry, spawn = make(home)
     home.mkdir(mode=0o700)

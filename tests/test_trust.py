@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from otel_cli_telemetry import Telemetry, coordination, delivery, launcher, state
+from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._disk import delivery, state
+from otel_cli_telemetry._disk import marker as coordination
+from otel_cli_telemetry._process import launcher
 from tests.conftest import ROOT, exporter_pids, wait_for_exporters
 
 CLI = """
@@ -305,8 +308,8 @@ def test_a_linked_spool_dir_is_never_listed_or_emptied(
     spool.rmdir()
     spool.symlink_to(victims, target_is_directory=True)
     # The exporter's side: a drain over the linked spool lists, moves and deletes nothing.
-    from otel_cli_telemetry import destination
-    from otel_cli_telemetry.drain import drain
+    from otel_cli_telemetry._disk import destination
+    from otel_cli_telemetry._exporter.drain import drain
 
     report = drain(state.Paths(home=home, config_dir=home), destination.Destination())
     assert (report.delivered, report.dropped) == (0, {})
@@ -323,7 +326,7 @@ def test_a_linked_spool_dir_is_never_listed_or_emptied(
 
 def test_a_linked_quarantine_dir_loses_nothing_of_the_target(tmp_path: Path) -> None:
     """The quarantine's cap deletes only inside a directory of ours, never through a link."""
-    from otel_cli_telemetry import spool
+    from otel_cli_telemetry._disk import spool
 
     home = state.ensure_dir(tmp_path / "home")
     victims = tmp_path / "documents"
@@ -341,8 +344,8 @@ def test_a_linked_spool_entry_is_quarantined_without_touching_its_target(
     tmp_path: Path,
 ) -> None:
     """A spool entry that is a link is moved aside as it is; its target is not read."""
-    from otel_cli_telemetry import destination
-    from otel_cli_telemetry.drain import drain
+    from otel_cli_telemetry._disk import destination
+    from otel_cli_telemetry._exporter.drain import drain
 
     home = state.ensure_dir(tmp_path / "home")
     (home / "spool").mkdir(mode=0o700)
@@ -468,7 +471,7 @@ def test_a_stopped_exporter_is_taken_over_past_its_deadline(
 def test_spool_caps_hold_without_any_exporter(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Caps are enforced when a trace is spooled: with no exporter ever running, the spool
     stays within its cap and the excess is counted."""
-    from otel_cli_telemetry import spool
+    from otel_cli_telemetry._disk import spool
 
     monkeypatch.setattr(spool, "MAX_FILES", 5)
     telemetry = Telemetry("assembly", home=home, env={}, spawn=lambda *a, **k: None)
@@ -573,7 +576,7 @@ def test_status_into_a_closed_pipe_exits_quietly(home: Path) -> None:
 
 def test_file_modes_of_special_entries_are_reported_as_not_regular(tmp_path: Path) -> None:
     """The low-level reader refuses every kind of non-regular file."""
-    from otel_cli_telemetry import _fs
+    from otel_cli_telemetry._disk import fs as _fs
 
     target = tmp_path / "target"
     target.write_text("x")
@@ -605,7 +608,7 @@ def test_a_marker_naming_a_process_that_does_not_hold_its_lock_ends_nobody(
     holder_code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from otel_cli_telemetry import state\n"
+        "from otel_cli_telemetry._disk import state\n"
         "lock = state.FileLock(Path(sys.argv[1]))\n"
         "assert lock.acquire()\n"
         "print('held', flush=True)\n"

@@ -19,8 +19,8 @@ import contextvars
 from collections.abc import Callable, Collection
 from typing import Any
 
-from ..run import CommandHandle
-from ..telemetry import Telemetry
+from otel_cli_telemetry._process.run import CommandHandle
+from otel_cli_telemetry.telemetry import Telemetry
 
 OPTIONS_ATTRIBUTE = "cli_telemetry.options"
 _MARK = "_otel_cli_telemetry_instrumented"

@@ -16,7 +16,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from ..telemetry import Telemetry
+from otel_cli_telemetry.telemetry import Telemetry
 
 __all__ = ["run"]
 

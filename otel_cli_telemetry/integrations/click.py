@@ -11,9 +11,9 @@ from collections.abc import Collection
 
 import click
 
-from .. import cli
-from ..telemetry import Telemetry
-from ._clickish import SKIP, instrument_command
+from otel_cli_telemetry._admin import cli
+from otel_cli_telemetry.integrations._clickish import SKIP, instrument_command
+from otel_cli_telemetry.telemetry import Telemetry
 
 __all__ = ["consent_group", "instrument"]
 

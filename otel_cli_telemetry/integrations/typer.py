@@ -12,9 +12,9 @@ from typing import Any, Optional
 
 import typer
 
-from .. import cli
-from ..telemetry import Telemetry
-from ._clickish import instrument_command
+from otel_cli_telemetry._admin import cli
+from otel_cli_telemetry.integrations._clickish import instrument_command
+from otel_cli_telemetry.telemetry import Telemetry
 
 __all__ = ["consent_app", "instrument"]
 

@@ -1,0 +1,283 @@
+"""Delivery bookkeeping that outlives one process: back-off, Retry-After, drop counts.
+
+Kept in ``delivery.json``. The CLI process reads it before starting an exporter, so a
+machine behind a firewall makes a bounded number of connection attempts however many
+commands run, and a server's ``Retry-After`` is honoured across runs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from otel_cli_telemetry._disk import fs as _fs
+from otel_cli_telemetry._disk import state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Mapping
+    from typing import Any
+
+    from otel_cli_telemetry._disk.fs import StrPath
+
+#: First wait after a failed delivery, and the ceiling the doubling stops at.
+INITIAL_BACKOFF_S = 5.0
+MAX_BACKOFF_S = 300.0
+#: A server may not push us further away than this, whatever its Retry-After says.
+MAX_RETRY_AFTER_S = 3600.0
+
+
+class DeliveryState:
+    """``dropped``: lifetime counts of traces (or spans, for partial success) lost, by
+    reason; ``unreported``: the part of it not yet reported on a delivered span;
+    ``attempts`` and ``exporter_runs``: export requests tried and exporter children run."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.next_attempt_at = 0.0
+        self.last_error: str | None = None
+        self.dropped: dict[str, int] = {}
+        self.unreported: dict[str, int] = {}
+        self.delivered = 0
+        self.attempts = 0
+        self.exporter_runs = 0
+        #: Stopped exporters ended past their deadline by a later command.
+        self.takeovers = 0
+        #: The exporter child's last crash: exception class and step, never a payload.
+        self.exporter_failure: dict[str, Any] | None = None
+
+    def add_drops(self, drops: Mapping[str, int]) -> None:
+        for reason, count in drops.items():
+            if count > 0:
+                self.dropped[reason] = self.dropped.get(reason, 0) + count
+                self.unreported[reason] = self.unreported.get(reason, 0) + count
+
+    def mark_reported(self, reported: Mapping[str, int]) -> None:
+        for reason, count in reported.items():
+            left = self.unreported.get(reason, 0) - count
+            if left > 0:
+                self.unreported[reason] = left
+            else:
+                self.unreported.pop(reason, None)
+
+    def in_backoff(self, now: float | None = None) -> bool:
+        return (now if now is not None else time.time()) < self.next_attempt_at
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "failures": self.failures,
+            "next_attempt_at": self.next_attempt_at,
+            "last_error": self.last_error,
+            "dropped": dict(self.dropped),
+            "unreported": dict(self.unreported),
+            "delivered": self.delivered,
+            "attempts": self.attempts,
+            "exporter_runs": self.exporter_runs,
+            "takeovers": self.takeovers,
+            "exporter_failure": self.exporter_failure,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DeliveryState:
+        result = cls()
+        failures = data.get("failures")
+        if isinstance(failures, int) and failures >= 0:
+            result.failures = failures
+        next_at = data.get("next_attempt_at")
+        if isinstance(next_at, (int, float)) and next_at == next_at:
+            # Never trust a far-future value (clock skew, corruption): cap it.
+            result.next_attempt_at = min(float(next_at), time.time() + MAX_RETRY_AFTER_S)
+        last = data.get("last_error")
+        if isinstance(last, str):
+            result.last_error = last[:200]
+        result.dropped = _counts(data.get("dropped"))
+        result.unreported = _counts(data.get("unreported"))
+        failure = data.get("exporter_failure")
+        if isinstance(failure, dict):
+            result.exporter_failure = {
+                k: (v[:100] if isinstance(v, str) else v)
+                for k, v in failure.items()
+                if k in ("type", "step", "at") and isinstance(v, (str, int, float))
+            }
+        for name in ("delivered", "attempts", "exporter_runs", "takeovers"):
+            value = data.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                setattr(result, name, value)
+        return result
+
+
+def _counts(value: object) -> dict[str, int]:
+    if not isinstance(value, dict):
+        return {}
+    return {
+        str(k)[:64]: v
+        for k, v in list(value.items())[:64]
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    }
+
+
+def load(path: StrPath) -> DeliveryState:
+    """The shared state; a missing or corrupt file reads as a fresh start."""
+    try:
+        data = state.read_json(path)
+    except (ValueError, OSError):
+        return DeliveryState()
+    return DeliveryState.from_json(data or {})
+
+
+#: Losses this process could not write down yet, by delivery file (a full disk): written
+#: with the next update of that file that succeeds, in this process or, through the
+#: tally files below, in any other.
+_unwritten: dict[str, dict[str, int]] = {}
+#: An empty file per loss that could not be counted in ``delivery.json``: creating an
+#: empty file needs no data block, so it often works on a full disk (and under
+#: RLIMIT_FSIZE). ``lost~<delivery file stem>~<reason>~<ns>-<pid>``.
+TALLY_PREFIX = "lost~"
+
+
+def _stem(path: StrPath) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def _tallies(path: StrPath) -> list[tuple[str, str]]:
+    """(file name, reason) of the loss tallies waiting for ``path``."""
+    head = f"{TALLY_PREFIX}{_stem(path)}~"
+    found: list[tuple[str, str]] = []
+    try:
+        names = os.listdir(os.path.dirname(path))  # the state dir, checked by our caller
+    except OSError:
+        return found
+    for name in names:
+        if name.startswith(head):
+            reason = name[len(head) :].split("~", 1)[0]
+            if reason:
+                found.append((name, reason))
+    return found
+
+
+def update(path: StrPath, lock_path: StrPath, change: Any) -> DeliveryState:
+    """Read-modify-write ``delivery.json`` under the state lock. ``change(state)`` mutates.
+
+    Losses recorded earlier that could not be written then are folded in on the way.
+    """
+    with state.FileLock(lock_path):
+        current = load(path)
+        change(current)
+        pending = _unwritten.pop(str(path), {})
+        tallies = _tallies(path)
+        current.add_drops(pending)
+        for _, reason in tallies:
+            current.add_drops({reason: 1})
+        try:
+            state.write_json(path, current.to_json())
+        except BaseException:
+            if pending:
+                _keep_in_memory(path, pending)
+            raise
+        for name, _ in tallies:
+            with _fs.suppress(OSError):
+                os.unlink(os.path.join(os.path.dirname(path), name))
+        return current
+
+
+def update_quietly(path: StrPath, lock_path: StrPath, change: Any) -> bool:
+    """``update``, best effort: bookkeeping must never raise (a full disk, a stuck lock,
+    a corrupt lock file); the spool itself is the source of truth. True if written."""
+    try:
+        update(path, lock_path, change)
+    except (OSError, TimeoutError, ValueError):
+        return False
+    return True
+
+
+def _keep_in_memory(path: StrPath, drops: Mapping[str, int]) -> None:
+    mine = _unwritten.setdefault(str(path), {})
+    for reason, count in drops.items():
+        mine[reason] = mine.get(reason, 0) + count
+
+
+def _safe_reason(reason: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in reason)[:64] or "unknown"
+
+
+def record_drops(
+    path: StrPath, lock_path: StrPath, drops: Mapping[str, int], *, takeovers: int = 0
+) -> None:
+    """Count lost traces by reason. Never loses the count silently: if ``delivery.json``
+    cannot be written now, the losses wait in memory and as empty tally files."""
+    drops = {k: v for k, v in drops.items() if v > 0}
+    if not drops and not takeovers:
+        return
+
+    def change(s: DeliveryState) -> None:
+        s.add_drops(drops)
+        s.takeovers += takeovers
+
+    if update_quietly(path, lock_path, change) or not drops:
+        return
+    _keep_in_memory(path, drops)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    stamp = f"{time.time_ns()}-{os.getpid()}"
+    mine = _unwritten[str(path)]
+    for reason, count in drops.items():
+        head = f"{TALLY_PREFIX}{_stem(path)}~{_safe_reason(reason)}~{stamp}"
+        for n in range(min(count, 100)):
+            try:
+                tally = os.path.join(os.path.dirname(path), f"{head}-{n}")
+                os.close(os.open(tally, flags, 0o600))
+            except OSError:
+                return
+            # Counted on disk now: not again from memory.
+            mine[reason] -= 1
+            if mine[reason] <= 0:
+                del mine[reason]
+
+
+def record_failure(path: StrPath, lock_path: StrPath, error: BaseException, step: str) -> None:
+    """The exporter child's crash, for ``status``: the exception class and the step only
+    (its message could quote a payload or a header)."""
+    failure = {"type": error.__class__.__name__, "step": step, "at": int(time.time())}
+
+    def change(s: DeliveryState) -> None:
+        s.exporter_failure = failure
+
+    update_quietly(path, lock_path, change)
+
+
+def backoff_delay(
+    failures: int,
+    *,
+    initial: float = INITIAL_BACKOFF_S,
+    cap: float = MAX_BACKOFF_S,
+    rng: random.Random | None = None,
+) -> float:
+    """Exponential back-off with jitter: a delay in ``[d/2, d]``, ``d = initial * 2^(n-1)``."""
+    exponent = max(failures - 1, 0)
+    delay = min(cap, initial * float(2 ** min(exponent, 30)))
+    if rng is None:
+        import random  # only when a delivery failed
+
+        r = random.random()  # noqa: S311 - jitter, not a secret
+    else:
+        r = rng.random()
+    return delay / 2 + float(r) * delay / 2
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        import email.utils  # only for a Retry-After that is an HTTP date
+
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    current = now if now is not None else time.time()
+    return min(max(when.timestamp() - current, 0.0), MAX_RETRY_AFTER_S)

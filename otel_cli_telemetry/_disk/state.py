@@ -1,0 +1,427 @@
+"""Where the library keeps its files, and how it touches them safely.
+
+Everything lives in one private directory per app and user (0700, files 0600):
+
+- ``config.toml``: the user's persisted choice (``enabled = false``)
+- ``state.json``: the anonymous installation id
+- ``delivery.json``: back-off and drop counters shared by every exporter run
+- ``destination.json``: where the last command asked its spans to go
+- ``spool/``: one OTLP JSON file per finished trace, waiting for the exporter
+- ``traces.jsonl``: the embedded default destination (a local file sink)
+- ``export.lock``: held by the one exporter that is draining
+
+Writes are atomic (temporary file + ``os.replace``) so a crash never leaves half a file;
+read-modify-write cycles hold an advisory lock that the kernel drops when its holder
+dies, ``kill -9`` included, so a stale lock can always be taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from otel_cli_telemetry._disk import fs as _fs
+from otel_cli_telemetry._disk.fs import NotRegularFile as NotRegularFile
+from otel_cli_telemetry._disk.fs import UnsafeHomeError as UnsafeHomeError
+from otel_cli_telemetry._process import config
+from otel_cli_telemetry._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import IO, Any
+
+    from otel_cli_telemetry._disk.fs import StrPath
+
+CONFIG_FILE = "config.toml"
+STATE_FILE = "state.json"
+DELIVERY_FILE = "delivery.json"
+DESTINATION_FILE = "destination.json"
+SPOOL_DIR = "spool"
+QUARANTINE_DIR = "quarantine"
+SINK_FILE = "traces.jsonl"
+EXPORT_LOCK = "export.lock"
+STATE_LOCK = "state.lock"
+
+
+class Paths(Record):
+    """The files of one app for the current user.
+
+    ``queue`` names a destination's queue: "" for the first (``spool/``), a name for each
+    further one (``spool-<name>/``), so every destination keeps its own progress and back-off.
+    """
+
+    __slots__ = ("home", "config_dir", "queue")
+
+    def __init__(
+        self, home: str | os.PathLike[str], config_dir: str | os.PathLike[str], queue: str = ""
+    ) -> None:
+        # Plain strings: pathlib costs a small CLI more than the rest of its telemetry.
+        self.home = os.fspath(home)
+        self.config_dir = os.fspath(config_dir)
+        self.queue = queue
+
+    def for_queue(self, queue: str) -> Paths:
+        return Paths(home=self.home, config_dir=self.config_dir, queue=queue)
+
+    def _queued(self, base: str, suffix: str = "") -> str:
+        name = f"{base}-{self.queue}{suffix}" if self.queue else f"{base}{suffix}"
+        return os.path.join(self.home, name)
+
+    @property
+    def config_file(self) -> str:
+        return os.path.join(self.config_dir, CONFIG_FILE)
+
+    @property
+    def state_file(self) -> str:
+        return os.path.join(self.home, STATE_FILE)
+
+    @property
+    def delivery_file(self) -> str:
+        return self._queued("delivery", ".json")
+
+    @property
+    def destination_file(self) -> str:
+        return os.path.join(self.home, DESTINATION_FILE)
+
+    @property
+    def spool_dir(self) -> str:
+        return self._queued(SPOOL_DIR)
+
+    @property
+    def quarantine_dir(self) -> str:
+        return os.path.join(self.home, QUARANTINE_DIR)
+
+    @property
+    def sink_file(self) -> str:
+        return os.path.join(self.home, SINK_FILE)
+
+    @property
+    def export_lock(self) -> str:
+        return self._queued("export", ".lock")
+
+    @property
+    def state_lock(self) -> str:
+        return os.path.join(self.home, STATE_LOCK)
+
+
+def resolve_paths(
+    app_name: str,
+    env_prefix: str,
+    env: Mapping[str, str],
+    home: str | os.PathLike[str] | None = None,
+) -> Paths:
+    """``home=`` > ``{PREFIX}_TELEMETRY_HOME`` > platformdirs' user state and config dirs."""
+    chosen = os.fspath(home) if home is not None else None
+    if chosen is None:
+        chosen = config.get(env, config.APP_HOME.format(prefix=env_prefix))
+    if chosen is not None:
+        # Made absolute once, here: the exporter child runs elsewhere and must find the
+        # same directory, and nothing may be derived from a relative path.
+        base = os.path.abspath(os.path.expanduser(chosen))
+        return Paths(home=base, config_dir=base)
+    state_dir, config_dir = user_dirs(app_name, env)
+    return Paths(home=os.path.join(state_dir, "telemetry"), config_dir=config_dir)
+
+
+def user_dirs(app_name: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """The user state and config directories of ``app_name``, as platformdirs gives them.
+
+    On Linux and the BSDs that is the XDG rule, computed here (``$XDG_STATE_HOME`` or
+    ``~/.local/state``, ``$XDG_CONFIG_HOME`` or ``~/.config``; a relative XDG value is
+    ignored, a relative ``HOME`` replaced by the account's home), because importing
+    platformdirs costs a small CLI more than everything else it does for telemetry; a test
+    keeps the two equal. macOS and Windows ask platformdirs.
+    """
+    if os.name == "posix" and sys.platform != "darwin":
+        return (
+            os.path.join(_xdg_base(env, "XDG_STATE_HOME", ".local/state"), app_name),
+            os.path.join(_xdg_base(env, "XDG_CONFIG_HOME", ".config"), app_name),
+        )
+    import platformdirs
+
+    return (
+        os.path.abspath(platformdirs.user_state_dir(app_name, appauthor=False)),
+        os.path.abspath(platformdirs.user_config_dir(app_name, appauthor=False)),
+    )
+
+
+def _xdg_base(env: Mapping[str, str], variable: str, default: str) -> str:
+    value = env.get(variable, "")
+    if value.startswith("/"):
+        return value
+    home = env.get("HOME", "")
+    if not home.startswith("/"):
+        try:
+            import pwd
+
+            home = pwd.getpwuid(os.getuid()).pw_dir
+        except (ImportError, KeyError):
+            home = os.path.expanduser("~")
+    return os.path.join(home.rstrip("/") or "/", default)
+
+
+def check_dir(path: StrPath) -> bool:
+    """True if the state dir ``path`` exists and is ours to trust; False if it does not
+    exist yet. Raises UnsafeHomeError when it, or a directory above it, could be swapped
+    or written by someone else (see ``_fs``)."""
+    return _fs.check_home(path)
+
+
+def ensure_dir(path: StrPath) -> StrPath:
+    """Create the state dir (and missing parents) 0700 whatever the umask; refuse an
+    unsafe one. Called where the directory is used, not once."""
+    return _fs.ensure_home(path)
+
+
+def atomic_write(path: StrPath, data: bytes) -> None:
+    """Write ``data`` to ``path`` all or nothing, mode 0600.
+
+    ``os.replace`` swaps the directory entry: a link in ``path``'s place is replaced, never
+    followed. A directory in its place is moved aside first.
+    """
+    head, name = os.path.split(os.fspath(path))
+    tmp = os.path.join(head, f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _fs.NOFOLLOW | _fs.CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        try:
+            os.replace(tmp, path)
+        except (IsADirectoryError, PermissionError):
+            if not os.path.isdir(path) or os.path.islink(path):
+                raise
+            _fs.move_aside(path)
+            os.replace(tmp, path)
+    except BaseException:
+        with _fs.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: StrPath, *, max_bytes: int = 1 << 20) -> dict[str, Any] | None:
+    """A JSON object from ``path``; None if missing. ValueError if corrupt, oversized or
+    not a regular file of ours (a link, FIFO, directory...): never followed, never waited on."""
+    try:
+        raw = _fs.read_bytes(path, max_bytes)
+    except FileNotFoundError:
+        return None
+    except NotADirectoryError as exc:
+        raise NotRegularFile(f"{os.path.basename(path)}: a parent is not a directory") from exc
+    try:
+        value = json.loads(raw)
+    except RecursionError as exc:  # nested deeper than the parser goes: corrupt
+        raise ValueError(f"{os.path.basename(path)} is nested too deeply") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"{os.path.basename(path)} does not hold a JSON object")
+    return value
+
+
+def write_json(path: StrPath, value: Mapping[str, Any]) -> None:
+    atomic_write(path, json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
+
+
+def uuid4() -> str:
+    """A random (version 4) UUID string, as ``str(uuid.uuid4())``, from ``os.urandom``
+    without importing ``uuid`` (which costs more than the rest of a command's work)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def random_uuid() -> str:
+    return uuid4()
+
+
+# --- advisory file locks ----------------------------------------------------------
+
+
+def _open_lock(path: StrPath, *, create: bool = True) -> IO[bytes]:
+    """Open a lock file; an impostor (link, FIFO, directory) in its place is moved aside
+    once when we may create the file, else NotRegularFile."""
+    flags = os.O_RDWR | (os.O_CREAT if create else 0)
+    try:
+        fd = _fs.open_regular(path, flags)
+    except NotRegularFile:
+        if not create:
+            raise
+        _fs.move_aside(path)
+        fd = _fs.open_regular(path, flags)
+    return os.fdopen(fd, "r+b")
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _try_lock(fh: IO[bytes]) -> bool:
+        try:
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fh: IO[bytes]) -> None:
+        with _fs.suppress(OSError):
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fh: IO[bytes]) -> bool:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fh: IO[bytes]) -> None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+class FileLock:
+    """An exclusive advisory lock on a file; the OS drops it if the holder dies."""
+
+    def __init__(self, path: StrPath, *, create: bool = True) -> None:
+        self.path = path
+        self._create = create
+        self._fh: IO[bytes] | None = None
+
+    def acquire(self, timeout: float = 0.0, *, poll: float = 0.02) -> bool:
+        """Try to take the lock for up to ``timeout`` seconds; True when held."""
+        if self._fh is not None:
+            return True
+        fh = _open_lock(self.path, create=self._create)
+        deadline = time.monotonic() + timeout
+        while True:
+            if _try_lock(fh):
+                self._fh = fh
+                return True
+            if time.monotonic() >= deadline:
+                fh.close()
+                return False
+            time.sleep(poll)
+
+    def release(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            try:
+                _unlock(fh)
+            finally:
+                fh.close()
+
+    @property
+    def held(self) -> bool:
+        return self._fh is not None
+
+    @property
+    def file(self) -> IO[bytes] | None:
+        """The open lock file while held (the exporter marker writes its record into it)."""
+        return self._fh
+
+    def __enter__(self) -> FileLock:
+        if not self.acquire(timeout=5.0):
+            raise TimeoutError(f"could not lock {os.path.basename(self.path)}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def is_locked(path: StrPath) -> bool:
+    """True if another process holds the lock on ``path`` right now (never creates it)."""
+    probe = FileLock(path, create=False)
+    try:
+        if probe.acquire():
+            probe.release()
+            return False
+    except (FileNotFoundError, NotRegularFile):
+        return False
+    return True
+
+
+# --- the anonymous installation id -------------------------------------------------
+
+
+def installation_id(paths: Paths) -> str:
+    """The random UUID4 that identifies this installation, minted on first use
+    (see ``identity``: never derived from hardware; a corrupt file gets a fresh id)."""
+    from otel_cli_telemetry._disk import identity
+
+    return identity.read(paths).installation_id
+
+
+# --- the persisted choice (a flat TOML file we write ourselves) --------------------
+
+
+#: The config file may hold a few short lines; anything larger is not ours.
+MAX_CONFIG_BYTES = 64 * 1024
+#: Why a config file was ignored, by path (``status`` shows it).
+_config_problems: dict[str, str] = {}
+
+
+def config_problem(path: StrPath) -> str | None:
+    """Why ``read_config`` ignored ``path`` in this process, if it did."""
+    return _config_problems.get(str(path))
+
+
+def read_config(path: StrPath) -> dict[str, bool | int | str]:
+    """Read our flat ``key = value`` TOML subset (booleans, integers, basic strings).
+
+    A line we do not understand is skipped with a debug note; the file is never fatal. A
+    file that is not a regular file of ours, is too large, or sits in a directory others
+    could swap is ignored as a whole (the default rule applies; ``config_problem`` says why).
+    """
+    _config_problems.pop(str(path), None)
+    try:
+        _fs.check_home(os.path.dirname(path))
+        text = _fs.read_bytes(path, MAX_CONFIG_BYTES).decode("utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+        reason = (
+            str(exc)
+            if isinstance(exc, (UnsafeHomeError, NotRegularFile))
+            else (f"unreadable ({exc.__class__.__name__})")
+        )
+        _config_problems[str(path)] = reason
+        config.warn_once(str(path), reason)
+        return {}
+    values: dict[str, bool | int | str] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, raw = line.partition("=")
+        key, raw = key.strip(), raw.split(" #", 1)[0].strip()
+        parsed: bool | int | str | None = None
+        if raw in ("true", "false"):
+            parsed = raw == "true"
+        elif raw.lstrip("-").isdigit():
+            parsed = int(raw)
+        elif len(raw) >= 2 and raw[0] == raw[-1] == '"':
+            parsed = raw[1:-1]
+        if not sep or not key.replace("_", "").replace("-", "").isalnum() or parsed is None:
+            config.warn_once(f"{path}:{lineno}", "line not understood, ignored")
+            continue
+        values[key] = parsed
+    return values
+
+
+def write_config(path: StrPath, values: Mapping[str, bool | int | str]) -> None:
+    lines = ["# Written by otel-cli-telemetry. Environment variables override this file."]
+    for key, value in sorted(values.items()):
+        if isinstance(value, bool):
+            rendered = "true" if value else "false"
+        elif isinstance(value, int):
+            rendered = str(value)
+        else:
+            rendered = json.dumps(value)
+        lines.append(f"{key} = {rendered}")
+    ensure_dir(os.path.dirname(path))
+    atomic_write(path, ("\n".join(lines) + "\n").encode())

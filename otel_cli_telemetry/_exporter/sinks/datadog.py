@@ -1,0 +1,226 @@
+"""Datadog logs intake sink: each command span becomes one log, sent with a client token.
+
+A Datadog *client token* (``pub`` + 32 hex) is write-only: it can submit logs and nothing
+else, which is why browser apps and CLIs may embed it. An *API key* (32 hex) or an
+*application key* (40 hex) grants far more and must never ship inside a CLI: both are
+refused with a ValueError that says why.
+
+Wire format (Datadog browser logs intake, as Datadog's browser SDK uses it)::
+
+    POST https://browser-intake-<site>/api/v2/logs?ddsource=browser&dd-api-key=<token>&dd-request-id=<uuid4>
+    Content-Type: text/plain
+    <one JSON log object per line>
+
+Limits: at most 50 logs and about 16 KiB per request, 256 KiB per log. 408, 429 and 5xx
+are retried (with ``Retry-After``); other answers drop the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
+
+from otel_cli_telemetry._admin.show import attributes as decode_attributes
+from otel_cli_telemetry._admin.show import iter_spans
+from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, Result, convert_each
+from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
+
+if TYPE_CHECKING:
+    import httpx
+
+    from otel_cli_telemetry._disk.destination import Destination
+
+#: site -> intake host (``browser-intake-`` + the site with all but its last dot as dashes)
+SITES = {
+    "datadoghq.com": "browser-intake-datadoghq.com",
+    "us3.datadoghq.com": "browser-intake-us3-datadoghq.com",
+    "us5.datadoghq.com": "browser-intake-us5-datadoghq.com",
+    "datadoghq.eu": "browser-intake-datadoghq.eu",
+    "ap1.datadoghq.com": "browser-intake-ap1-datadoghq.com",
+    "ddog-gov.com": "browser-intake-ddog-gov.com",
+}
+ALIASES = {"us1": "datadoghq.com", "us3": "us3.datadoghq.com", "us5": "us5.datadoghq.com",
+           "eu": "datadoghq.eu", "eu1": "datadoghq.eu", "ap1": "ap1.datadoghq.com",
+           "gov": "ddog-gov.com", "us1-fed": "ddog-gov.com"}  # fmt: skip
+DEFAULT_SITE = "datadoghq.com"
+DDSOURCE = "browser"
+MAX_LOGS_PER_REQUEST = 50
+MAX_REQUEST_BYTES = 16 * 1024
+MAX_LOG_BYTES = 256 * 1024
+RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
+
+_CLIENT_TOKEN = re.compile(r"pub[0-9a-f]{32}")
+_API_KEY = re.compile(r"[0-9a-f]{32}")
+_APP_KEY = re.compile(r"[0-9a-f]{40}")
+
+
+def validate_client_token(token: str) -> str:
+    """Return the token if it is a Datadog client token; raise ValueError otherwise.
+
+    The message never repeats the value: a key pasted here by mistake is a secret.
+    """
+    candidate = token.strip()
+    if _CLIENT_TOKEN.fullmatch(candidate):
+        return candidate
+    if _API_KEY.fullmatch(candidate.lower()):
+        raise ValueError(
+            "this looks like a Datadog API key, not a client token: an API key grants write "
+            "access to your whole account (metrics, events, logs, monitors through the API) "
+            "and must never ship inside a CLI. Create a client token (it starts with 'pub') "
+            "under Organization Settings > Client Tokens."
+        )
+    if _APP_KEY.fullmatch(candidate.lower()):
+        raise ValueError(
+            "this looks like a Datadog application key, not a client token: it grants read "
+            "access to your account's data and must never ship inside a CLI. Use a client "
+            "token (it starts with 'pub')."
+        )
+    raise ValueError("not a Datadog client token: expected 'pub' followed by 32 hex digits")
+
+
+def normalise_site(site: str | None) -> str:
+    """``us3`` / ``us3.datadoghq.com`` / ``https://app.datadoghq.eu`` -> a known site."""
+    if not site:
+        return DEFAULT_SITE
+    value = site.strip().lower()
+    if "://" in value:
+        value = urlsplit(value).hostname or ""
+    value = value.removeprefix("app.")
+    value = ALIASES.get(value, value)
+    if value not in SITES:
+        raise ValueError(f"unknown Datadog site {site!r}; expected one of {', '.join(SITES)}")
+    return value
+
+
+def intake_url(site: str | None = None, *, proxy_url: str | None = None) -> str:
+    """The URL logs are POSTed to, before the query parameters."""
+    if proxy_url:
+        if not proxy_url.startswith(("https://", "http://")):
+            raise ValueError("the Datadog proxy URL must be an http(s) URL")
+        return proxy_url
+    return f"https://{SITES[normalise_site(site)]}/api/v2/logs"
+
+
+def _verb(outcome: str, code: int) -> str:
+    if outcome == "success":
+        return "succeeded"
+    if outcome == "interrupted":
+        return "was interrupted"
+    if outcome == "usage_error":
+        return f"failed with a usage error (exit code {code})"
+    if outcome == "internal_error":
+        return f"crashed (exit code {code})"
+    return f"failed with exit code {code}"
+
+
+def to_logs(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """One log object per command span (spans with ``process.exit.code``) of a request."""
+    logs: list[dict[str, Any]] = []
+    for resource, span in iter_spans([request]):
+        attrs = decode_attributes(span.get("attributes"))
+        if "process.exit.code" not in attrs:
+            continue  # child spans travel as traces, not as logs
+        start_ns = int(span.get("startTimeUnixNano") or 0)
+        end_ns = int(span.get("endTimeUnixNano") or start_ns)
+        duration_ms = (end_ns - start_ns) / 1e6
+        code = attrs.get("process.exit.code")
+        outcome = str(attrs.get("cli_telemetry.outcome", "success" if code == 0 else "error"))
+        service = str(resource.get("service.name", "cli"))
+        name = str(span.get("name", ""))
+        tags = {
+            "version": resource.get("service.version"),
+            "os": resource.get("os.type"),
+            "arch": resource.get("host.arch"),
+            "outcome": outcome,
+            "ci": resource.get("cli_telemetry.ci.provider"),
+        }
+        trace_id = str(span.get("traceId", ""))
+        span_id = str(span.get("spanId", ""))
+        log: dict[str, Any] = {
+            "date": start_ns // 1_000_000,
+            "message": f"{name} {_verb(outcome, int(code) if isinstance(code, int) else 1)}"
+            f" in {duration_ms:.0f} ms",
+            "status": "info" if code == 0 else "error",
+            "service": service,
+            "ddtags": ",".join(f"{k}:{v}" for k, v in tags.items() if v not in (None, "")),
+            "duration": end_ns - start_ns,  # Datadog's standard duration is in nanoseconds
+            "trace_id": trace_id,
+            "span_id": span_id,
+            # Datadog correlates logs and traces on the low 64 bits, as decimal strings.
+            "dd": {
+                "trace_id": str(int(trace_id[-16:] or "0", 16)),
+                "span_id": str(int(span_id or "0", 16)),
+            },
+            "command": name,
+        }
+        for key, value in {**resource, **attrs}.items():
+            log.setdefault(key, value)
+        logs.append(log)
+    return logs
+
+
+def _chunks(lines: list[bytes]) -> list[list[bytes]]:
+    chunks: list[list[bytes]] = []
+    current: list[bytes] = []
+    size = 0
+    for line in lines:
+        if current and (
+            len(current) >= MAX_LOGS_PER_REQUEST or size + len(line) > MAX_REQUEST_BYTES
+        ):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+class DatadogLogsSink(HttpSink):
+    """POST command spans as logs to the Datadog (browser) logs intake."""
+
+    #: Keeps one export call's worth of logs within a couple of intake requests.
+    max_batch_traces = MAX_LOGS_PER_REQUEST
+    retryable = RETRYABLE_STATUS
+
+    def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
+        if not destination.endpoint or not destination.token:
+            raise ValueError("a Datadog destination needs an intake URL and a client token")
+        super().__init__(destination, client=client)
+
+    def url(self) -> str:
+        assert self.destination.endpoint is not None
+        query = urlencode(
+            {
+                "ddsource": DDSOURCE,
+                "dd-api-key": self.destination.token,
+                "dd-request-id": str(uuid.uuid4()),
+            }
+        )
+        separator = "&" if "?" in self.destination.endpoint else "?"
+        return f"{self.destination.endpoint}{separator}{query}"
+
+    def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
+        logs, bad = convert_each(requests, to_logs)
+        if bad:
+            return Result(DROP, "unencodable", unencodable=bad)
+        lines: list[bytes] = []
+        too_big = 0
+        for log in logs:
+            line = json.dumps(log, separators=(",", ":"), ensure_ascii=False, default=str)
+            encoded = line.encode("utf-8", "replace")
+            if len(encoded) > MAX_LOG_BYTES:
+                too_big += 1
+                continue
+            lines.append(encoded)
+        if not lines:
+            return Result(ACCEPTED if not too_big else DROP, "log_too_large" if too_big else "")
+        headers = {"content-type": "text/plain", "user-agent": user_agent()}
+        for chunk in _chunks(lines):
+            failure, _ = self.post(self.url(), b"\n".join(chunk), headers, timeout_s)
+            if failure is not None:
+                return failure
+        return Result(ACCEPTED)

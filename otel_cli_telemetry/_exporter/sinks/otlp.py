@@ -1,0 +1,167 @@
+"""OTLP/HTTP sink (``http/protobuf`` or ``http/json``), used only in the exporter child.
+
+Response handling follows the OTLP/HTTP specification: any 2xx is success (a
+``partialSuccess`` is recorded, never retried); 429, 502, 503, 504 and connection
+errors are retryable, honouring ``Retry-After``; every other status drops the batch.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, Result
+from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
+
+if TYPE_CHECKING:
+    import httpx
+
+    from otel_cli_telemetry._disk.destination import Destination
+
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+class Unencodable(ValueError):
+    """Requests of a batch that cannot be converted for the wire, by index."""
+
+    def __init__(self, indexes: tuple[int, ...]) -> None:
+        super().__init__(f"{len(indexes)} request(s) cannot be encoded")
+        self.indexes = indexes
+
+
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+
+
+def _hex_ids_to_base64(node: Any) -> Any:
+    """OTLP/JSON spells ids in hex; protobuf's JSON parser expects base64 for bytes."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key in _ID_FIELDS and isinstance(value, str):
+                out[key] = base64.b64encode(bytes.fromhex(value)).decode("ascii") if value else ""
+            else:
+                out[key] = _hex_ids_to_base64(value)
+        return out
+    if isinstance(node, list):
+        return [_hex_ids_to_base64(v) for v in node]
+    return node
+
+
+def to_protobuf(request: dict[str, Any]) -> bytes:
+    """Serialise an OTLP/JSON request as the protobuf ``ExportTraceServiceRequest``."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    message = ExportTraceServiceRequest()
+    json_format.ParseDict(_hex_ids_to_base64(request), message, ignore_unknown_fields=True)
+    data: bytes = message.SerializeToString()
+    return data
+
+
+def _rejected_spans(response: httpx.Response, protocol: str) -> tuple[int, str]:
+    if not response.content:
+        return 0, ""
+    try:
+        if protocol == "http/json":
+            body = json.loads(response.content)
+            partial = body.get("partialSuccess") or {} if isinstance(body, dict) else {}
+            return int(partial.get("rejectedSpans") or 0), str(partial.get("errorMessage") or "")
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceResponse,
+        )
+
+        message = ExportTraceServiceResponse()
+        message.ParseFromString(response.content)
+        return int(message.partial_success.rejected_spans), str(
+            message.partial_success.error_message
+        )
+    except Exception:  # noqa: BLE001 - a success body we cannot read is still a success
+        return 0, ""
+
+
+class OtlpHttpSink(HttpSink):
+    """Send batches to one OTLP/HTTP traces endpoint."""
+
+    retryable = RETRYABLE_STATUS
+
+    def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
+        assert destination.endpoint is not None
+        super().__init__(destination, client=client)
+
+    def _new_client(self) -> httpx.Client:
+        import httpx
+
+        return httpx.Client(
+            verify=tls_context(self.destination), follow_redirects=False, trust_env=True
+        )
+
+    def encode(self, requests: list[dict[str, Any]]) -> tuple[bytes, dict[str, str]]:
+        """One request body for the batch. Raises Unencodable naming the requests that
+        cannot be converted, so that only they are set aside."""
+        headers = dict(self.destination.headers)
+        if self.destination.protocol != "http/json":
+            # Imported before the loop: a broken installation is not bad data.
+            from google.protobuf import json_format  # noqa: F401
+            from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
+        parts: list[bytes] = []
+        bad: list[int] = []
+        for index, request in enumerate(requests):
+            try:
+                parts.append(self._encode_one(request))
+            except Exception:  # noqa: BLE001 - whatever the converter raises, it is this one
+                bad.append(index)
+        if bad:
+            raise Unencodable(tuple(bad))
+        if self.destination.protocol == "http/json":
+            # Each part is the "resourceSpans" list of one request, without its brackets.
+            body = b'{"resourceSpans":[' + b",".join(p for p in parts if p) + b"]}"
+            headers["content-type"] = "application/json"
+        else:
+            # Serialised protobuf messages concatenate into their merge: the repeated
+            # resource_spans of every request, in order.
+            body = b"".join(parts)
+            headers["content-type"] = "application/x-protobuf"
+        if self.destination.compression == "gzip":
+            body = gzip.compress(body)
+            headers["content-encoding"] = "gzip"
+        headers.setdefault("user-agent", user_agent())
+        return body, headers
+
+    def _encode_one(self, request: dict[str, Any]) -> bytes:
+        if self.destination.protocol == "http/json":
+            text = json.dumps(
+                request.get("resourceSpans") or [],
+                separators=(",", ":"),
+                ensure_ascii=False,
+                allow_nan=False,
+            )
+            return text.encode("utf-8", "replace")[1:-1]
+        return to_protobuf(request)
+
+    def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
+        assert self.destination.endpoint is not None
+        try:
+            body, headers = self.encode(requests)
+        except Unencodable as exc:
+            # That spooled data cannot be encoded: retrying will not help; the rest can go.
+            return Result(DROP, "unencodable", unencodable=exc.indexes)
+        failure, response = self.post(self.destination.endpoint, body, headers, timeout_s)
+        if failure is not None:
+            return failure
+        assert response is not None
+        rejected, _message = _rejected_spans(response, self.destination.protocol)
+        return Result(ACCEPTED, rejected_spans=rejected)
+
+
+def tls_context(destination: Destination) -> ssl.SSLContext:
+    """Verification always on: the system store, or the CA file the operator named, plus a
+    client certificate for mutual TLS. Proxies come from HTTPS_PROXY/NO_PROXY (httpx)."""
+    context = ssl.create_default_context(cafile=destination.ca_file)
+    if destination.client_cert and destination.client_key:
+        context.load_cert_chain(destination.client_cert, destination.client_key)
+    return context

@@ -1,0 +1,189 @@
+"""PostHog sink: each command span becomes a ``cli command executed`` event, sent with
+``POST <host>/batch/``. Identity aliases queued by ``link_identity`` travel in the same
+spool, so they go out in order, before any event that uses the principal id.
+
+Only a *project* API key (``phc_...``, write-only, meant to be public) is accepted; a
+*personal* API key (``phx_...``) can read and change the whole organisation and is refused.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from otel_cli_telemetry._admin.show import attributes as decode_attributes
+from otel_cli_telemetry._admin.show import iter_spans
+from otel_cli_telemetry._disk import spool
+from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, Result, convert_each
+from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
+
+if TYPE_CHECKING:
+    import httpx
+
+    from otel_cli_telemetry._disk.destination import Destination
+
+DEFAULT_HOST = "https://us.i.posthog.com"
+EVENT = "cli command executed"
+ALIAS_SCOPE = "otel_cli_telemetry._disk.identity"
+ALIAS_SPAN = "$create_alias"
+MAX_EVENTS_PER_REQUEST = 100
+RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
+_UUID_NAMESPACE = uuid.UUID("6f1d3c2a-8e4b-5a7c-9d0e-1f2a3b4c5d6e")
+_PROJECT_KEY = re.compile(r"phc_[A-Za-z0-9]{20,64}")
+
+
+def validate_api_key(key: str) -> str:
+    """The key if it is a PostHog project API key; ValueError (never echoing it) if not."""
+    candidate = key.strip()
+    if candidate.startswith("phx_"):
+        raise ValueError(
+            "this is a PostHog personal API key: it can read and change your whole "
+            "organisation and must never ship in a CLI. Use the project API key (phc_...)."
+        )
+    if not _PROJECT_KEY.fullmatch(candidate):
+        raise ValueError("not a PostHog project API key: expected 'phc_' and 20-64 letters/digits")
+    return candidate
+
+
+def batch_url(host: str | None) -> str:
+    base = (host or DEFAULT_HOST).rstrip("/")
+    if not base.startswith(("https://", "http://")):
+        raise ValueError("the PostHog host must be an http(s) URL")
+    return base + "/batch/"
+
+
+def alias_request(anonymous_id: str, principal_id: str, now_ns: int) -> dict[str, Any]:
+    """The spool record of a ``$create_alias``: an OTLP JSON request with one marker span,
+    written only to PostHog's queue."""
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": []},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": ALIAS_SCOPE},
+                        "spans": [
+                            {
+                                "name": ALIAS_SPAN,
+                                "traceId": uuid.uuid4().hex,
+                                "spanId": uuid.uuid4().hex[:16],
+                                "startTimeUnixNano": str(now_ns),
+                                "endTimeUnixNano": str(now_ns),
+                                "attributes": [
+                                    {"key": "alias", "value": {"stringValue": anonymous_id}},
+                                    {"key": "distinct_id", "value": {"stringValue": principal_id}},
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+
+
+def alias_queuer(spool_dir: str | os.PathLike[str]) -> Callable[[str, str], None]:
+    """``identity.link``'s ``on_alias``: spool a ``$create_alias`` in PostHog's queue."""
+
+    def queue_alias(anonymous_id: str, principal_id: str) -> None:
+        request = alias_request(anonymous_id, principal_id, time.time_ns())
+        spool.write(spool_dir, spool.dumps(request))
+
+    return queue_alias
+
+
+def _timestamp(ns: int) -> str:
+    return datetime.datetime.fromtimestamp(ns / 1e9, tz=datetime.timezone.utc).isoformat()
+
+
+def to_events(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """PostHog events, in spool order, for the command spans and aliases of a request."""
+    events: list[dict[str, Any]] = []
+    for resource, span in iter_spans([request]):
+        attrs = decode_attributes(span.get("attributes"))
+        start_ns = int(span.get("startTimeUnixNano") or 0)
+        event_id = str(uuid.uuid5(_UUID_NAMESPACE, f"{span.get('traceId')}{span.get('spanId')}"))
+        if span.get("name") == ALIAS_SPAN and "alias" in attrs:
+            aliased = str(attrs.get("distinct_id", ""))
+            events.append(
+                {
+                    "event": "$create_alias",
+                    "distinct_id": aliased,
+                    "properties": {"alias": str(attrs["alias"]), "distinct_id": aliased},
+                    "timestamp": _timestamp(start_ns),
+                    "uuid": event_id,
+                }
+            )
+            continue
+        if "process.exit.code" not in attrs:
+            continue  # child spans are not usage events
+        principal = resource.get("user.id")
+        distinct_id = str(principal or resource.get("app.installation.id") or "anonymous")
+        end_ns = int(span.get("endTimeUnixNano") or start_ns)
+        properties: dict[str, Any] = {
+            "command": span.get("name"),
+            "outcome": attrs.get("cli_telemetry.outcome"),
+            "exit_code": attrs.get("process.exit.code"),
+            "duration_ms": round((end_ns - start_ns) / 1e6, 3),
+            "version": resource.get("service.version"),
+            "os": resource.get("os.type"),
+            "os_version": resource.get("os.version"),
+            "arch": resource.get("host.arch"),
+            "runtime": f"{resource.get('process.runtime.name')} "
+            f"{resource.get('process.runtime.version')}",
+            "ci": resource.get("cli_telemetry.ci.provider") or False,
+            "$lib": "otel-cli-telemetry",
+        }
+        if "error.type" in attrs:
+            properties["error_type"] = attrs["error.type"]
+        if not principal:
+            properties["$process_person_profile"] = False
+        events.append(
+            {
+                "event": EVENT,
+                "distinct_id": distinct_id,
+                "properties": properties,
+                "timestamp": _timestamp(start_ns),
+                "uuid": event_id,
+            }
+        )
+    return events
+
+
+class PostHogSink(HttpSink):
+    """POST usage events (and aliases) to PostHog's ``/batch/`` endpoint."""
+
+    max_batch_traces = MAX_EVENTS_PER_REQUEST
+    retryable = RETRYABLE_STATUS
+
+    def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
+        if not destination.endpoint or not destination.token:
+            raise ValueError("a PostHog destination needs a host and a project API key")
+        super().__init__(destination, client=client)
+
+    def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
+        events, bad = convert_each(requests, to_events)
+        if bad:
+            return Result(DROP, "unencodable", unencodable=bad)
+        if not events:
+            return Result(ACCEPTED)
+        body = json.dumps(
+            {"api_key": self.destination.token, "batch": events},
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=str,
+        ).encode("utf-8", "replace")
+        assert self.destination.endpoint is not None
+        failure, _ = self.post(
+            self.destination.endpoint,
+            body,
+            {"content-type": "application/json", "user-agent": user_agent()},
+            timeout_s,
+        )
+        return failure or Result(ACCEPTED)

@@ -1,0 +1,268 @@
+"""The attributes we send, and nothing else.
+
+Resource (once per process): who and where, never what. Span: how the command ended.
+No argument or option value, path, working directory, environment value, hostname or
+user name is ever read into an attribute. CI is detected from the *presence* of each
+provider's marker variable; its value is not read.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from otel_cli_telemetry._process import config
+from otel_cli_telemetry._version import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Final
+
+# Our own namespace, for what the semantic conventions have no name for.
+OUTCOME: Final = "cli_telemetry.outcome"
+DURATION_MS: Final = "cli_telemetry.duration_ms"
+CI_DETECTED: Final = "cli_telemetry.ci.detected"
+CI_PROVIDER: Final = "cli_telemetry.ci.provider"
+#: On a delivered command span: traces lost since the last report, and why (``reason=n``).
+DROPPED_TRACES: Final = "cli_telemetry.dropped_traces"
+DROPPED_REASONS: Final = "cli_telemetry.dropped_reasons"
+
+SCOPE_NAME: Final = "otel_cli_telemetry"
+SCOPE_VERSION: Final = __version__
+
+# semantic-conventions registry: host.arch well-known values
+_ARCH: Final = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "x64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv8l": "arm64",
+    "armv7l": "arm32",
+    "armv6l": "arm32",
+    "arm": "arm32",
+    "i386": "x86",
+    "i486": "x86",
+    "i586": "x86",
+    "i686": "x86",
+    "x86": "x86",
+    "ia64": "ia64",
+    "ppc": "ppc32",
+    "ppc64": "ppc64",
+    "ppc64le": "ppc64",
+    "s390x": "s390x",
+}
+
+# semantic-conventions registry: os.type well-known values, keyed by sys.platform prefix
+_OS: Final = (
+    ("linux", "linux"),
+    ("darwin", "darwin"),
+    ("win32", "windows"),
+    ("cygwin", "windows"),
+    ("freebsd", "freebsd"),
+    ("netbsd", "netbsd"),
+    ("openbsd", "openbsd"),
+    ("dragonfly", "dragonflybsd"),
+    ("aix", "aix"),
+    ("sunos", "solaris"),
+    ("zos", "z_os"),
+)
+
+# (marker variable, provider): presence is enough, the value is never read.
+_CI: Final = (
+    ("GITHUB_ACTIONS", "github_actions"),
+    ("GITLAB_CI", "gitlab_ci"),
+    ("CIRCLECI", "circleci"),
+    ("TF_BUILD", "azure_pipelines"),
+    ("BUILDKITE", "buildkite"),
+    ("JENKINS_URL", "jenkins"),
+    ("TEAMCITY_VERSION", "teamcity"),
+    ("BITBUCKET_BUILD_NUMBER", "bitbucket_pipelines"),
+    ("CODEBUILD_BUILD_ID", "aws_codebuild"),
+    ("TRAVIS", "travis"),
+    ("APPVEYOR", "appveyor"),
+    ("DRONE", "drone"),
+    ("SEMAPHORE", "semaphore"),
+    ("CIRRUS_CI", "cirrus_ci"),
+    ("BUILD_ID_GOOGLE_CLOUD_BUILD", "google_cloud_build"),
+    ("HEROKU_TEST_RUN_ID", "heroku_ci"),
+    ("WOODPECKER", "woodpecker"),
+)
+
+
+def _uname_field(index: int) -> str:
+    """``os.uname()`` (what ``platform`` reads, without importing it) where it exists."""
+    uname = getattr(os, "uname", None)
+    return str(uname()[index]) if uname is not None else ""
+
+
+def host_arch(machine: str | None = None) -> str:
+    if machine is None:
+        machine = _uname_field(4)
+        if not machine:
+            import platform  # Windows
+
+            machine = platform.machine()
+    raw = machine.lower()
+    return _ARCH.get(raw, raw or "unknown")
+
+
+def os_type(platform_name: str | None = None) -> str:
+    name = platform_name if platform_name is not None else sys.platform
+    for prefix, value in _OS:
+        if name.startswith(prefix):
+            return value
+    return name
+
+
+def os_version() -> str:
+    if sys.platform in ("darwin", "win32"):
+        import platform  # reads the product version, which uname does not have
+
+        if sys.platform == "darwin":
+            return platform.mac_ver()[0] or platform.release()
+        return platform.version()
+    return _uname_field(2)
+
+
+def python_version() -> str:
+    """``platform.python_version()`` without the import: ``3.12.1``, ``3.13.0rc1``."""
+    return sys.version.split(" ", 1)[0].rstrip("+")
+
+
+def sdk_version() -> str:
+    """``telemetry.sdk.version``: the OpenTelemetry SDK's version (a two-module import,
+    nothing of the SDK itself), the same on the light and the SDK path."""
+    from opentelemetry.sdk.version import __version__ as version
+
+    return str(version)
+
+
+def ci_provider(env: Mapping[str, str]) -> str | None:
+    """Which CI runs us, from the presence of a marker variable; None outside CI."""
+    for marker, provider in _CI:
+        if config.get(env, marker) is not None:
+            return provider
+    ci = config.flag(env, "CI")
+    return "generic" if ci else None
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def interactive() -> bool:
+    return _isatty(sys.stdin) and _isatty(sys.stdout)
+
+
+def executable_name(service_name: str) -> str:
+    """The program's base name (never its path), e.g. ``assembly``.
+
+    ``sys.argv[0]`` is the entry-point script users type; for ``python -c`` or an
+    embedded interpreter it is useless, and the service name stands in.
+    """
+    argv0 = sys.argv[0] if sys.argv else ""
+    base = os.path.basename(argv0)
+    if not base or base.startswith("-") or base == "__main__.py":
+        return service_name
+    return base
+
+
+def resource_attributes(
+    service_name: str,
+    service_version: str | None,
+    installation_id: str | None,
+    env: Mapping[str, str],
+    sdk_version: str,
+) -> dict[str, str | bool]:
+    """The resource of every span this process sends.
+
+    ``OTEL_RESOURCE_ATTRIBUTES`` adds attributes (the operator asked for them) but does
+    not replace ours; ``OTEL_SERVICE_NAME`` replaces ``service.name``, as the spec says.
+    """
+    attrs: dict[str, str | bool] = {}
+    raw_extra = config.get(env, config.OTEL_RESOURCE_ATTRIBUTES)
+    if raw_extra:
+        attrs.update(config.parse_resource_attributes(raw_extra))
+    attrs.update(
+        {
+            "service.name": service_name,
+            "telemetry.sdk.name": "opentelemetry",
+            "telemetry.sdk.language": "python",
+            "telemetry.sdk.version": sdk_version,
+            "os.type": os_type(),
+            "os.version": os_version(),
+            "host.arch": host_arch(),
+            "process.runtime.name": sys.implementation.name,
+            "process.runtime.version": python_version(),
+            "process.interactive": interactive(),
+        }
+    )
+    if service_version:
+        attrs["service.version"] = service_version
+    override = config.get(env, config.OTEL_SERVICE_NAME)
+    if override:
+        attrs["service.name"] = override
+    if installation_id:
+        attrs["app.installation.id"] = installation_id
+    provider = ci_provider(env)
+    attrs[CI_DETECTED] = provider is not None
+    if provider is not None:
+        attrs[CI_PROVIDER] = provider
+    return attrs
+
+
+#: Limits on attributes an author adds (``command(attributes=...)``, ``set_attribute``).
+MAX_USER_KEY_LENGTH = 128
+MAX_USER_VALUE_LENGTH = 1024
+MAX_USER_SEQUENCE = 64
+
+_Scalar = (str, bool, int, float)
+
+
+def clean_user_value(value: object) -> object | None:
+    """A valid OpenTelemetry attribute value, truncated; None if it cannot be one.
+
+    Strings are cut to ``MAX_USER_VALUE_LENGTH`` characters (lone surrogates replaced);
+    integers must fit in 64 bits; sequences must be homogeneous scalars. Anything else
+    (None, mappings, objects, bytes) is refused rather than stringified: its ``repr``
+    could carry what the author did not mean to send.
+    """
+    if isinstance(value, str):
+        text = value[:MAX_USER_VALUE_LENGTH]
+        return text.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**63 else None
+    if isinstance(value, float):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [clean_user_value(v) for v in list(value)[:MAX_USER_SEQUENCE]]
+        if any(v is None for v in items):
+            return None
+        kinds = {type(v) for v in items}
+        if len(kinds) > 1:
+            return None
+        return tuple(items)
+    return None
+
+
+def clean_user_attributes(values: Mapping[Any, object] | None) -> tuple[dict[str, object], int]:
+    """The author's attributes that can be sent, and how many were refused."""
+    cleaned: dict[str, object] = {}
+    refused = 0
+    for key, value in (values or {}).items():
+        if not isinstance(key, str) or not key or len(key) > MAX_USER_KEY_LENGTH:
+            refused += 1
+            continue
+        good = clean_user_value(value)
+        if good is None:
+            refused += 1
+            continue
+        cleaned[key] = good
+    return cleaned, refused

@@ -1,0 +1,123 @@
+"""How a command ended: exit code, outcome and ``error.type``, from what escaped it.
+
+No OpenTelemetry import here: this runs on every path, and click/typer are only
+inspected when the host already imported them.
+
+| what escaped                     | exit code  | outcome        | error.type           |
+|----------------------------------|------------|----------------|----------------------|
+| nothing                          | 0 (or set) | success        | -                    |
+| ``SystemExit(None)`` / ``(0)``   | 0          | success        | -                    |
+| ``SystemExit(2)``                | 2          | usage_error    | ``_OTHER``           |
+| ``SystemExit(130)``              | 130        | interrupted    | ``_OTHER``           |
+| ``SystemExit(n)``, other n       | n          | error          | ``_OTHER``           |
+| ``SystemExit("message")``        | 1          | error          | ``_OTHER``           |
+| ``KeyboardInterrupt``            | 130        | interrupted    | ``KeyboardInterrupt`` |
+| click/typer ``Exit(code)``       | code       | as SystemExit  | as SystemExit        |
+| click ``UsageError`` (+ subclasses) | 2       | usage_error    | qualified class name |
+| click ``Abort``                  | 1          | interrupted    | qualified class name |
+| other ``click.ClickException``   | exit_code  | error          | qualified class name |
+| any other exception              | 1          | internal_error | qualified class name |
+
+Exit code 2 means "usage error" by the convention argparse and click share. The
+exception's message never leaves the process.
+"""
+
+from __future__ import annotations
+
+from otel_cli_telemetry._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
+SUCCESS: Final = "success"
+ERROR: Final = "error"
+INTERRUPTED: Final = "interrupted"
+USAGE_ERROR: Final = "usage_error"
+INTERNAL_ERROR: Final = "internal_error"
+OUTCOMES: Final = (SUCCESS, ERROR, INTERRUPTED, USAGE_ERROR, INTERNAL_ERROR)
+
+#: ``error.type`` when the command chose a non-zero exit code without a real exception.
+OTHER: Final = "_OTHER"
+USAGE_EXIT_CODE: Final = 2
+SIGINT_EXIT_CODE: Final = 130
+
+
+class Exit(Record):
+    """How a command ended."""
+
+    __slots__ = ("code", "outcome", "error_type")
+
+    def __init__(self, code: int, outcome: str, error_type: str | None = None) -> None:
+        self.code = code
+        self.outcome = outcome
+        self.error_type = error_type
+
+
+def qualified_name(cls: type[BaseException]) -> str:
+    """``ValueError`` for builtins, ``package.module.Class`` otherwise."""
+    module = cls.__module__
+    if module in ("builtins", "__main__", None):
+        return cls.__qualname__
+    return f"{module}.{cls.__qualname__}"
+
+
+def from_code(code: int) -> Exit:
+    """A command that returned (or exited with) ``code`` on purpose."""
+    if code == 0:
+        return Exit(0, SUCCESS)
+    if code == USAGE_EXIT_CODE:
+        return Exit(code, USAGE_ERROR, OTHER)
+    if code == SIGINT_EXIT_CODE:
+        return Exit(code, INTERRUPTED, OTHER)
+    return Exit(code, ERROR, OTHER)
+
+
+def _system_exit_code(value: object) -> int:
+    # Mirrors what the interpreter does with SystemExit.code at exit.
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    return 1
+
+
+def classify(exc: BaseException | None, *, default_code: int = 0) -> Exit:
+    """Map what escaped a command (or None) to its exit code, outcome and error type."""
+    if exc is None:
+        return from_code(default_code)
+    if isinstance(exc, SystemExit):
+        return from_code(_system_exit_code(exc.code))
+    if isinstance(exc, KeyboardInterrupt):
+        return Exit(SIGINT_EXIT_CODE, INTERRUPTED, qualified_name(type(exc)))
+    click_exit = _classify_click(exc)
+    if click_exit is not None:
+        return click_exit
+    return Exit(1, INTERNAL_ERROR, qualified_name(type(exc)))
+
+
+# click, typer (which, from 0.20 or so, ships its own copy of click under typer._click and
+# its own Exit/Abort) all name their control-flow exceptions alike.
+_FRAMEWORK_MODULES: Final = frozenset(
+    {"click.exceptions", "typer.exceptions", "typer._click.exceptions"}
+)
+
+
+def _classify_click(exc: BaseException) -> Exit | None:
+    """Recognise click and typer exceptions by their class hierarchy, without importing them."""
+    name = qualified_name(type(exc))
+    for cls in type(exc).__mro__:
+        if cls.__module__ not in _FRAMEWORK_MODULES:
+            continue
+        kind = cls.__name__
+        if kind == "Exit":
+            return from_code(_system_exit_code(getattr(exc, "exit_code", 0)))
+        if kind == "Abort":
+            return Exit(1, INTERRUPTED, name)
+        if kind == "UsageError":
+            return Exit(_system_exit_code(getattr(exc, "exit_code", 2)), USAGE_ERROR, name)
+        if kind in ("ClickException", "TyperException"):
+            return Exit(_system_exit_code(getattr(exc, "exit_code", 1)), ERROR, name)
+    return None

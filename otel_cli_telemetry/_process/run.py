@@ -1,0 +1,153 @@
+"""One command run: the context manager behind ``telemetry.command()`` and the handle it
+yields. Kept apart from ``Telemetry`` so each stays one job.
+
+On the disabled path this module imports nothing the interpreter did not load at start-up:
+no ``from __future__`` (annotations that need it are strings), and the context variables
+(``contextvars`` is not loaded at start-up) are made the first time a command records.
+"""
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from contextvars import ContextVar, Token
+    from types import TracebackType
+    from typing import Any, TypeAlias
+
+    from otel_cli_telemetry._process.recorder import CommandSpan
+    from otel_cli_telemetry.telemetry import Telemetry
+
+    Capture: TypeAlias = Callable[[dict[str, Any]], None]
+
+    # Made by ``_context_vars``; declared here for type checkers and ``from .run import``.
+    _active: ContextVar[tuple[int, ...]]
+    #: Set by ``otel_cli_telemetry.testing.capture_spans``: where encoded requests go instead.
+    _capture: ContextVar[Capture | None]
+
+
+def _context_vars() -> "tuple[ContextVar[tuple[int, ...]], ContextVar[Capture | None]]":
+    """The ids of the Telemetry objects with a command open here, and the test kit's capture
+    target, made on first use (``setdefault``: two threads racing keep the same pair)."""
+    namespace = globals()
+    if "_capture" not in namespace:
+        import contextvars
+
+        namespace.setdefault(
+            "_active", contextvars.ContextVar("otel_cli_telemetry_active", default=())
+        )
+        namespace.setdefault(
+            "_capture", contextvars.ContextVar("otel_cli_telemetry_capture", default=None)
+        )
+    return namespace["_active"], namespace["_capture"]
+
+
+def __getattr__(name: str) -> object:
+    # ``run._active`` and ``from .run import _capture`` (the test kit) before first use.
+    if name in ("_active", "_capture"):
+        active, capture = _context_vars()
+        return active if name == "_active" else capture
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def capture_target() -> "Capture | None":
+    """Where the test kit wants encoded requests, or None when it is not capturing."""
+    return _context_vars()[1].get()
+
+
+def in_command() -> bool:
+    """True while any ``telemetry.command()`` is recording in this context."""
+    return bool(_context_vars()[0].get())
+
+
+class CommandHandle:
+    """Yielded by ``telemetry.command()``: lets a command report an exit code it returns
+    instead of raising (``handle.exit_code = 3``)."""
+
+    def __init__(self) -> None:
+        self.exit_code: int | None = None
+        self.recording = False
+        #: What escaped the command's own code, when a framework turned it into a
+        #: different exit (click turns Ctrl-C into exit 1): outcome and error.type come from
+        #: it, the exit code from what the process really does.
+        self.inner_exception: BaseException | None = None
+        #: Allow-listed option names given on the command line (framework integrations).
+        self.options: set[str] = set()
+        self._span: CommandSpan | None = None
+
+    def set_name(self, name: str) -> None:
+        """Rename the command once it is known (frameworks resolve subcommands late)."""
+        if self._span is not None:
+            self._span.rename(name)
+
+    def discard(self) -> None:
+        """Record nothing for this run (used for the ``telemetry`` commands themselves)."""
+        if self._span is not None:
+            self._span.discard()
+
+    def set_attribute(self, key: str, value: "Any") -> None:
+        """Add an attribute to the command span (the author's responsibility: no secrets)."""
+        if self._span is not None:
+            from otel_cli_telemetry._process.attributes import clean_user_attributes
+
+            cleaned, _ = clean_user_attributes({key: value})
+            if cleaned:
+                self._span.set_attributes(cleaned)
+
+
+class CommandContext:
+    """The context manager behind ``telemetry.command()``; reusable, not reentrant."""
+
+    def __init__(
+        self, telemetry: "Telemetry", name: str, attributes: "Mapping[str, Any] | None"
+    ) -> None:
+        self._telemetry = telemetry
+        self._name = name
+        self._attributes = attributes
+        self._span: CommandSpan | None = None
+        self._handle = CommandHandle()
+        self._token: Token[tuple[int, ...]] | None = None
+
+    def __enter__(self) -> CommandHandle:
+        self._handle = CommandHandle()
+        self._span = None
+        try:
+            if self._telemetry.consent().enabled:
+                active_var = _context_vars()[0]
+                active = active_var.get()
+                root = id(self._telemetry) not in active
+                if root:
+                    self._telemetry._maybe_show_notice()
+                recorder = self._telemetry._recorder_for_run()
+                self._span = recorder.start(self._name, root=root, extra=self._attributes)
+                self._token = active_var.set((*active, id(self._telemetry)))
+                self._handle.recording = True
+                self._handle._span = self._span
+        except Exception:  # noqa: BLE001 - telemetry must never break the command
+            self._span = None
+        return self._handle
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: "TracebackType | None",
+    ) -> None:
+        span, self._span = self._span, None
+        token, self._token = self._token, None
+        if span is None:
+            return
+        try:
+            from otel_cli_telemetry._process import command
+
+            if token is not None:
+                _context_vars()[0].reset(token)
+            default = self._handle.exit_code or 0
+            outcome = command.classify(exc, default_code=default)
+            inner = self._handle.inner_exception
+            if inner is not None and outcome.code != 0:
+                seen = command.classify(inner)
+                if seen.code != 0:
+                    outcome = command.Exit(outcome.code, seen.outcome, seen.error_type)
+            span.finish(outcome)
+        except Exception:  # noqa: BLE001, S110 - never replace the host's exception with ours
+            pass
+        # Returning None lets the host's exception (SystemExit included) propagate.
