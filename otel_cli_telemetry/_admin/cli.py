@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from otel_cli_telemetry.telemetry import Telemetry
 
@@ -106,6 +107,96 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
+class Option:
+    """One option of an admin command, in a shape argparse and click both take."""
+
+    def __init__(
+        self,
+        *flags: str,
+        dest: str,
+        kind: type = str,
+        default: Any = None,
+        is_flag: bool = False,
+        help: str = "",
+    ) -> None:
+        self.flags = flags
+        self.dest = dest
+        self.kind = kind
+        self.default = default
+        self.is_flag = is_flag
+        self.help = help
+
+
+class AdminCommand:
+    """One admin command: its name, one line of help, options, and what it does
+    (``run(telemetry, out, **options) -> exit code``)."""
+
+    def __init__(
+        self,
+        name: str,
+        help: str,
+        run: Callable[..., int],
+        options: tuple[Option, ...] = (),
+    ) -> None:
+        self.name = name
+        self.help = help
+        self.run = run
+        self.options = options
+
+
+#: The one table the module CLI, click, typer and argparse integrations build from.
+COMMANDS: list[AdminCommand] = [
+    AdminCommand("status", "Say whether telemetry is on, and which rule decided.", do_status),
+    AdminCommand(
+        "enable", "Send anonymous usage telemetry (saved; env variables still win).", do_enable
+    ),
+    AdminCommand("disable", "Send nothing, record nothing (saved).", do_disable),
+    AdminCommand(
+        "show",
+        "Print what was recorded locally or waits to be sent.",
+        do_show,
+        (
+            Option("--limit", dest="limit", kind=int, default=20, help="How many traces."),
+            Option("--json", dest="as_json", is_flag=True, help="Raw OTLP JSON lines."),
+            Option("-v", "--verbose", dest="verbose", is_flag=True, help="Every attribute."),
+        ),
+    ),
+    AdminCommand(
+        "flush",
+        "Deliver waiting telemetry now (for CI jobs).",
+        do_flush,
+        (Option("--timeout", dest="timeout", kind=float, help="Seconds to wait at most."),),
+    ),
+]
+
+
+def command_named(name: str) -> AdminCommand:
+    return next(c for c in COMMANDS if c.name == name)
+
+
+def add_arguments(parser: argparse.ArgumentParser, command: AdminCommand) -> None:
+    """Give an argparse parser the options of ``command``."""
+    for option in command.options:
+        if option.is_flag:
+            parser.add_argument(
+                *option.flags, dest=option.dest, action="store_true", help=option.help
+            )
+        else:
+            parser.add_argument(
+                *option.flags,
+                dest=option.dest,
+                type=option.kind,
+                default=option.default,
+                help=option.help,
+            )
+
+
+def run_parsed(command: AdminCommand, telemetry: Telemetry, args: argparse.Namespace) -> int:
+    """Run ``command`` with the options argparse parsed into ``args``."""
+    options = {o.dest: getattr(args, o.dest, o.default) for o in command.options}
+    return command.run(telemetry, sys.stdout, **options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m otel_cli_telemetry",
@@ -127,21 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     for action in common._actions:
         parser._add_action(action)
     sub = parser.add_subparsers(dest="action", required=True)
-    sub.add_parser(
-        "status", parents=[common], help="say whether telemetry is on and which rule decided"
-    )
-    sub.add_parser("enable", parents=[common], help="persist the choice to send telemetry")
-    sub.add_parser("disable", parents=[common], help="persist the choice to send nothing")
-    show = sub.add_parser(
-        "show", parents=[common], help="print what was sent to the local sink or waits in the spool"
-    )
-    show.add_argument("--limit", type=int, default=20)
-    show.add_argument("--json", action="store_true", help="raw OTLP JSON lines")
-    show.add_argument("-v", "--verbose", action="store_true", help="every attribute")
-    flush = sub.add_parser(
-        "flush", parents=[common], help="deliver the spool now, in the foreground"
-    )
-    flush.add_argument("--timeout", type=float, default=None, help="seconds (default 10)")
+    for command in COMMANDS:
+        add_arguments(sub.add_parser(command.name, parents=[common], help=command.help), command)
     return parser
 
 
@@ -176,13 +254,4 @@ def _main(argv: list[str] | None) -> int:
     telemetry = Telemetry(
         args.service, env_prefix=getattr(args, "env_prefix", None), home=getattr(args, "home", None)
     )
-    out = sys.stdout
-    if args.action == "status":
-        return do_status(telemetry, out)
-    if args.action == "enable":
-        return do_enable(telemetry, out)
-    if args.action == "disable":
-        return do_disable(telemetry, out)
-    if args.action == "show":
-        return do_show(telemetry, out, limit=args.limit, as_json=args.json, verbose=args.verbose)
-    return do_flush(telemetry, out, timeout=args.timeout)
+    return run_parsed(command_named(args.action), telemetry, args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Collection
+from typing import Any
 
 import click
 
@@ -40,28 +41,23 @@ def consent_group(telemetry: Telemetry, name: str = "telemetry") -> click.Group:
 
     setattr(group, SKIP, True)
 
-    @group.command(help="Say whether telemetry is on, and which rule decided.")
-    def status() -> None:
-        cli.do_status(telemetry, sys.stdout)
-
-    @group.command(help="Send anonymous usage telemetry (saved; env variables still win).")
-    def enable() -> None:
-        cli.do_enable(telemetry, sys.stdout)
-
-    @group.command(help="Send nothing, record nothing (saved).")
-    def disable() -> None:
-        cli.do_disable(telemetry, sys.stdout)
-
-    @group.command(help="Print what was recorded locally or waits to be sent.")
-    @click.option("--limit", default=20, show_default=True)
-    @click.option("--json", "as_json", is_flag=True, help="Raw OTLP JSON lines.")
-    @click.option("-v", "--verbose", is_flag=True, help="Every attribute.")
-    def show(limit: int, as_json: bool, verbose: bool) -> None:
-        cli.do_show(telemetry, sys.stdout, limit=limit, as_json=as_json, verbose=verbose)
-
-    @group.command(help="Deliver waiting telemetry now (for CI jobs).")
-    @click.option("--timeout", type=float, default=None, help="Seconds to wait at most.")
-    def flush(timeout: float | None) -> None:
-        sys.exit(cli.do_flush(telemetry, sys.stdout, timeout=timeout))
-
+    for command in cli.COMMANDS:
+        group.add_command(_click_command(command, telemetry))
     return group
+
+
+def _click_command(command: cli.AdminCommand, telemetry: Telemetry) -> click.Command:
+    """A click command for one entry of the admin command table."""
+
+    def callback(**options: Any) -> None:
+        code = command.run(telemetry, sys.stdout, **options)
+        if code:
+            sys.exit(code)
+
+    params: list[click.Parameter] = [
+        click.Option(list(o.flags), o.dest, is_flag=True, help=o.help)
+        if o.is_flag
+        else click.Option(list(o.flags), o.dest, type=o.kind, default=o.default, help=o.help)
+        for o in command.options
+    ]
+    return click.Command(command.name, callback=callback, params=params, help=command.help)
