@@ -6,8 +6,10 @@ import os
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from otel_cli_telemetry._disk import destination
+from otel_cli_telemetry._disk import destination, state
 from otel_cli_telemetry._process import config
 
 
@@ -44,34 +46,54 @@ def test_author_endpoint_beats_environment() -> None:
 
 
 def test_protocol_default_and_fallback() -> None:
-    """http/protobuf by default; an unsupported protocol (grpc) falls back to it."""
+    """http/protobuf by default; an unsupported protocol falls back to it (grpc: test_grpc)."""
     env = {config.OTLP_ENDPOINT: "http://c:4318"}
     assert config.otlp_from_env(env).protocol == "http/protobuf"  # type: ignore[union-attr]
     env[config.OTLP_PROTOCOL] = "http/json"
     assert config.otlp_from_env(env).protocol == "http/json"  # type: ignore[union-attr]
-    env[config.OTLP_TRACES_PROTOCOL] = "grpc"
+    env[config.OTLP_TRACES_PROTOCOL] = "http/xml"
     assert config.otlp_from_env(env).protocol == "http/protobuf"  # type: ignore[union-attr]
 
 
-def test_headers_parsed_and_merged() -> None:
-    """k=v pairs, percent-decoded; the traces-specific variable wins per key."""
+def test_headers_parsed_and_percent_decoded() -> None:
+    """k=v pairs, keys and values percent-decoded; malformed entries skipped."""
     settings = config.otlp_from_env(
         {
             config.OTLP_ENDPOINT: "http://c:4318",
-            config.OTLP_HEADERS: "api-key=abc%20def, X-Team=cli ,broken,=novalue",
+            config.OTLP_HEADERS: "api%2Dkey=abc%20def, X-Team=cli ,broken,=novalue",
+        }
+    )
+    assert settings is not None
+    assert settings.headers == {"api-key": "abc def", "x-team": "cli"}
+
+
+def test_traces_headers_replace_the_generic_ones() -> None:
+    """The signal-specific variable replaces the generic one whole (spec), not per key."""
+    settings = config.otlp_from_env(
+        {
+            config.OTLP_ENDPOINT: "http://c:4318",
+            config.OTLP_HEADERS: "api-key=generic,x-team=cli",
             config.OTLP_TRACES_HEADERS: "x-team=traces",
         }
     )
     assert settings is not None
-    assert settings.headers == {"api-key": "abc def", "x-team": "traces"}
+    assert settings.headers == {"x-team": "traces"}
 
 
 @pytest.mark.parametrize(
     ("raw", "seconds"),
-    [("2500", 2.5), ("10000", 10.0), ("0", 10.0), ("-5", 10.0), ("soon", 10.0), ("nan", 10.0)],
+    [
+        ("2500", 2.5),
+        ("10000", 10.0),
+        ("0", config.NO_TIMEOUT_S),
+        ("-5", 10.0),
+        ("soon", 10.0),
+        ("nan", 10.0),
+    ],
 )
 def test_timeout_is_milliseconds(raw: str, seconds: float) -> None:
-    """Per the spec the timeout is milliseconds; bad values fall back to 10 s."""
+    """Per the spec the timeout is milliseconds and 0 means no limit (the export deadline
+    still bounds it); bad values fall back to 10 s."""
     settings = config.otlp_from_env(
         {config.OTLP_ENDPOINT: "http://c:4318", config.OTLP_TIMEOUT: raw}
     )
@@ -125,8 +147,6 @@ def test_flag_reads_unknown_words_as_true() -> None:
         {"XDG_STATE_HOME": "/srv/state", "XDG_CONFIG_HOME": "/srv/config"},
         {"XDG_STATE_HOME": "relative/state", "XDG_CONFIG_HOME": ""},
         {"XDG_STATE_HOME": "   ", "HOME": "/home/someone"},
-        {"HOME": "relative-home"},
-        {"HOME": ""},
     ],
 )
 def test_default_directories_equal_platformdirs(
@@ -146,3 +166,67 @@ def test_default_directories_equal_platformdirs(
         platformdirs.user_config_dir("some-app", appauthor=False),
     )
     assert state.user_dirs("some-app", dict(os.environ)) == expected
+
+
+# --- config.toml: the standard TOML parser, and every value round-trips -------------
+
+
+_utf8_text = st.text(st.characters(exclude_categories=("Cs",)))
+_config_values = st.dictionaries(
+    _utf8_text,
+    st.one_of(st.booleans(), st.integers(-(2**63), 2**63 - 1), _utf8_text),
+    max_size=5,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=_config_values)
+def test_config_file_round_trips_any_value(
+    tmp_path_factory: pytest.TempPathFactory, values: dict[str, object]
+) -> None:
+    """Whatever we write, tomllib reads back equal: escapes, quotes, control characters,
+    DEL, non-ASCII and odd keys included."""
+    home = tmp_path_factory.mktemp("cfg")
+    home.chmod(0o700)
+    path = home / "config.toml"
+    state.write_config(path, values)  # type: ignore[arg-type]
+    assert state.read_config(path) == values
+    assert state.config_problem(path) is None
+
+
+def test_config_file_written_by_hand_is_read_as_toml(tmp_path: os.PathLike[str]) -> None:
+    """A hand-edited file: TOML escapes are unescaped, literal strings and comments work,
+    what is not ours is skipped; invalid TOML is read line by line, so a typo never undoes
+    a persisted choice, and the reason is kept."""
+    from pathlib import Path
+
+    home = Path(tmp_path) / "home"
+    home.mkdir(mode=0o700)
+    path = home / "config.toml"
+    path.write_text(
+        'enabled = false  # off\nmode = "caf\\u00e9 \\"x\\""\npath = \'C:\\dir\'\n'
+        "ratio = 0.5\n[table]\nk = 1\n",
+        encoding="utf-8",
+    )
+    assert state.read_config(path) == {"enabled": False, "mode": 'café "x"', "path": "C:\\dir"}
+    path.write_text('enabled = false\nnoise\nmode = "a\\tb"\n[t]\nx = 1\n', encoding="utf-8")
+    assert state.read_config(path) == {"enabled": False, "mode": "a\tb"}
+    assert state.config_problem(path) == "not valid TOML; read line by line"
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="the XDG rule is for Linux/BSD")
+@pytest.mark.parametrize("home", ["relative-home", ""])
+def test_a_relative_home_never_makes_a_relative_state_dir(
+    monkeypatch: pytest.MonkeyPatch, home: str
+) -> None:
+    """A relative or empty HOME is replaced by the account's home (platformdirs versions
+    differ here: older ones returned the relative path), so the dirs are always absolute."""
+    from otel_cli_telemetry._disk import state
+
+    for name in ("XDG_STATE_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", home)
+    state_dir, config_dir = state.user_dirs("some-app", dict(os.environ))
+    assert os.path.isabs(state_dir)
+    assert os.path.isabs(config_dir)
+    assert state_dir.endswith(os.path.join(".local", "state", "some-app"))

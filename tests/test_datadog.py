@@ -45,6 +45,7 @@ class Intake:
     responses: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     requests: list[IntakeRequest] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    proxied: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handle(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict[str, str]]:
@@ -52,10 +53,18 @@ class Intake:
         query = parse_qs(url.query)
         body = handler.rfile.read(int(handler.headers.get("content-length", "0")))
         problems = []
+        if "ddforward" in query:
+            # A proxy set up per Datadog's docs: the intake path and parameters come
+            # URL-encoded in ``ddforward``; the proxy rebuilds the intake URL from them.
+            url = urlsplit(query["ddforward"][0])
+            query = parse_qs(url.query)
+            self.proxied += 1
         if url.path != "/api/v2/logs":
             problems.append(f"path {url.path}")
         if query.get("ddsource") != ["browser"]:
             problems.append("ddsource")
+        if query.get("dd-evp-origin") != ["browser"] or not query.get("dd-evp-origin-version"):
+            problems.append("dd-evp-origin")
         if query.get("dd-api-key") != [self.token]:
             problems.append("dd-api-key")
         try:
@@ -225,7 +234,11 @@ def test_environment_overrides_the_author(home: Path) -> None:
     )
     [dest] = proxied.destinations()
     assert (dest.token, dest.endpoint) == (TOKEN, "https://proxy.example/dd?x=1")
-    assert "?x=1&ddsource=browser&dd-api-key=" in datadog.DatadogLogsSink(dest).url()
+    url = datadog.DatadogLogsSink(dest).url()
+    assert url.startswith("https://proxy.example/dd?x=1&ddforward=%2Fapi%2Fv2%2Flogs%3Fddsource")
+    forwarded = urlsplit(parse_qs(urlsplit(url).query)["ddforward"][0])
+    assert forwarded.path == "/api/v2/logs"
+    assert parse_qs(forwarded.query)["dd-api-key"] == [TOKEN]
     assert TOKEN not in "\n".join(proxied.status().lines())
 
 
@@ -351,3 +364,44 @@ def test_real_cli_ships_to_datadog_through_the_child(
     [log] = server.logs
     assert log["command"] == "assembly transcribe"
     assert "secret.wav" not in json.dumps(server.logs)
+
+
+def test_ap2_site_and_its_intake() -> None:
+    """``ap2.datadoghq.com`` (and its short name) is a Datadog site with its own intake."""
+    assert datadog.normalise_site("ap2") == "ap2.datadoghq.com"
+    assert datadog.intake_url("https://app.ap2.datadoghq.com") == (
+        "https://browser-intake-ap2-datadoghq.com/api/v2/logs"
+    )
+
+
+def test_intake_parameters_are_the_browser_sdks() -> None:
+    """Straight to the intake: the browser SDK's parameters, ``dd-evp-origin`` and its
+    version included, in the query of the intake URL itself (no ``ddforward``)."""
+    url = datadog.request_url(datadog.intake_url("eu"), TOKEN, str(uuid.uuid4()))
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    assert (parts.hostname, parts.path) == ("browser-intake-datadoghq.eu", "/api/v2/logs")
+    assert query["ddsource"] == ["browser"]
+    assert query["dd-evp-origin"] == ["browser"]
+    from otel_cli_telemetry._version import __version__
+
+    assert query["dd-evp-origin-version"] == [__version__]
+    assert "ddforward" not in query
+
+
+def test_proxy_gets_the_documented_ddforward_form(home: Path, intake: tuple[Intake, str]) -> None:
+    """Through a proxy, each request carries the intake path and parameters in
+    ``ddforward`` only, so a proxy built per Datadog's guide routes it (the local intake
+    plays that proxy: it rebuilds the intake request from ``ddforward`` and checks it)."""
+    server, url = intake
+    proxy = url.rsplit("/api/", 1)[0] + "/dd-proxy"
+    target = urlsplit(datadog.DatadogLogsSink(dd_dest(proxy)).url())
+    assert target.path == "/dd-proxy"
+    assert list(parse_qs(target.query)) == ["ddforward"]
+    spool_commands(home, ["a"])
+    from otel_cli_telemetry._exporter.drain import drain
+
+    report = drain(paths_for(home), dd_dest(proxy))
+    assert report.delivered == 1
+    assert server.proxied == len(server.requests) == 1
+    assert server.violations == []

@@ -149,6 +149,27 @@ def test_anonymous_events(home: Path, server: tuple[PostHogServer, str]) -> None
     assert (failed["properties"]["exit_code"], failed["properties"]["error_type"]) == (3, "_OTHER")
 
 
+def test_events_name_their_sender(home: Path, server: tuple[PostHogServer, str]) -> None:
+    """``$lib`` and ``$lib_version`` identify the library on command and alias events, as
+    PostHog's own SDKs set them; a sampled app's events carry its sample rate."""
+    from otel_cli_telemetry._version import __version__
+
+    recorder, host = server
+    telemetry = make(home, host, identity_linking=True, sample_rate=1.0)
+    run(telemetry, "transcribe")
+    telemetry.link_identity("user-42")
+    run(telemetry, "again")
+    deliver(home, telemetry)
+    assert recorder.violations == []
+    assert [e["event"] for e in recorder.events] == [
+        "cli command executed", "$create_alias", "cli command executed",
+    ]  # fmt: skip
+    for event in recorder.events:
+        assert event["properties"]["$lib"] == "otel-cli-telemetry"
+        assert event["properties"]["$lib_version"] == __version__
+        assert "sample_rate" not in event["properties"]
+
+
 def test_login_aliases_before_events_even_with_a_mixed_spool(
     home: Path, server: tuple[PostHogServer, str]
 ) -> None:

@@ -171,3 +171,138 @@ def test_the_usage_path_imports_no_opentelemetry_sdk(tmp_path: Path) -> None:
     assert report["before"] == ["opentelemetry", "opentelemetry.sdk", "opentelemetry.sdk.version"]
     assert report["after"] is True
     assert '"name": "usage run"' in result.stderr
+
+
+UNSAMPLED = PARENT[:-2] + "00"
+S, ARG = "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"
+#: PARENT's trace id has 0x8448eb211c80319c as its low 64 bits: about 0.517 of 2**64.
+SAMPLER_CASES = [
+    ({}, PARENT, True),
+    ({}, UNSAMPLED, False),
+    ({"OTEL_TRACES_SAMPLER": "always_on"}, UNSAMPLED, True),
+    ({"OTEL_TRACES_SAMPLER": "ALWAYS_OFF"}, PARENT, False),
+    ({"OTEL_TRACES_SAMPLER": "always_off"}, None, False),
+    ({"OTEL_TRACES_SAMPLER": "parentbased_always_off"}, PARENT, True),
+    ({"OTEL_TRACES_SAMPLER": "parentbased_always_off"}, None, False),
+    ({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5"}, UNSAMPLED, False),
+    ({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.52"}, UNSAMPLED, True),
+    ({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5"}, PARENT, False),
+    ({S: "parentbased_traceidratio", ARG: "0"}, PARENT, True),
+    ({S: "parentbased_traceidratio", ARG: "1"}, UNSAMPLED, False),
+    ({S: "parentbased_traceidratio", ARG: "0"}, None, False),
+    ({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1"}, None, True),
+    ({"OTEL_TRACES_SAMPLER": "bogus"}, UNSAMPLED, False),  # unknown: the default
+]  # fmt: skip
+
+
+def _requests(home: Path, *, sdk: bool, env: dict[str, str], nested: bool) -> list[Any]:
+    if not (home / "state.json").exists():
+        home.mkdir(mode=0o700, exist_ok=True)
+        (home / "state.json").write_text(json.dumps({"installation_id": INSTALLATION_ID}))
+    telemetry = Telemetry("parity", version="2.0", home=home, env=env)
+    with capture_spans() as captured:
+        try:
+            with telemetry.command("go") as handle:
+                handle.set_attribute("app.count", 3)
+                if nested:
+                    with telemetry.command("inner"):
+                        if sdk:
+                            with telemetry.tracer.start_as_current_span("child"):
+                                pass
+                elif sdk:
+                    with telemetry.tracer.start_as_current_span("child"):
+                        pass
+                raise SystemExit(3)
+        except SystemExit as exited:
+            code = exited.code
+        else:
+            code = None
+        assert code == 3  # an unsampled command exits as it would anyway
+    return captured.requests
+
+
+@pytest.mark.parametrize(("sampler", "traceparent", "recorded"), SAMPLER_CASES)
+@pytest.mark.parametrize("nested", [False, True], ids=["one", "nested"])
+def test_the_light_and_sdk_paths_sample_alike(
+    home: Path,
+    sampler: dict[str, str],
+    traceparent: str | None,
+    recorded: bool,
+    nested: bool,
+) -> None:
+    """Every spec sampler, with a sampled, an unsampled or no caller: the usage path and
+    the SDK path record the same command spans, or both record nothing at all."""
+    env = dict(sampler)
+    if traceparent:
+        env["TRACEPARENT"] = traceparent
+    light = _requests(home, sdk=False, env=env, nested=nested)
+    sdk = _requests(home, sdk=True, env=env, nested=nested)
+    assert len(light) == (1 if recorded else 0)
+    assert len(sdk) == len(light)
+    if recorded:
+        names = {
+            s["name"]
+            for rs in sdk[0]["resourceSpans"]
+            for ss in rs["scopeSpans"]
+            for s in ss["spans"]
+        }
+        assert "child" in names  # the child span follows its command span's decision
+        sdk_commands = copy.deepcopy(sdk[0])
+        for rs in sdk_commands["resourceSpans"]:
+            for ss in rs["scopeSpans"]:
+                ss["spans"] = [s for s in ss["spans"] if s["name"] != "child"]
+        assert _normalised(light[0]) == _normalised(sdk_commands)
+
+
+@pytest.mark.parametrize("sdk", [False, True], ids=["light", "sdk"])
+def test_limits_from_the_environment_apply_alike(home: Path, sdk: bool) -> None:
+    """``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`` and ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`` bound the
+    command span on both paths the same way: oldest attribute evicted, strings cut."""
+    env = {"OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "4", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "3"}
+    home.mkdir(mode=0o700)
+    (home / "state.json").write_text(json.dumps({"installation_id": INSTALLATION_ID}))
+    telemetry = Telemetry("parity", home=home, env=env)
+    with capture_spans() as captured, telemetry.command("go", attributes={"a.s": "long"}) as h:
+        h.set_attribute("b.list", ["abcd", "x"])
+        if sdk:
+            assert telemetry.tracer is not None
+    [span] = [
+        s
+        for rs in captured.requests[0]["resourceSpans"]
+        for ss in rs["scopeSpans"]
+        for s in ss["spans"]
+    ]
+    values = {a["key"]: a["value"] for a in span["attributes"]}
+    # process.executable.name, process.pid, a.s, b.list, then 3 at the end: 3 evicted.
+    assert len(values) == 4
+    assert span["droppedAttributesCount"] == 3
+    assert "process.exit.code" in values
+    assert "a.s" not in values
+    assert values["b.list"] == {
+        "arrayValue": {"values": [{"stringValue": "abc"}, {"stringValue": "x"}]}
+    }
+
+
+def test_limits_parity(home: Path) -> None:
+    """The same limited command on both paths gives the same request."""
+    env = {"OTEL_ATTRIBUTE_COUNT_LIMIT": "5", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "2"}
+    light = _run(home, "exit-3", sdk=False, env=env, nested=False)
+    sdk = _run(home, "exit-3", sdk=True, env=env, nested=False)
+    assert _normalised(light) == _normalised(sdk)
+    [span] = light["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert span["droppedAttributesCount"] > 0
+    assert all(
+        len(a["value"]["stringValue"]) <= 2
+        for a in span["attributes"]
+        if "stringValue" in a["value"]
+    )
+
+
+def test_child_env_of_an_unsampled_command_says_so(home: Path) -> None:
+    """A command not recorded because its caller's trace is not sampled passes that on."""
+    telemetry = Telemetry("parity", home=home, env={"TRACEPARENT": UNSAMPLED})
+    with capture_spans() as captured, telemetry.command("go"):
+        env = telemetry.child_env({})
+    assert env["TRACEPARENT"].startswith("00-" + PARENT.split("-")[1])
+    assert env["TRACEPARENT"].endswith("-00")
+    assert captured.requests == []

@@ -31,12 +31,12 @@ class Destination(Record):
     ``deadline_s``: the exporter child exits by this many seconds after it starts, whatever
     happens. ``file_max_bytes``: size cap of the local file sink before it rotates.
     ``token``: Datadog only, the write-only client token (sent as ``dd-api-key``; never
-    logged).
+    logged). ``insecure``: OTLP/gRPC only, a plaintext channel instead of TLS.
     """
 
     __slots__ = (
         "kind", "endpoint", "protocol", "headers", "timeout_s", "compression", "deadline_s",
-        "file_max_bytes", "token", "ca_file", "client_cert", "client_key",
+        "file_max_bytes", "token", "ca_file", "client_cert", "client_key", "insecure",
     )  # fmt: skip
 
     def __init__(
@@ -53,7 +53,9 @@ class Destination(Record):
         ca_file: str | None = None,
         client_cert: str | None = None,
         client_key: str | None = None,
+        insecure: bool = False,
     ) -> None:
+        self.insecure = insecure
         self.ca_file = ca_file
         self.client_cert = client_cert
         self.client_key = client_key
@@ -101,8 +103,9 @@ class Destination(Record):
                 raise ValueError("a PostHog destination needs a project API key")
             validate_api_key(token)
         protocol = data.get("protocol", config.DEFAULT_PROTOCOL)
-        if protocol not in config.PROTOCOLS:
+        if not isinstance(protocol, str) or protocol.lower() not in config.PROTOCOLS:
             raise ValueError("unsupported protocol")
+        protocol = protocol.lower()
         compression = data.get("compression")
         if compression not in (None, "gzip"):
             raise ValueError("unsupported compression")
@@ -119,6 +122,7 @@ class Destination(Record):
             ca_file=_optional_str(data.get("ca_file")),
             client_cert=_optional_str(data.get("client_cert")),
             client_key=_optional_str(data.get("client_key")),
+            insecure=data.get("insecure") is True and protocol == config.GRPC,
         )
 
     def describe(self) -> str:
@@ -167,6 +171,7 @@ def resolve(
         ca_file=otlp.ca_file,
         client_cert=otlp.client_cert,
         client_key=otlp.client_key,
+        insecure=otlp.insecure,
     )
 
 

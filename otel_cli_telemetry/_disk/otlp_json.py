@@ -123,6 +123,12 @@ class Encoder:
             out["traceState"] = state if isinstance(state, str) else state.to_header()
         if span.dropped_attributes or bad:
             out["droppedAttributesCount"] = span.dropped_attributes + bad
+        dropped_events = getattr(span, "dropped_events", 0)
+        if dropped_events:
+            out["droppedEventsCount"] = dropped_events
+        dropped_links = getattr(span, "dropped_links", 0)
+        if dropped_links:
+            out["droppedLinksCount"] = dropped_links
         if span.events:
             out["events"] = [self._event(e) for e in span.events]
         if span.links:
@@ -139,52 +145,87 @@ class Encoder:
         attrs, bad = self.attributes(event.attributes)
         out: JsonObject = {"timeUnixNano": str(event.timestamp), "name": event.name}
         out["attributes"] = attrs
-        if bad:
-            out["droppedAttributesCount"] = bad
+        dropped = (getattr(event, "dropped_attributes", 0) or 0) + bad
+        if dropped:
+            out["droppedAttributesCount"] = dropped
         return out
 
     def _link(self, link: Any) -> JsonObject:
         attrs, bad = self.attributes(link.attributes)
+        ctx = link.context
         out: JsonObject = {
-            "traceId": f"{link.context.trace_id:032x}",
-            "spanId": f"{link.context.span_id:016x}",
+            "traceId": f"{ctx.trace_id:032x}",
+            "spanId": f"{ctx.span_id:016x}",
             "attributes": attrs,
+            # As on spans: "has is_remote" and "is remote" bits, and the W3C trace flags in
+            # bits 0-7 (the proto comment asks for them; the Python SDK leaves them out).
+            "flags": 0x100 | (int(ctx.trace_flags) & 0xFF) | (0x200 if ctx.is_remote else 0),
         }
-        if bad:
-            out["droppedAttributesCount"] = bad
+        if ctx.trace_state:
+            state = ctx.trace_state
+            out["traceState"] = state if isinstance(state, str) else state.to_header()
+        dropped = (getattr(link, "dropped_attributes", 0) or 0) + bad
+        if dropped:
+            out["droppedAttributesCount"] = dropped
         return out
 
     def encode(self, spans: Sequence[ReadableSpan]) -> JsonObject:
         """Group spans by resource and scope into one request."""
-        by_resource: dict[object, tuple[Any, dict[tuple[str, str], list[JsonObject]]]] = {}
+        by_resource: dict[object, tuple[Any, dict[object, tuple[Any, list[JsonObject]]]]] = {}
         for span in spans:
             # Light and SDK spans of one process carry equal resources in different objects.
-            key = _resource_key(span.resource)
-            _, scopes = by_resource.setdefault(key, (span.resource, {}))
+            resource = span.resource
+            key = (_attributes_key(resource), getattr(resource, "schema_url", "") or "")
+            _, scopes = by_resource.setdefault(key, (resource, {}))
             scope = span.instrumentation_scope
-            scope_key = (scope.name if scope else "", (scope.version or "") if scope else "")
-            scopes.setdefault(scope_key, []).append(self.span(span))
+            scope_key = (
+                (scope.name, scope.version or "", getattr(scope, "schema_url", "") or "")
+                if scope
+                else ("", "", ""),
+                _attributes_key(scope),
+            )
+            scopes.setdefault(scope_key, (scope, []))[1].append(self.span(span))
         resource_spans = []
         for resource, scopes in by_resource.values():
-            attrs, _ = self.attributes(resource.attributes if resource else None)
-            resource_spans.append(
-                {
-                    "resource": {"attributes": attrs},
-                    "scopeSpans": [
-                        {"scope": {"name": name, "version": version}, "spans": encoded}
-                        for (name, version), encoded in scopes.items()
-                    ],
-                }
-            )
+            attrs, dropped = self.attributes(resource.attributes if resource else None)
+            encoded_resource: JsonObject = {"attributes": attrs}
+            if dropped:
+                encoded_resource["droppedAttributesCount"] = dropped
+            entry: JsonObject = {
+                "resource": encoded_resource,
+                "scopeSpans": [
+                    self._scope_spans(scope, encoded) for scope, encoded in scopes.values()
+                ],
+            }
+            schema_url = getattr(resource, "schema_url", None)
+            if schema_url:
+                entry["schemaUrl"] = schema_url
+            resource_spans.append(entry)
         return {"resourceSpans": resource_spans}
 
+    def _scope_spans(self, scope: Any, spans: list[JsonObject]) -> JsonObject:
+        encoded: JsonObject = {
+            "name": scope.name if scope else "",
+            "version": (scope.version or "") if scope else "",
+        }
+        attrs, dropped = self.attributes(getattr(scope, "attributes", None))
+        if attrs:
+            encoded["attributes"] = attrs
+        if dropped:
+            encoded["droppedAttributesCount"] = dropped
+        out: JsonObject = {"scope": encoded, "spans": spans}
+        schema_url = getattr(scope, "schema_url", None)
+        if schema_url:
+            out["schemaUrl"] = schema_url
+        return out
 
-def _resource_key(resource: Any) -> object:
-    attrs = getattr(resource, "attributes", None) or {}
+
+def _attributes_key(holder: Any) -> object:
+    attrs = getattr(holder, "attributes", None) or {}
     try:
         return tuple(sorted((str(k), repr(v)) for k, v in attrs.items()))
     except (TypeError, AttributeError):
-        return id(resource)
+        return id(holder)
 
 
 def encode(spans: Sequence[ReadableSpan], *, finite_only: bool = False) -> JsonObject:

@@ -21,13 +21,17 @@ if TYPE_CHECKING:
 # --- the app's own switches; ``{prefix}`` is the author's ``env_prefix`` -------------
 #: ``1``/``true``: telemetry off for this app. ``0``/``false``: on, even over a persisted "off".
 APP_DISABLED = "{prefix}_TELEMETRY_DISABLED"
+#: ``on`` / ``local`` (the local file sink only, nothing sent) / ``off``; ``off`` is an
+#: opt-out like ``APP_DISABLED``, the others beat the persisted choice (see ``consent``).
+APP_MODE = "{prefix}_TELEMETRY"
 #: ``1``: print what would be sent (OTLP JSON) to stderr and send nothing.
 APP_DEBUG = "{prefix}_TELEMETRY_DEBUG"
 #: Directory holding config, state and spool instead of the platformdirs locations.
 APP_HOME = "{prefix}_TELEMETRY_HOME"
 #: Datadog client token (``pub`` + 32 hex); overrides the author's ``datadog_client_token``.
 APP_DATADOG_TOKEN = "{prefix}_TELEMETRY_DATADOG_CLIENT_TOKEN"  # noqa: S105 - a name
-#: Full URL logs are POSTed to (a company's intake proxy); query parameters are still added.
+#: A company's intake proxy, as Datadog documents it: logs are POSTed to this URL with the
+#: intake path and parameters URL-encoded in a ``ddforward`` query parameter.
 APP_DATADOG_URL = "{prefix}_TELEMETRY_DATADOG_URL"
 #: Datadog site (``datadoghq.com``, ``datadoghq.eu``, ``us3.datadoghq.com``, ...).
 DD_SITE = "DD_SITE"
@@ -43,6 +47,37 @@ OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
 OTEL_RESOURCE_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES"
 TRACEPARENT = "TRACEPARENT"
 TRACESTATE = "TRACESTATE"
+#: W3C baggage through the environment (spec ``context/env-carriers.md``), in and out.
+BAGGAGE = "BAGGAGE"
+#: ``tracecontext,baggage`` by default; ``none`` carries nothing in or out. Other
+#: propagators (b3, jaeger, xray) are ignored with a debug note.
+OTEL_PROPAGATORS = "OTEL_PROPAGATORS"
+
+# --- sampling (SDK spec: configuration/sdk-environment-variables.md) -----------------
+OTEL_TRACES_SAMPLER = "OTEL_TRACES_SAMPLER"
+#: The ratio of ``traceidratio`` and ``parentbased_traceidratio``, 0.0 to 1.0 (default 1.0).
+OTEL_TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
+SAMPLERS = (
+    "always_on", "always_off", "traceidratio",
+    "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
+)  # fmt: skip
+DEFAULT_SAMPLER = "parentbased_always_on"
+
+# --- span limits (SDK spec: attribute, event and link limits) ------------------------
+ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"
+ATTRIBUTE_COUNT_LIMIT = "OTEL_ATTRIBUTE_COUNT_LIMIT"
+SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT = "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"
+SPAN_ATTRIBUTE_COUNT_LIMIT = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"
+SPAN_EVENT_COUNT_LIMIT = "OTEL_SPAN_EVENT_COUNT_LIMIT"
+SPAN_LINK_COUNT_LIMIT = "OTEL_SPAN_LINK_COUNT_LIMIT"
+EVENT_ATTRIBUTE_COUNT_LIMIT = "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT"
+LINK_ATTRIBUTE_COUNT_LIMIT = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT"
+#: Our defaults where unset: the spec's 128 for counts, but 32 events and 32 links per span
+#: and 1024 characters per string value (the spec: no limit), to bound a spool file.
+DEFAULT_ATTRIBUTE_COUNT = 128
+DEFAULT_EVENT_COUNT = 32
+DEFAULT_LINK_COUNT = 32
+DEFAULT_VALUE_LENGTH = 1024
 
 # --- OTLP exporter (specification: protocol/exporter.md) ----------------------------
 OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -63,13 +98,25 @@ OTLP_CLIENT_CERTIFICATE = "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE"
 OTLP_TRACES_CLIENT_CERTIFICATE = "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE"
 OTLP_CLIENT_KEY = "OTEL_EXPORTER_OTLP_CLIENT_KEY"
 OTLP_TRACES_CLIENT_KEY = "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY"
+#: OTLP/gRPC only, for an endpoint without a scheme: ``true`` means plaintext (default TLS).
+OTLP_INSECURE = "OTEL_EXPORTER_OTLP_INSECURE"
+OTLP_TRACES_INSECURE = "OTEL_EXPORTER_OTLP_TRACES_INSECURE"
+
+#: The machine policy file instead of the platform's (``/etc/otel-cli-telemetry/policy.toml``
+#: ...): for tests and packagers; see ``_disk/policy``.
+POLICY_FILE = "OTEL_CLI_TELEMETRY_POLICY"
 
 #: Set in the exporter child's environment so that nothing it runs can start another one.
 CHILD_MARKER = "OTEL_CLI_TELEMETRY_EXPORTER_CHILD"
 
-PROTOCOLS = ("http/protobuf", "http/json")
+#: Compared case-insensitively (``HTTP/JSON`` is ``http/json``). ``grpc`` needs the ``grpc``
+#: extra in the exporter child; the CLI process never imports grpc.
+PROTOCOLS = ("http/protobuf", "http/json", "grpc")
 DEFAULT_PROTOCOL = "http/protobuf"
+GRPC = "grpc"
 DEFAULT_TIMEOUT_S = 10.0
+#: ``OTEL_EXPORTER_OTLP_TIMEOUT=0`` (no limit): a day, so the export deadline always decides.
+NO_TIMEOUT_S = 86400.0
 DEFAULT_EXPORT_DEADLINE_S = 10.0
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -131,11 +178,15 @@ def flag(env: "Mapping[str, str]", name: str) -> bool | None:
 
 
 class OtlpSettings(Record):
-    """Where and how the exporter child sends OTLP/HTTP."""
+    """Where and how the exporter child sends OTLP (HTTP or gRPC).
+
+    ``insecure``: gRPC only, a plaintext channel (the endpoint's ``http`` scheme, or
+    ``OTEL_EXPORTER_OTLP_INSECURE=true`` for an endpoint without a scheme).
+    """
 
     __slots__ = (
         "endpoint", "protocol", "headers", "timeout_s", "compression",
-        "ca_file", "client_cert", "client_key",
+        "ca_file", "client_cert", "client_key", "insecure",
     )  # fmt: skip
 
     def __init__(
@@ -148,7 +199,9 @@ class OtlpSettings(Record):
         ca_file: str | None = None,
         client_cert: str | None = None,
         client_key: str | None = None,
+        insecure: bool = False,
     ) -> None:
+        self.insecure = insecure
         self.ca_file = ca_file
         self.client_cert = client_cert
         self.client_key = client_key
@@ -174,8 +227,23 @@ def traces_url(base_or_full: str, *, is_signal_specific: bool) -> str:
     return base_or_full.rstrip("/") + "/v1/traces"
 
 
+def grpc_target(raw: str, *, insecure: bool) -> tuple[str, bool] | None:
+    """An OTLP/gRPC endpoint as the spec reads it: used as given (no ``v1/traces``); the
+    scheme decides TLS (``http`` plaintext, ``https`` TLS); without a scheme, ``insecure``
+    (``OTEL_EXPORTER_OTLP_INSECURE``) does, and the URL is written with the matching scheme.
+    ``(url, plaintext)``, or None when it is not ``[http[s]://]host[:port][/]``."""
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        scheme, rest = ("http" if insecure else "https"), raw
+    scheme = scheme.lower()
+    authority = rest.rstrip("/")
+    if scheme not in ("http", "https") or not authority or any(c in authority for c in "/?#@ \t"):
+        return None
+    return f"{scheme}://{authority}", scheme == "http"
+
+
 def parse_headers(raw: str, *, source: str) -> dict[str, str]:
-    """``k=v,k2=v2`` with percent-encoded values (W3C baggage octet rules, loosely)."""
+    """``k=v,k2=v2``, keys and values percent-decoded (the spec's W3C baggage format)."""
     import re
     from urllib.parse import unquote
 
@@ -184,7 +252,7 @@ def parse_headers(raw: str, *, source: str) -> dict[str, str]:
         if not item.strip():
             continue
         key, sep, value = item.partition("=")
-        key = key.strip()
+        key = unquote(key.strip())
         if not sep or not key or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", key):
             # Never echo the value: headers carry credentials.
             warn_once(source, "skipped a malformed header entry")
@@ -195,16 +263,37 @@ def parse_headers(raw: str, *, source: str) -> dict[str, str]:
 
 def parse_timeout(raw: str, *, source: str) -> float | None:
     """Spec timeouts are integer milliseconds. The Python SDK reads seconds; we follow the
-    spec and treat any value as milliseconds."""
+    spec and treat any value as milliseconds. ``0`` means no limit (``NO_TIMEOUT_S``: the
+    exporter child's hard deadline still bounds every request)."""
     try:
         millis = float(raw)
     except ValueError:
         warn_once(source, f"not a number of milliseconds: {raw!r}")
         return None
+    if millis == 0:
+        return NO_TIMEOUT_S
     if not millis > 0 or millis != millis or millis == float("inf"):
         warn_once(source, f"timeout must be positive: {raw!r}")
         return None
-    return millis / 1000.0
+    return min(millis / 1000.0, NO_TIMEOUT_S)
+
+
+def headers_from_env(env: "Mapping[str, str]") -> dict[str, str]:
+    """``OTEL_EXPORTER_OTLP_TRACES_HEADERS`` if set, else ``OTEL_EXPORTER_OTLP_HEADERS``:
+    the signal-specific variable replaces the generic one (spec), it is not merged."""
+    raw, specific = _pick(env, OTLP_TRACES_HEADERS, OTLP_HEADERS)
+    if raw is None:
+        return {}
+    return parse_headers(raw, source=OTLP_TRACES_HEADERS if specific else OTLP_HEADERS)
+
+
+def timeout_from_env(env: "Mapping[str, str]") -> float:
+    """The per-request timeout in seconds from ``OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT``."""
+    raw, specific = _pick(env, OTLP_TRACES_TIMEOUT, OTLP_TIMEOUT)
+    if raw is None:
+        return DEFAULT_TIMEOUT_S
+    source = OTLP_TRACES_TIMEOUT if specific else OTLP_TIMEOUT
+    return parse_timeout(raw, source=source) or DEFAULT_TIMEOUT_S
 
 
 def otlp_from_env(
@@ -216,38 +305,39 @@ def otlp_from_env(
 ) -> OtlpSettings | None:
     """Resolve the OTLP destination; None when neither author nor environment set one.
 
-    An author's ``endpoint=`` is a base URL, like ``OTEL_EXPORTER_OTLP_ENDPOINT``.
+    An author's ``endpoint=`` is a base URL, like ``OTEL_EXPORTER_OTLP_ENDPOINT``. For
+    ``grpc`` every endpoint is used as given (see ``grpc_target``).
     """
-    url: str | None = None
-    if endpoint:
-        url = traces_url(endpoint, is_signal_specific=False)
-    else:
-        raw, specific = _pick(env, OTLP_TRACES_ENDPOINT, OTLP_ENDPOINT)
-        if raw is not None:
-            url = traces_url(raw, is_signal_specific=specific)
-    if url is None:
-        return None
-    if not url.startswith(("http://", "https://")):
-        warn_once("endpoint", f"not an http(s) URL, OTLP export disabled: {url!r}")
-        return None
-
     proto = protocol or _pick(env, OTLP_TRACES_PROTOCOL, OTLP_PROTOCOL)[0] or DEFAULT_PROTOCOL
+    proto = proto.strip().lower()
     if proto not in PROTOCOLS:
         warn_once(OTLP_PROTOCOL, f"unsupported protocol {proto!r}, using {DEFAULT_PROTOCOL}")
         proto = DEFAULT_PROTOCOL
 
-    merged: dict[str, str] = {}
-    for name in (OTLP_HEADERS, OTLP_TRACES_HEADERS):  # the specific one wins
-        raw_headers = get(env, name)
-        if raw_headers:
-            merged.update(parse_headers(raw_headers, source=name))
+    raw, specific = _pick(env, OTLP_TRACES_ENDPOINT, OTLP_ENDPOINT)
+    if endpoint:
+        raw, specific = endpoint, False
+    if raw is None:
+        return None
+    insecure = False
+    if proto == GRPC:
+        raw_insecure = _pick(env, OTLP_TRACES_INSECURE, OTLP_INSECURE)[0]
+        target = grpc_target(raw, insecure=(raw_insecure or "").lower() == "true")
+        if target is None:
+            warn_once("endpoint", f"not a gRPC endpoint, OTLP export disabled: {raw!r}")
+            return None
+        url, insecure = target
+    else:
+        url = traces_url(raw, is_signal_specific=specific)
+    if not url.startswith(("http://", "https://")):
+        warn_once("endpoint", f"not an http(s) URL, OTLP export disabled: {url!r}")
+        return None
+
+    merged = headers_from_env(env)
     if headers:
         merged.update({k.lower(): v for k, v in headers.items()})
 
-    timeout = DEFAULT_TIMEOUT_S
-    raw_timeout, _ = _pick(env, OTLP_TRACES_TIMEOUT, OTLP_TIMEOUT)
-    if raw_timeout is not None:
-        timeout = parse_timeout(raw_timeout, source=OTLP_TIMEOUT) or DEFAULT_TIMEOUT_S
+    timeout = timeout_from_env(env)
 
     compression: str | None = None
     raw_compression, _ = _pick(env, OTLP_TRACES_COMPRESSION, OTLP_COMPRESSION)
@@ -271,6 +361,7 @@ def otlp_from_env(
         ca_file=ca_file,
         client_cert=client_cert,
         client_key=client_key,
+        insecure=insecure,
     )
 
 
@@ -288,3 +379,96 @@ def parse_resource_attributes(raw: str) -> dict[str, str]:
             continue
         result[key] = unquote(value.strip())
     return result
+
+
+def sampler_from_env(env: "Mapping[str, str]") -> tuple[str, float]:
+    """``(sampler, ratio)`` from ``OTEL_TRACES_SAMPLER[_ARG]``, as the Python SDK reads them:
+    the name case-insensitive, an unknown one means the default; the ratio only for the
+    ``traceidratio`` samplers, 1.0 when unset, not a number or outside [0, 1]."""
+    raw = get(env, OTEL_TRACES_SAMPLER)
+    name = raw.lower() if raw else DEFAULT_SAMPLER
+    if name not in SAMPLERS:
+        warn_once(OTEL_TRACES_SAMPLER, f"unknown sampler {raw!r}, using {DEFAULT_SAMPLER}")
+        name = DEFAULT_SAMPLER
+    ratio = 1.0
+    raw_arg = get(env, OTEL_TRACES_SAMPLER_ARG)
+    if name.endswith("traceidratio") and raw_arg is not None:
+        try:
+            ratio = float(raw_arg)
+        except ValueError:
+            ratio = -1.0
+        if not 0.0 <= ratio <= 1.0:  # NaN fails too
+            warn_once(OTEL_TRACES_SAMPLER_ARG, f"not a ratio in [0, 1]: {raw_arg!r}, using 1.0")
+            ratio = 1.0
+    return name, ratio
+
+
+def _limit(env: "Mapping[str, str]", names: "tuple[str, ...]", default: int | None) -> int | None:
+    """The first of ``names`` set to a non-negative integer; None means no limit."""
+    for name in names:
+        raw = get(env, name)
+        if raw is None:
+            continue
+        if raw.isdigit():
+            return int(raw)
+        warn_once(name, f"not a non-negative integer: {raw!r}")
+    return default
+
+
+class Limits(Record):
+    """Span limits, the same on the light and the SDK path (``None``: no limit)."""
+
+    __slots__ = (
+        "span_attributes", "events", "links", "event_attributes", "link_attributes",
+        "value_length", "attribute_length",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        span_attributes: int | None = DEFAULT_ATTRIBUTE_COUNT,
+        events: int | None = DEFAULT_EVENT_COUNT,
+        links: int | None = DEFAULT_LINK_COUNT,
+        event_attributes: int | None = DEFAULT_ATTRIBUTE_COUNT,
+        link_attributes: int | None = DEFAULT_ATTRIBUTE_COUNT,
+        value_length: int | None = DEFAULT_VALUE_LENGTH,
+        attribute_length: int | None = DEFAULT_VALUE_LENGTH,
+    ) -> None:
+        #: ``value_length`` for span attributes, ``attribute_length`` for event and link ones.
+        self.attribute_length = attribute_length
+        self.span_attributes = span_attributes
+        self.events = events
+        self.links = links
+        self.event_attributes = event_attributes
+        self.link_attributes = link_attributes
+        self.value_length = value_length
+
+
+def limits_from_env(env: "Mapping[str, str]") -> Limits:
+    """The span limits, each specific variable before the general one, as the SDK reads
+    them (``OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`` > ``OTEL_ATTRIBUTE_COUNT_LIMIT`` > default)."""
+    count = _limit(env, (ATTRIBUTE_COUNT_LIMIT,), DEFAULT_ATTRIBUTE_COUNT)
+    length = _limit(env, (ATTRIBUTE_VALUE_LENGTH_LIMIT,), DEFAULT_VALUE_LENGTH)
+    return Limits(
+        span_attributes=_limit(env, (SPAN_ATTRIBUTE_COUNT_LIMIT,), count),
+        events=_limit(env, (SPAN_EVENT_COUNT_LIMIT,), DEFAULT_EVENT_COUNT),
+        links=_limit(env, (SPAN_LINK_COUNT_LIMIT,), DEFAULT_LINK_COUNT),
+        event_attributes=_limit(env, (EVENT_ATTRIBUTE_COUNT_LIMIT,), count),
+        link_attributes=_limit(env, (LINK_ATTRIBUTE_COUNT_LIMIT,), count),
+        value_length=_limit(env, (SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT,), length),
+        attribute_length=length,
+    )
+
+
+def propagators_from_env(env: "Mapping[str, str]") -> "tuple[str, ...]":
+    """The env-carrier propagators we apply, from ``OTEL_PROPAGATORS``: a subset of
+    ``("tracecontext", "baggage")``; empty for ``none``."""
+    raw = get(env, OTEL_PROPAGATORS)
+    if raw is None:
+        return ("tracecontext", "baggage")
+    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
+    if "none" in names:
+        return ()
+    for name in names:
+        if name not in ("tracecontext", "baggage"):
+            warn_once(OTEL_PROPAGATORS, f"propagator {name!r} not supported, ignored")
+    return tuple(n for n in ("tracecontext", "baggage") if n in names)

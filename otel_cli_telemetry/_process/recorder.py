@@ -14,7 +14,14 @@ Both kinds quack alike for the encoder: ``context``, ``parent``, ``kind``, ``sta
 import os
 import time
 
-from otel_cli_telemetry._process import attributes
+from otel_cli_telemetry._process import attributes, sampling
+from otel_cli_telemetry._process.carriers import (
+    RANDOM_TRACE_ID,
+    SAMPLED,
+    SpanIds,
+    light_baggage,
+    remote_parent,
+)
 from otel_cli_telemetry._process.gate import TraceGate
 
 TYPE_CHECKING = False
@@ -23,16 +30,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from otel_cli_telemetry._process import command
+    from otel_cli_telemetry._process.config import Limits
     from otel_cli_telemetry._process.handoff import Handoff
     from otel_cli_telemetry._process.sdk import Pipeline
 
-#: The SDK's limit on attributes per span, kept the same here.
-MAX_ATTRIBUTES = 128
-#: W3C trace flags: sampled (every command is recorded, the SDK's ALWAYS_ON) and, from
-#: trace context level 2, "the trace id is random" (ours are; a parent's bit is inherited),
-#: as the SDK sets them.
-SAMPLED = 0x01
-RANDOM_TRACE_ID = 0x02
 _INTERNAL = 0  # SpanKind.INTERNAL
 _UNSET, _ERROR = 0, 2  # StatusCode
 
@@ -50,26 +51,6 @@ class _Status:
     def __init__(self, code: int = _UNSET, description: "str | None" = None) -> None:
         self.status_code = _Value(code)
         self.description = description
-
-
-class SpanIds:
-    """What ``SpanContext`` carries: ids, flags, trace state (a W3C header string)."""
-
-    __slots__ = ("is_remote", "span_id", "trace_flags", "trace_id", "trace_state")
-
-    def __init__(
-        self,
-        trace_id: int,
-        span_id: int,
-        trace_flags: int = SAMPLED | RANDOM_TRACE_ID,
-        trace_state: "str | None" = None,
-        is_remote: bool = False,
-    ) -> None:
-        self.trace_id = trace_id
-        self.span_id = span_id
-        self.trace_flags = trace_flags
-        self.trace_state = trace_state
-        self.is_remote = is_remote
 
 
 class _Scope:
@@ -101,12 +82,15 @@ class LightSpan:
         parent: "SpanIds | None",
         attrs: "dict[str, Any]",
         resource: _Resource,
+        limits: "Limits",
     ) -> None:
         self.name = name
+        self.limits = limits
         self.context = context
         self.parent = parent
-        self.attributes = attrs
+        self.attributes: dict[str, Any] = {}
         self.dropped_attributes = 0
+        self.set_attributes(attrs)
         self.resource = resource
         self.instrumentation_scope = _Scope()
         self.status = _Status()
@@ -114,11 +98,31 @@ class LightSpan:
         self.end_time: int | None = None
 
     def set_attributes(self, values: "Mapping[str, Any]") -> None:
+        """As the SDK's ``BoundedAttributes``: strings cut to the value length limit, and
+        when the span is full a new key evicts the oldest one (counted as dropped)."""
+        limit = self.limits.span_attributes
+        length = self.limits.value_length
+        attrs = self.attributes
         for key, value in values.items():
-            if key in self.attributes or len(self.attributes) < MAX_ATTRIBUTES:
-                self.attributes[key] = value
-            else:
+            if limit == 0:
                 self.dropped_attributes += 1
+                continue
+            if length is not None:
+                value = _truncate(value, length)
+            if key in attrs:
+                del attrs[key]
+            elif limit is not None and len(attrs) >= limit:
+                del attrs[next(iter(attrs))]
+                self.dropped_attributes += 1
+            attrs[key] = value
+
+
+def _truncate(value: "Any", length: int) -> "Any":
+    if isinstance(value, str):
+        return value[:length]
+    if isinstance(value, tuple):
+        return tuple(v[:length] if isinstance(v, str) else v for v in value)
+    return value
 
 
 def _random_id(nbytes: int) -> int:
@@ -126,61 +130,6 @@ def _random_id(nbytes: int) -> int:
         value = int.from_bytes(os.urandom(nbytes), "big")
         if value:
             return value
-
-
-def remote_parent(env: "Mapping[str, str]") -> "SpanIds | None":
-    """The caller's span from ``TRACEPARENT``/``TRACESTATE`` (spec env carriers), parsed
-    with the W3C propagator's rules; None when unset or invalid (never fatal)."""
-    from otel_cli_telemetry._process import config
-
-    header = config.get(env, config.TRACEPARENT)
-    if header is None or len(header) > 512:
-        return None
-    import re  # only when a caller passed a trace context
-
-    match = re.fullmatch(
-        r"[ \t]*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:(-.*)|[ \t]*)", header
-    )
-    if not match:
-        config.warn_once(config.TRACEPARENT, "invalid value ignored")
-        return None
-    version, trace_id, span_id, flags, rest = match.groups()
-    if trace_id == "0" * 32 or span_id == "0" * 16 or version == "ff" or (version == "00" and rest):
-        config.warn_once(config.TRACEPARENT, "invalid value ignored")
-        return None
-    return SpanIds(
-        int(trace_id, 16),
-        int(span_id, 16),
-        int(flags, 16),
-        _trace_state(config.get(env, config.TRACESTATE)),
-        is_remote=True,
-    )
-
-
-_KEY = r"[a-z][_0-9a-z\-\*\/]{0,255}|[a-z0-9][_0-9a-z\-\*\/]{0,240}@[a-z][_0-9a-z\-\*\/]{0,13}"
-_VALUE = r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]"
-
-
-def _trace_state(header: "str | None") -> "str | None":
-    """``TRACESTATE`` as the W3C propagator keeps it: all members or, if one is invalid
-    or a key repeats, none; at most 32 members; re-joined without blanks."""
-    if header is None or len(header) > 8192:
-        return None
-    import re
-
-    member = re.compile(f"({_KEY})=({_VALUE})")
-    pairs: dict[str, str] = {}
-    for raw in header.split(","):
-        raw = raw.strip(" \t")
-        if not raw:
-            continue
-        found = member.fullmatch(raw)
-        if not found or found.group(1) in pairs:
-            return None
-        pairs[found.group(1)] = found.group(2)
-    if len(pairs) > 32:
-        return None
-    return ",".join(f"{k}={v}" for k, v in pairs.items()) or None
 
 
 class CommandSpan:
@@ -260,6 +209,37 @@ class Recorder:
         self.pipeline: Pipeline | None = None
         self._open: list[CommandSpan] = []
         self._resource: _Resource | None = None
+        self._limits: Limits | None = None
+        self._sampler: tuple[str, float] | None = None
+        self._installation_in: bool | None = None
+
+    @property
+    def limits(self) -> "Limits":
+        """Span limits from ``OTEL_*_LIMIT`` (read once), for light and SDK spans alike."""
+        if self._limits is None:
+            from otel_cli_telemetry._process import config
+
+            self._limits = config.limits_from_env(self.handoff.options.env)
+        return self._limits
+
+    @property
+    def sampler(self) -> "tuple[str, float]":
+        """``(OTEL_TRACES_SAMPLER, its ratio)``, read once."""
+        if self._sampler is None:
+            from otel_cli_telemetry._process import config
+
+            self._sampler = config.sampler_from_env(self.handoff.options.env)
+        return self._sampler
+
+    def installation_sampled(self) -> bool:
+        """The author's ``sample_rate`` for this installation (decided once; reads the
+        installation id only when a rate below 1 was asked for)."""
+        if self._installation_in is None:
+            rate = self.handoff.options.sample_rate
+            self._installation_in = rate >= 1.0 or sampling.installation_sampled(
+                self.handoff.resource.get("app.installation.id"), rate
+            )
+        return self._installation_in
 
     def start(self, name: str, *, root: bool, extra: "Mapping[str, Any] | None") -> CommandSpan:
         opts = self.handoff.options
@@ -272,29 +252,43 @@ class Recorder:
             attrs.update(cleaned)
             if refused:
                 self.handoff.counters.count("invalid_attribute", refused)
+        if opts.sample_rate < 1.0:
+            attrs[attributes.SAMPLE_RATE] = opts.sample_rate  # a backend re-weights by it
         full = f"{opts.service_name} {name}".strip()
         if self.pipeline is not None:
             span = self.pipeline.start(self, full, root=root, attrs=attrs)
         else:
             span = CommandSpan(self, opts.service_name, self._light(full, root, attrs))
-        if root:
-            ids = span.ids
+        ids = span.ids
+        if root and ids.trace_flags & SAMPLED:
+            # A sampled-out command is never registered: the gate drops it whole, so it
+            # costs no encoding, no spool file and no exporter.
             self.gate.register_root(ids.trace_id, ids.span_id)
         self._open.append(span)
         return span
 
     def _light(self, name: str, root: bool, attrs: "dict[str, Any]") -> LightSpan:
-        if self._resource is None:
-            self._resource = _Resource(self.handoff.resource)
-        parent = remote_parent(self.handoff.options.env) if root else None
+        env = self.handoff.options.env
+        parent = remote_parent(env) if root else None
         if not root and self._open:
             parent = self._open[-1].ids  # a nested command: a child of the enclosing one
         if parent is not None:
-            flags = SAMPLED | (parent.trace_flags & RANDOM_TRACE_ID)
-            ids = SpanIds(parent.trace_id, _random_id(8), flags, parent.trace_state)
+            trace_id, random_bit = parent.trace_id, parent.trace_flags & RANDOM_TRACE_ID
         else:
-            ids = SpanIds(_random_id(16), _random_id(8))
-        return LightSpan(name, ids, parent, attrs, self._resource)
+            trace_id, random_bit = _random_id(16), RANDOM_TRACE_ID
+        sampler, ratio = self.sampler
+        sampled = sampling.decide(sampler, ratio, trace_id, parent)
+        if sampled and self.handoff.options.sample_rate < 1.0:
+            sampled = self.installation_sampled()
+        flags = (SAMPLED if sampled else 0) | random_bit
+        state = parent.trace_state if parent is not None else None
+        ids = SpanIds(trace_id, _random_id(8), flags, state)
+        if not sampled:
+            # Never encoded: the resource (and the installation id behind it) is not read.
+            return LightSpan(name, ids, parent, attrs, _Resource({}), self.limits)
+        if self._resource is None:
+            self._resource = _Resource(self.handoff.resource)
+        return LightSpan(name, ids, parent, attrs, self._resource, self.limits)
 
     def closed(self, span: CommandSpan) -> None:
         if span in self._open:
@@ -322,16 +316,26 @@ class Recorder:
         if self.pipeline is not None:
             self.pipeline.detach(token)
 
-    def traceparent(self) -> "tuple[str, str | None] | None":
-        """``TRACEPARENT``/``TRACESTATE`` for a subprocess, from the innermost open command
-        span, without the SDK; None once the SDK runs (then the current span decides)."""
+    def carriers(self) -> "dict[str, str | None] | None":
+        """``TRACEPARENT``/``TRACESTATE``/``BAGGAGE`` for a subprocess (None: remove it), from
+        the innermost open command span and the caller's baggage, as ``OTEL_PROPAGATORS``
+        allows, without the SDK; None once the SDK runs (then the current context decides)."""
         if self.pipeline is not None or not self._open:
             return None
         span = self._open[-1].light
         if span is None:
             return None
-        ids = span.context
-        return (
-            f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags & 0xFF:02x}",
-            ids.trace_state,
-        )
+        from otel_cli_telemetry._process import config
+
+        env = self.handoff.options.env
+        names = config.propagators_from_env(env)
+        out: dict[str, str | None] = {}
+        if "tracecontext" in names:
+            ids = span.context
+            out[config.TRACEPARENT] = (
+                f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags & 0xFF:02x}"
+            )
+            out[config.TRACESTATE] = ids.trace_state
+        if "baggage" in names:
+            out[config.BAGGAGE] = light_baggage(env)
+        return out

@@ -15,8 +15,8 @@ from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import sampling as sdk_sampling
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_cli_telemetry._process import attributes, propagation
@@ -24,10 +24,14 @@ from otel_cli_telemetry._process.processor import ConsentSpanProcessor
 from otel_cli_telemetry._process.recorder import CommandSpan
 
 if TYPE_CHECKING:
-    from otel_cli_telemetry._process.recorder import Recorder
+    from collections.abc import Sequence
 
-#: Attribute values longer than this are truncated by the SDK.
-MAX_ATTRIBUTE_LENGTH = 1024
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Link
+    from opentelemetry.util.types import Attributes
+
+    from otel_cli_telemetry._process.config import Limits
+    from otel_cli_telemetry._process.recorder import Recorder
 
 # The SDK reports problems (an invalid attribute, a limit reached) with logging.warning.
 # A CLI that configured no logging would print those through logging's last-resort
@@ -54,6 +58,69 @@ class _PresetIds(RandomIdGenerator):
         return preset or super().generate_span_id()
 
 
+def spec_sampler(name: str, ratio: float) -> sdk_sampling.Sampler:
+    """The SDK's own sampler for an ``OTEL_TRACES_SAMPLER`` value (``config.SAMPLERS``)."""
+    if name == "always_on":
+        return sdk_sampling.ALWAYS_ON
+    if name == "always_off":
+        return sdk_sampling.ALWAYS_OFF
+    if name == "traceidratio":
+        return sdk_sampling.TraceIdRatioBased(ratio)
+    if name == "parentbased_always_off":
+        return sdk_sampling.ParentBased(sdk_sampling.ALWAYS_OFF)
+    if name == "parentbased_traceidratio":
+        return sdk_sampling.ParentBasedTraceIdRatio(ratio)
+    return sdk_sampling.ParentBased(sdk_sampling.ALWAYS_ON)
+
+
+class _InstallationSampler(sdk_sampling.Sampler):
+    """The spec sampler, after the author's ``sample_rate`` (per installation) said yes."""
+
+    def __init__(self, recorder: Recorder, spec: sdk_sampling.Sampler) -> None:
+        self.recorder = recorder
+        self.spec = spec
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: trace_api.TraceState | None = None,
+    ) -> sdk_sampling.SamplingResult:
+        result = self.spec.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
+        sampled = result.decision is sdk_sampling.Decision.RECORD_AND_SAMPLE
+        if sampled and not self.recorder.installation_sampled():
+            return sdk_sampling.SamplingResult(sdk_sampling.Decision.DROP, None, result.trace_state)
+        return result
+
+    def get_description(self) -> str:
+        return f"InstallationSampled{{{self.spec.get_description()}}}"
+
+
+def span_limits(limits: Limits) -> SpanLimits:
+    """``config.Limits`` as the SDK's SpanLimits (every field explicit: the SDK would read
+    ``os.environ``, and the app may have been given another environment)."""
+
+    def value(limit: int | None) -> int:
+        return SpanLimits.UNSET if limit is None else limit
+
+    return SpanLimits(
+        max_attributes=value(limits.span_attributes),
+        max_events=value(limits.events),
+        max_links=value(limits.links),
+        max_span_attributes=value(limits.span_attributes),
+        max_event_attributes=value(limits.event_attributes),
+        max_link_attributes=value(limits.link_attributes),
+        max_attribute_length=value(limits.attribute_length),
+        max_span_attribute_length=value(limits.value_length),
+    )
+
+
 class Pipeline:
     """One per recorder, built the first time a command asks for the SDK."""
 
@@ -61,15 +128,13 @@ class Pipeline:
         self.recorder = recorder
         self.processor = ConsentSpanProcessor(recorder.gate)
         self._ids = _PresetIds()
+        sampler = spec_sampler(*recorder.sampler)
+        if recorder.handoff.options.sample_rate < 1.0:
+            sampler = _InstallationSampler(recorder, sampler)
         self.provider = TracerProvider(
             resource=Resource(recorder.handoff.resource),
-            sampler=ALWAYS_ON,
-            span_limits=SpanLimits(
-                max_attributes=128,
-                max_events=32,
-                max_links=32,
-                max_attribute_length=MAX_ATTRIBUTE_LENGTH,
-            ),
+            sampler=sampler,
+            span_limits=span_limits(recorder.limits),
             id_generator=self._ids,
             shutdown_on_exit=False,
         )
@@ -86,7 +151,8 @@ class Pipeline:
         )
         command_span = CommandSpan(recorder, recorder.handoff.options.service_name, None)
         command_span.sdk = span
-        command_span.token = context_api.attach(trace_api.set_span_in_context(span))
+        # The caller's baggage (in ``parent``) stays in the command's context.
+        command_span.token = context_api.attach(trace_api.set_span_in_context(span, parent))
         return command_span
 
     def adopt(self, command_span: CommandSpan) -> None:
@@ -120,9 +186,17 @@ class Pipeline:
             attributes=light.attributes,
             start_time=light.start_time,
         )
+        dropped = light.dropped_attributes
+        bounded = getattr(span, "_attributes", None)
+        if dropped and bounded is not None and hasattr(bounded, "dropped"):
+            bounded.dropped += dropped  # what the light span already dropped still counts
         command_span.sdk = span
         command_span.light = None
-        command_span.token = context_api.attach(trace_api.set_span_in_context(span))
+        # A command span started by the recorder (no enclosing one) carries the caller's
+        # baggage in its context, as an SDK-started one does.
+        enclosing = parent is not None and not parent.is_remote
+        base = None if enclosing else propagation.extract(self.recorder.handoff.options.env)
+        command_span.token = context_api.attach(trace_api.set_span_in_context(span, base))
 
     def finish(self, command_span: CommandSpan, values: dict[str, Any], error: str | None) -> None:
         span = command_span.sdk

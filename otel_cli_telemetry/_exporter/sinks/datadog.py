@@ -7,9 +7,16 @@ refused with a ValueError that says why.
 
 Wire format (Datadog browser logs intake, as Datadog's browser SDK uses it)::
 
-    POST https://browser-intake-<site>/api/v2/logs?ddsource=browser&dd-api-key=<token>&dd-request-id=<uuid4>
+    POST https://browser-intake-<site>/api/v2/logs?ddsource=browser&dd-api-key=<token>
+         &dd-evp-origin=browser&dd-evp-origin-version=<our version>&dd-request-id=<uuid4>
     Content-Type: text/plain
     <one JSON log object per line>
+
+The parameters are the browser SDK's (``dd-evp-origin=browser`` as it sends them: the
+intake is the browser one). Through a proxy, as Datadog documents it ("Proxy your browser
+RUM data"), the intake path and parameters travel URL-encoded in one ``ddforward``
+parameter: ``<proxy URL>?ddforward=%2Fapi%2Fv2%2Flogs%3Fddsource%3Dbrowser%26...``; the
+proxy rebuilds the intake URL from it.
 
 Limits: at most 50 logs and about 16 KiB per request, 256 KiB per log. 408, 429 and 5xx
 are retried (with ``Retry-After``); other answers drop the batch.
@@ -40,17 +47,46 @@ SITES = {
     "us5.datadoghq.com": "browser-intake-us5-datadoghq.com",
     "datadoghq.eu": "browser-intake-datadoghq.eu",
     "ap1.datadoghq.com": "browser-intake-ap1-datadoghq.com",
+    "ap2.datadoghq.com": "browser-intake-ap2-datadoghq.com",
     "ddog-gov.com": "browser-intake-ddog-gov.com",
 }
 ALIASES = {"us1": "datadoghq.com", "us3": "us3.datadoghq.com", "us5": "us5.datadoghq.com",
            "eu": "datadoghq.eu", "eu1": "datadoghq.eu", "ap1": "ap1.datadoghq.com",
+           "ap2": "ap2.datadoghq.com",
            "gov": "ddog-gov.com", "us1-fed": "ddog-gov.com"}  # fmt: skip
 DEFAULT_SITE = "datadoghq.com"
 DDSOURCE = "browser"
+EVP_ORIGIN = "browser"
+INTAKE_PATH = "/api/v2/logs"
 MAX_LOGS_PER_REQUEST = 50
 MAX_REQUEST_BYTES = 16 * 1024
 MAX_LOG_BYTES = 256 * 1024
 RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
+
+#: ``ddtags`` of every log: tag -> the resource attribute it comes from (``outcome``: the
+#: span's ``cli_telemetry.outcome``).
+DDTAGS = (
+    ("version", "service.version"),
+    ("os", "os.type"),
+    ("arch", "host.arch"),
+    ("outcome", "cli_telemetry.outcome"),
+    ("ci", "cli_telemetry.ci.provider"),
+)
+#: The fields of every log besides the span's and resource's attributes, which are copied
+#: as fields too (``telemetry disclosure`` lists them all).
+LOG_FIELDS = (
+    ("date", "the command's start, in milliseconds"),
+    ("message", "e.g. `assembly transcribe succeeded in 812 ms`"),
+    ("status", "`info` or `error`"),
+    ("service", "the app's name"),
+    ("ddtags", "`" + ",".join(f"{tag}:..." for tag, _ in DDTAGS) + "`"),
+    ("duration", "how long the command ran, in nanoseconds"),
+    ("trace_id", "the span's trace id"),
+    ("span_id", "the span's id"),
+    ("dd.trace_id", "the trace id's low 64 bits in decimal, to join logs to traces"),
+    ("dd.span_id", "the span id in decimal, to join logs to traces"),
+    ("command", "the span's name (the command path)"),
+)
 
 _CLIENT_TOKEN = re.compile(r"pub[0-9a-f]{32}")
 _API_KEY = re.compile(r"[0-9a-f]{32}")
@@ -101,7 +137,32 @@ def intake_url(site: str | None = None, *, proxy_url: str | None = None) -> str:
         if not proxy_url.startswith(("https://", "http://")):
             raise ValueError("the Datadog proxy URL must be an http(s) URL")
         return proxy_url
-    return f"https://{SITES[normalise_site(site)]}/api/v2/logs"
+    return f"https://{SITES[normalise_site(site)]}{INTAKE_PATH}"
+
+
+def is_intake(url: str) -> bool:
+    """True for one of Datadog's own intake URLs, False for a proxy."""
+    return (urlsplit(url).hostname or "") in SITES.values()
+
+
+def request_url(endpoint: str, token: str, request_id: str) -> str:
+    """The URL one intake request goes to: the intake with its parameters, or a proxy URL
+    with the intake path and parameters in ``ddforward`` (Datadog's documented form)."""
+    from otel_cli_telemetry._version import __version__
+
+    query = urlencode(
+        {
+            "ddsource": DDSOURCE,
+            "dd-api-key": token,
+            "dd-evp-origin": EVP_ORIGIN,
+            "dd-evp-origin-version": __version__,
+            "dd-request-id": request_id,
+        }
+    )
+    if is_intake(endpoint):
+        return f"{endpoint}?{query}"
+    separator = "&" if "?" in endpoint else "?"
+    return f"{endpoint}{separator}{urlencode({'ddforward': f'{INTAKE_PATH}?{query}'})}"
 
 
 def _verb(outcome: str, code: int) -> str:
@@ -130,13 +191,7 @@ def to_logs(request: dict[str, Any]) -> list[dict[str, Any]]:
         outcome = str(attrs.get("cli_telemetry.outcome", "success" if code == 0 else "error"))
         service = str(resource.get("service.name", "cli"))
         name = str(span.get("name", ""))
-        tags = {
-            "version": resource.get("service.version"),
-            "os": resource.get("os.type"),
-            "arch": resource.get("host.arch"),
-            "outcome": outcome,
-            "ci": resource.get("cli_telemetry.ci.provider"),
-        }
+        tags = {tag: outcome if tag == "outcome" else resource.get(key) for tag, key in DDTAGS}
         trace_id = str(span.get("traceId", ""))
         span_id = str(span.get("spanId", ""))
         log: dict[str, Any] = {
@@ -193,15 +248,8 @@ class DatadogLogsSink(HttpSink):
 
     def url(self) -> str:
         assert self.destination.endpoint is not None
-        query = urlencode(
-            {
-                "ddsource": DDSOURCE,
-                "dd-api-key": self.destination.token,
-                "dd-request-id": str(uuid.uuid4()),
-            }
-        )
-        separator = "&" if "?" in self.destination.endpoint else "?"
-        return f"{self.destination.endpoint}{separator}{query}"
+        assert self.destination.token is not None
+        return request_url(self.destination.endpoint, self.destination.token, str(uuid.uuid4()))
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
         logs, bad = convert_each(requests, to_logs)

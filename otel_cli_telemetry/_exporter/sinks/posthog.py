@@ -35,6 +35,47 @@ ALIAS_SPAN = "$create_alias"
 MAX_EVENTS_PER_REQUEST = 100
 RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 _UUID_NAMESPACE = uuid.UUID("6f1d3c2a-8e4b-5a7c-9d0e-1f2a3b4c5d6e")
+#: Event properties copied from the resource: property -> resource attribute.
+FROM_RESOURCE = (
+    ("version", "service.version"),
+    ("os", "os.type"),
+    ("os_version", "os.version"),
+    ("arch", "host.arch"),
+)
+#: Every property of a ``cli command executed`` event (``telemetry disclosure`` lists them).
+PROPERTIES = (
+    ("command", "the command path, e.g. `assembly transcribe`"),
+    ("outcome", "as `cli_telemetry.outcome`"),
+    ("exit_code", "the exit code"),
+    ("duration_ms", "how long the command ran"),
+    *((name, f"as `{key}`") for name, key in FROM_RESOURCE),
+    ("runtime", "e.g. `cpython 3.12.1`"),
+    ("ci", "the CI provider, or false"),
+    ("$lib", "`otel-cli-telemetry`, the sender, as PostHog's own libraries name themselves"),
+    ("$lib_version", "the sender's version"),
+    ("error_type", "only when the exit code is not 0: as `error.type`"),
+    ("sample_rate", "only when the app samples installations: as `cli_telemetry.sample_rate`"),
+    ("$process_person_profile", "false while anonymous"),
+)
+#: The event's own fields (``distinct_id``: the linked account, else the installation id).
+EVENT_FIELDS = ("event", "distinct_id", "properties", "timestamp", "uuid")
+#: Properties of the ``$create_alias`` event queued by ``link_identity``.
+ALIAS_PROPERTIES = (
+    ("alias", "the anonymous installation id"),
+    ("distinct_id", "the linked account id"),
+    ("$lib", "as on command events"),
+    ("$lib_version", "as on command events"),
+)
+LIB = "otel-cli-telemetry"
+
+
+def _lib() -> dict[str, str]:
+    """``$lib``/``$lib_version``: who sent the event, as every PostHog SDK sets them."""
+    from otel_cli_telemetry._version import __version__
+
+    return {"$lib": LIB, "$lib_version": __version__}
+
+
 _PROJECT_KEY = re.compile(r"phc_[A-Za-z0-9]{20,64}")
 
 
@@ -115,7 +156,11 @@ def to_events(request: dict[str, Any]) -> list[dict[str, Any]]:
                 {
                     "event": "$create_alias",
                     "distinct_id": aliased,
-                    "properties": {"alias": str(attrs["alias"]), "distinct_id": aliased},
+                    "properties": {
+                        "alias": str(attrs["alias"]),
+                        "distinct_id": aliased,
+                        **_lib(),
+                    },
                     "timestamp": _timestamp(start_ns),
                     "uuid": event_id,
                 }
@@ -131,17 +176,16 @@ def to_events(request: dict[str, Any]) -> list[dict[str, Any]]:
             "outcome": attrs.get("cli_telemetry.outcome"),
             "exit_code": attrs.get("process.exit.code"),
             "duration_ms": round((end_ns - start_ns) / 1e6, 3),
-            "version": resource.get("service.version"),
-            "os": resource.get("os.type"),
-            "os_version": resource.get("os.version"),
-            "arch": resource.get("host.arch"),
+            **{name: resource.get(key) for name, key in FROM_RESOURCE},
             "runtime": f"{resource.get('process.runtime.name')} "
             f"{resource.get('process.runtime.version')}",
             "ci": resource.get("cli_telemetry.ci.provider") or False,
-            "$lib": "otel-cli-telemetry",
+            **_lib(),
         }
         if "error.type" in attrs:
             properties["error_type"] = attrs["error.type"]
+        if "cli_telemetry.sample_rate" in attrs:
+            properties["sample_rate"] = attrs["cli_telemetry.sample_rate"]
         if not principal:
             properties["$process_person_profile"] = False
         events.append(

@@ -1,0 +1,294 @@
+"""OTLP/gRPC sink (``OTEL_EXPORTER_OTLP_PROTOCOL=grpc``), used only in the exporter child.
+
+It needs the ``grpc`` extra (``grpcio``), imported on the first export and nowhere else: the
+CLI process never imports grpc. Without it nothing is sent anywhere (never OTLP/HTTP to a
+gRPC port): every export answers RETRY ``grpc_extra_missing`` with a long back-off, so the
+spans wait in the spool until the extra is installed, and ``status`` says how.
+
+Status handling follows the OTLP/gRPC specification: OK is success (a partial success is
+recorded, never retried); CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE
+and DATA_LOSS are retryable, honouring a ``google.rpc.RetryInfo`` sent in the
+``grpc-status-details-bin`` trailer; RESOURCE_EXHAUSTED is retryable only with a RetryInfo
+(the server says it can recover); every other status drops the batch.
+
+One channel per exporter run: plaintext for an ``http://`` endpoint (or
+``OTEL_EXPORTER_OTLP_INSECURE=true`` and no scheme), TLS otherwise, verified against the
+system roots or ``OTEL_EXPORTER_OTLP_CERTIFICATE``, with an optional client certificate.
+Headers travel as metadata; the body is the concatenation of each spooled request's
+serialised ``ExportTraceServiceRequest`` (which protobuf reads as their merge).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, RETRY, Result
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from otel_cli_telemetry._disk.destination import Destination
+
+#: The reason of the RETRY answered when grpcio cannot be imported.
+EXTRA_MISSING = "grpc_extra_missing"
+#: What ``status`` prints, in one line, when OTLP/gRPC is configured without the extra.
+INSTALL_HINT = (
+    "OTLP/gRPC needs the grpc extra (spans wait in the spool): "
+    "pip install 'otel-cli-telemetry[grpc]'"
+)
+#: The back-off after a run found the extra missing: installing it is a human's job.
+EXTRA_MISSING_RETRY_S = 300.0
+EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+#: OTLP/gRPC: retryable status codes (RESOURCE_EXHAUSTED only with a RetryInfo).
+RETRYABLE = frozenset(
+    {"CANCELLED", "DEADLINE_EXCEEDED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS"}
+)
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+#: Metadata gRPC itself owns: never sent from ``OTEL_EXPORTER_OTLP_HEADERS``.
+_RESERVED = frozenset({"content-type", "te", "user-agent", "host", "connection", "grpc-timeout"})
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def status_lines(destination: str) -> list[str]:
+    """For ``status``: the one-line install hint when a destination is OTLP/gRPC (as
+    ``Destination.describe`` words it) and grpcio cannot be found. Cheap: a spec lookup,
+    no import."""
+    if "OTLP grpc to " not in destination:
+        return []
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("grpc") is not None
+    except (ImportError, ValueError):
+        found = False
+    return [] if found else [INSTALL_HINT]
+
+
+def metadata(headers: dict[str, str]) -> list[tuple[str, str | bytes]]:
+    """Headers as gRPC metadata: lower-case keys; a ``-bin`` key carries bytes. Entries
+    gRPC would refuse (reserved names, characters outside its grammar) are left out, never
+    echoed: they may be credentials."""
+    result: list[tuple[str, str | bytes]] = []
+    for raw_key, value in headers.items():
+        key = raw_key.lower()
+        if (
+            not key
+            or key in _RESERVED
+            or key.startswith(("grpc-", ":"))
+            or not set(key) <= _KEY_CHARS
+        ):
+            continue
+        if key.endswith("-bin"):
+            result.append((key, value.encode("utf-8")))
+        elif all(" " <= c <= "~" for c in value):
+            result.append((key, value))
+    return result
+
+
+def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
+    """The fields of a protobuf message: (number, wire type, varint or bytes). Raises
+    ValueError on a malformed message."""
+    pos, end = 0, len(data)
+
+    def varint() -> int:
+        nonlocal pos
+        shift = result = 0
+        while True:
+            if pos >= end or shift > 63:
+                raise ValueError("truncated varint")
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return result
+            shift += 7
+
+    while pos < end:
+        tag = varint()
+        number, wire = tag >> 3, tag & 7
+        if wire == 0:
+            yield number, wire, varint()
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            if pos + size > end:
+                raise ValueError("truncated fixed field")
+            yield number, wire, data[pos : pos + size]
+            pos += size
+        elif wire == 2:
+            size = varint()
+            if pos + size > end:
+                raise ValueError("truncated field")
+            yield number, wire, data[pos : pos + size]
+            pos += size
+        else:
+            raise ValueError("unsupported wire type")
+
+
+def retry_delay(status_details: bytes) -> float | None:
+    """The delay of the ``google.rpc.RetryInfo`` in a serialised ``google.rpc.Status``
+    (``details``, field 3: ``Any``s), in seconds; None when there is none or it is
+    unreadable. Read by hand: the ``google.rpc`` messages are not a dependency."""
+    try:
+        for number, wire, detail in _fields(status_details):
+            if number != 3 or wire != 2:
+                continue
+            assert isinstance(detail, bytes)
+            parts = {n: v for n, w, v in _fields(detail) if w == 2}  # Any: type_url, value
+            if parts.get(1) != RETRY_INFO_TYPE.encode():
+                continue
+            value = parts.get(2, b"")
+            assert isinstance(value, bytes)
+            duration = b""
+            for n, w, v in _fields(value):  # RetryInfo: retry_delay (Duration)
+                if n == 1 and w == 2:
+                    assert isinstance(v, bytes)
+                    duration = v
+            seconds = nanos = 0
+            for n, w, v in _fields(duration):  # Duration: seconds, nanos (varints)
+                if w == 0 and isinstance(v, int):
+                    signed = v - (1 << 64) if v >= 1 << 63 else v
+                    if n == 1:
+                        seconds = signed
+                    elif n == 2:
+                        nanos = signed
+            from otel_cli_telemetry._disk.delivery import MAX_RETRY_AFTER_S
+
+            return min(max(seconds + nanos / 1e9, 0.0), MAX_RETRY_AFTER_S)
+    except (ValueError, AssertionError):
+        return None
+    return None
+
+
+def _trailer(call: Any, key: str) -> bytes | None:
+    try:
+        trailers = call.trailing_metadata() or ()
+    except Exception:  # noqa: BLE001 - an error without trailers has no RetryInfo
+        return None
+    for item in trailers:
+        name, value = item[0], item[1]
+        if name == key and isinstance(value, bytes):
+            return value
+    return None
+
+
+class OtlpGrpcSink:
+    """Send batches to one OTLP/gRPC ``TraceService``. ``load_grpc`` is the test seam for
+    an installation without the extra."""
+
+    def __init__(
+        self, destination: Destination, *, load_grpc: Callable[[], Any] | None = None
+    ) -> None:
+        assert destination.endpoint is not None
+        self.destination = destination
+        self._load_grpc = load_grpc or _import_grpc
+        self._grpc: Any = None
+        self._channel: Any = None
+        self._export: Any = None
+
+    def _connect(self) -> Result | None:
+        """Open the channel once per run; a Result when that cannot be done."""
+        if self._export is not None:
+            return None
+        try:
+            self._grpc = grpc = self._load_grpc()
+        except ImportError:
+            return Result(RETRY, EXTRA_MISSING, retry_after_s=EXTRA_MISSING_RETRY_S)
+        from urllib.parse import urlsplit
+
+        from otel_cli_telemetry._exporter.sinks._http import user_agent
+
+        dest = self.destination
+        assert dest.endpoint is not None
+        target = urlsplit(dest.endpoint).netloc
+        options = [("grpc.primary_user_agent", user_agent())]
+        if dest.insecure:
+            self._channel = grpc.insecure_channel(target, options=options)
+        else:
+            try:
+                credentials = grpc.ssl_channel_credentials(
+                    root_certificates=_read(dest.ca_file),
+                    private_key=_read(dest.client_key),
+                    certificate_chain=_read(dest.client_cert),
+                )
+            except (OSError, ValueError) as exc:  # an unreadable CA or client certificate
+                return Result(RETRY, f"tls_config:{exc.__class__.__name__}")
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceResponse,
+        )
+
+        # The body is already serialised: bytes go through as they are.
+        self._export = self._channel.unary_unary(
+            EXPORT_METHOD,
+            request_serializer=bytes,
+            response_deserializer=ExportTraceServiceResponse.FromString,
+        )
+        return None
+
+    def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
+        failure = self._connect()
+        if failure is not None:
+            return failure
+        from otel_cli_telemetry._exporter.sinks.otlp import to_protobuf
+
+        parts: list[bytes] = []
+        bad: list[int] = []
+        for index, request in enumerate(requests):
+            try:
+                parts.append(to_protobuf(request))
+            except Exception:  # noqa: BLE001 - whatever the converter raises, it is this one
+                bad.append(index)
+        if bad:
+            return Result(DROP, "unencodable", unencodable=tuple(bad))
+        grpc = self._grpc
+        dest = self.destination
+        limit = dest.timeout_s
+        timeout = timeout_s if not limit or limit <= 0 else min(timeout_s, limit)
+        try:
+            response = self._export(
+                b"".join(parts),
+                timeout=max(0.05, timeout),
+                metadata=metadata(dest.headers) or None,
+                compression=grpc.Compression.Gzip if dest.compression == "gzip" else None,
+            )
+        except grpc.RpcError as error:
+            return self._failure(error)
+        partial = response.partial_success
+        return Result(ACCEPTED, rejected_spans=max(0, int(partial.rejected_spans)))
+
+    def _failure(self, error: Any) -> Result:
+        try:
+            name = str(error.code().name)
+        except Exception:  # noqa: BLE001 - not a call error: treat as a transport failure
+            name = "UNAVAILABLE"
+        reason = f"grpc_{name.lower()}"
+        details = _trailer(error, STATUS_DETAILS_KEY)
+        delay = retry_delay(details) if details is not None else None
+        if name in RETRYABLE:
+            return Result(RETRY, reason, retry_after_s=delay)
+        if name == "RESOURCE_EXHAUSTED" and delay is not None:
+            return Result(RETRY, reason, retry_after_s=delay)
+        return Result(DROP, reason)
+
+    def shutdown(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = None
+        self._export = None
+
+    def force_flush(self, timeout_s: float = 30.0) -> bool:
+        return True
+
+
+def _import_grpc() -> Any:
+    import grpc
+
+    return grpc
+
+
+def _read(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    with open(path, "rb") as file:
+        return file.read()
