@@ -18,7 +18,7 @@ from otel_cli_telemetry._process.run import CommandContext, capture_target, in_c
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from typing import Any, TypeVar
 
     from opentelemetry.trace import Tracer
@@ -64,6 +64,7 @@ class Telemetry:
         posthog_api_key: str | None = None,
         posthog_host: str | None = None,
         identity_linking: bool = False,
+        sample_rate: float = 1.0,
         home: str | os.PathLike[str] | None = None,
         export_deadline: float = config.DEFAULT_EXPORT_DEADLINE_S,
         ci_policy: str = "send",
@@ -72,11 +73,14 @@ class Telemetry:
         show_notice: str = "auto",
         env: "Mapping[str, str] | None" = None,
         spawn: "Spawn | None" = None,
+        declared_attributes: "Iterable[str] | Mapping[str, str] | None" = None,
     ) -> None:
         if not service_name or not isinstance(service_name, str):
             raise ValueError("service_name must be a non-empty string, e.g. 'assembly'")
-        if protocol is not None and protocol not in config.PROTOCOLS:
+        if protocol is not None and protocol.lower() not in config.PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(config.PROTOCOLS)}")
+        if not (isinstance(sample_rate, (int, float)) and 0.0 <= sample_rate <= 1.0):
+            raise ValueError("sample_rate must be a number from 0.0 to 1.0, e.g. 0.25")
         if not export_deadline > 0:
             raise ValueError("export_deadline must be a positive number of seconds")
         if posthog_api_key is not None or posthog_host:
@@ -106,10 +110,14 @@ class Telemetry:
         self._datadog = (datadog_client_token, datadog_site, datadog_proxy_url)
         self._posthog = (posthog_api_key, posthog_host)
         self.identity_linking = identity_linking
+        self.sample_rate = float(sample_rate)
         self.ci_policy = ci_policy
         self.notice_version = notice_version
         self.show_notice = show_notice
         self._notice = notice
+        #: The command that runs the consent actions (``"tasks telemetry"``), set by the
+        #: integration that mounted them; None: the notice names the module CLI instead.
+        self.consent_command: str | None = None
         self._noticed = False
         self._enabled = enabled
         self._home = home
@@ -120,6 +128,9 @@ class Telemetry:
         self._capture_recorder: Recorder | None = None
         self._paths: state.Paths | None = None
         self._last_decision: consent_mod.Decision | None = None
+        #: The attributes the author's commands may set (name -> what it is), listed by
+        #: ``disclosure()`` with the library's own fields.
+        self.declared_attributes = _declared(declared_attributes)
 
     # --- configuration ------------------------------------------------------------
 
@@ -143,8 +154,16 @@ class Telemetry:
             return consent_mod.Decision(False, "exporter", "inside the exporter child")
         # The environment first: an opt-out there resolves no path and imports nothing more.
         decision = consent_mod.from_env(env, env_prefix=self.env_prefix, explicit=self._enabled)
-        if decision is None:
-            decision = consent_mod.from_config(self.paths.config_file)
+        if decision is None or decision.enabled:
+            # Then the machine policy (one failed open() when there is none), then the
+            # persisted choice, within what the policy allows.
+            cap = consent_mod.from_policy(env, self.service_name)
+            if cap is not None and not cap.enabled:
+                decision = cap
+            else:
+                if decision is None:
+                    decision = consent_mod.from_config(self.paths.config_file)
+                decision = consent_mod.within(decision, cap)
         if decision.enabled and decision.rule != "env" and self.ci_policy == "skip":
             from otel_cli_telemetry._process.attributes import ci_provider
 
@@ -168,6 +187,9 @@ class Telemetry:
         sink (also in CI with ``ci_policy="local"``)."""
         from otel_cli_telemetry._disk import destination as destination_mod
 
+        decision = self._last_decision or self.consent()
+        if decision.mode == consent_mod.LOCAL:
+            return [destination_mod.Destination(deadline_s=self._deadline)]
         return destination_mod.choose(
             self.env,
             self.env_prefix,
@@ -230,7 +252,13 @@ class Telemetry:
             return current
         if self._recorder is None:
             self._recorder = Recorder(
-                Handoff(self._options(destinations=self.destinations(), debug=self.debug()))
+                Handoff(
+                    self._options(
+                        destinations=self.destinations(),
+                        debug=self.debug(),
+                        consent_context=self._consent_context(),
+                    )
+                )
             )
         return self._recorder
 
@@ -245,6 +273,7 @@ class Telemetry:
             env=self.env,
             spawn=self._spawn,
             identity_linking=self.identity_linking,
+            sample_rate=self.sample_rate,
             **varying,
         )
 
@@ -312,7 +341,9 @@ class Telemetry:
         """The first-run notice (the author's, or a plain default)."""
         from otel_cli_telemetry._process import notice as notice_mod
 
-        return self._notice or notice_mod.default_text(self.app_name, self.env_prefix)
+        return self._notice or notice_mod.default_text(
+            self.app_name, self.env_prefix, consent_command=self.consent_command
+        )
 
     def _maybe_show_notice(self) -> None:
         """Tell the user once (per notice version) that telemetry is on, on stderr."""
@@ -332,7 +363,8 @@ class Telemetry:
 
     def child_env(self, env: "Mapping[str, str] | None" = None) -> dict[str, str]:
         """A copy of the environment for a subprocess, carrying the current trace context
-        (``TRACEPARENT``/``TRACESTATE``) so a traced child joins this command's trace.
+        and baggage (``TRACEPARENT``/``TRACESTATE``/``BAGGAGE``, as ``OTEL_PROPAGATORS``
+        allows) so a traced child joins this command's trace.
 
         When telemetry is off, a plain copy (an inherited ``TRACEPARENT`` passes through).
         """
@@ -340,17 +372,17 @@ class Telemetry:
         decision = self._last_decision
         if decision is None or not decision.enabled or not in_command():
             return result
-        light = self._recorder_for_run().traceparent()
+        light = self._recorder_for_run().carriers()
         if light is not None:  # no SDK needed for the command span's own context
-            result[config.TRACEPARENT] = light[0]
-            if light[1]:
-                result[config.TRACESTATE] = light[1]
-            else:
-                result.pop(config.TRACESTATE, None)
+            for name, value in light.items():
+                if value:
+                    result[name] = value
+                else:
+                    result.pop(name, None)
             return result
         from otel_cli_telemetry._process import propagation
 
-        return propagation.inject(result)
+        return propagation.inject(result, config.propagators_from_env(self.env))
 
     def install_global_tracer_provider(self) -> bool:
         """Opt in to making our private provider OpenTelemetry's global one, so spans made
@@ -374,10 +406,12 @@ class Telemetry:
     # --- the consent commands -----------------------------------------------------
 
     def status(self) -> "Status":
+        """Whether telemetry is on, in which mode, which rule decided, and what is on disk
+        where. Records nothing; works with telemetry off."""
         decision = self.consent()
         paths = self.paths
         from otel_cli_telemetry._admin.status import Status
-        from otel_cli_telemetry._disk import delivery, spool
+        from otel_cli_telemetry._disk import delivery, forget, spool
         from otel_cli_telemetry._disk import destination as destination_mod
 
         destinations = self.destinations()
@@ -392,17 +426,75 @@ class Telemetry:
             debug=self.debug(),
             spooled=sum(len(spool.entries(q.spool_dir)) for q in queues),
             delivery=delivery.load(paths.delivery_file).to_json(),
+            mode=decision.mode,
+            policy=self._policy_summary(),
+            kept=forget.kept(paths),
         )
 
+    def _policy_summary(self) -> str:
+        from otel_cli_telemetry._disk import policy
+
+        where = policy.path(self.env)
+        found = policy.load(where)
+        if found is None:
+            return f"none ({where} does not exist)"
+        return found.mode_for(self.service_name)[1]
+
     def enable(self) -> consent_mod.Decision:
-        """Persist "on" (environment variables still win) and return the new decision."""
-        consent_mod.persist(self.paths.config_file, True)
+        """Persist "on" (environment variables and the machine policy still win) and return
+        the new decision."""
+        consent_mod.persist(self.paths.config_file, consent_mod.ON)
         return self.consent()
 
-    def disable(self) -> consent_mod.Decision:
-        """Persist "off" and return the new decision."""
-        consent_mod.persist(self.paths.config_file, False)
-        return self.consent()
+    def disable(self) -> "consent_mod.Change":
+        """Persist "off", delete every trace waiting to be sent, and return the new decision
+        with how many spans were deleted (``deleted_spans``)."""
+        return self._withdraw(consent_mod.OFF)
+
+    def local(self) -> "consent_mod.Change":
+        """Persist "local" (record to the local file sink only, send nothing), delete every
+        trace waiting to be sent elsewhere, and return the new decision with the count."""
+        return self._withdraw(consent_mod.LOCAL)
+
+    def _withdraw(self, mode: str) -> "consent_mod.Change":
+        from otel_cli_telemetry._disk import forget, state
+
+        consent_mod.persist(self.paths.config_file, mode)
+        spans = traces = 0
+        if state.check_dir(self.paths.home):
+            spans, traces = forget.delete_queued(self.paths, keep_local=mode == consent_mod.LOCAL)
+        self._recorder = self._capture_recorder = None
+        decision = self.consent()
+        return consent_mod.Change(decision, deleted_spans=spans, deleted_traces=traces)
+
+    def reset(self) -> list[str]:
+        """Forget this installation: delete the installation id (a new one is minted on the
+        next recorded command), any linked account, every queue, the local file sink and the
+        delivery state. The choice (``config.toml``) is kept. Returns what was deleted.
+        Records and sends nothing; works with telemetry off."""
+        from otel_cli_telemetry._disk import forget
+
+        removed = forget.reset(self.paths)
+        self._recorder = self._capture_recorder = None
+        return removed
+
+    def disclosure(self) -> str:
+        """Every field this app can send, per destination, as Markdown (generated from the
+        allow-lists the code uses, plus ``declared_attributes``)."""
+        from otel_cli_telemetry._admin.disclosure import render
+
+        return render(self.declared_attributes)
+
+    def _consent_context(self) -> "dict[str, object]":
+        """What the exporter child is told (``consent.json``, 0600) so that it decides again
+        before each batch as this command did."""
+        return consent_mod.context(
+            self.env,
+            env_prefix=self.env_prefix,
+            service_name=self.service_name,
+            config_file=self.paths.config_file,
+            explicit=self._enabled,
+        )
 
     def flush(
         self, timeout: float | None = None, *, progress: "Callable[[Report], None] | None" = None
@@ -416,13 +508,37 @@ class Telemetry:
 
         destinations = self.destinations()
         limit = timeout if timeout is not None else destinations[0].deadline_s
-        return drain_all(self.paths, destinations, timeout_s=limit, progress=progress)
+        decision = self.consent()
+
+        def withdrawn(dest: "destination_mod.Destination") -> str | None:
+            return consent_mod.withdrawn(decision, dest.kind)
+
+        return drain_all(
+            self.paths, destinations, timeout_s=limit, progress=progress, withdrawn=withdrawn
+        )
 
 
 #: What ``functools.wraps`` copies (``__type_params__`` exists from 3.12).
 _WRAPPER_ASSIGNMENTS = (
     "__module__", "__name__", "__qualname__", "__doc__", "__annotations__", "__type_params__",
 )  # fmt: skip
+
+
+def _declared(
+    values: "Iterable[str] | Mapping[str, str] | None",
+) -> "dict[str, str]":
+    """``declared_attributes`` as name -> description (a bare name gets an empty one)."""
+    if values is None:
+        return {}
+    if isinstance(values, str):
+        raise ValueError("declared_attributes must be a list of names or a name -> text map")
+    items = values.items() if hasattr(values, "items") else ((v, "") for v in values)
+    declared: dict[str, str] = {}
+    for name, text in items:
+        if not isinstance(name, str) or not name or not isinstance(text, str):
+            raise ValueError("declared_attributes: names and descriptions must be strings")
+        declared[name] = text
+    return declared
 
 
 def _stderr_is_terminal() -> bool:

@@ -1,4 +1,5 @@
-"""``python -m otel_cli_telemetry``: status, enable, disable, show and flush for an app.
+"""``python -m otel_cli_telemetry``: status, enable, local, disable, reset, show, flush and
+disclosure for an app.
 
 The same actions back the command group that click and typer CLIs mount
 (``otel_cli_telemetry.integrations``), so both speak the same words.
@@ -31,12 +32,49 @@ def do_enable(telemetry: Telemetry, out: TextIO) -> int:
     return 0
 
 
+def _deleted(spans: int, traces: int) -> str:
+    if not traces:
+        return "Nothing was waiting to be sent."
+    return f"Deleted {spans} span(s) ({traces} trace(s)) that were waiting to be sent."
+
+
 def do_disable(telemetry: Telemetry, out: TextIO) -> int:
-    telemetry.disable()
+    change = telemetry.disable()
     out.write(
         f"Telemetry disabled for {telemetry.app_name} (saved to {telemetry.paths.config_file}).\n"
+        f"{_deleted(change.deleted_spans, change.deleted_traces)}\n"
         "Nothing will be recorded, written or sent. DO_NOT_TRACK=1 does the same for every tool.\n"
     )
+    return 0
+
+
+def do_local(telemetry: Telemetry, out: TextIO) -> int:
+    change = telemetry.local()
+    out.write(
+        f"Telemetry is local only for {telemetry.app_name} (saved to "
+        f"{telemetry.paths.config_file}).\n"
+        f"{_deleted(change.deleted_spans, change.deleted_traces)}\n"
+        f"Commands are recorded to {telemetry.paths.sink_file} and never sent; "
+        "`show` prints them.\n"
+    )
+    if change.mode != "local":
+        out.write(f"Note: {change.mode} for now, because {change.detail}.\n")
+    return 0
+
+
+def do_reset(telemetry: Telemetry, out: TextIO) -> int:
+    removed = telemetry.reset()
+    out.write(
+        f"Forgot this installation of {telemetry.app_name}: "
+        + (", ".join(removed) if removed else "nothing was stored")
+        + ".\nA new anonymous id is made on the next recorded command. Your choice is kept "
+        f"in {telemetry.paths.config_file}.\n"
+    )
+    return 0
+
+
+def do_disclosure(telemetry: Telemetry, out: TextIO) -> int:
+    out.write(telemetry.disclosure())
     return 0
 
 
@@ -150,7 +188,18 @@ COMMANDS: list[AdminCommand] = [
     AdminCommand(
         "enable", "Send anonymous usage telemetry (saved; env variables still win).", do_enable
     ),
-    AdminCommand("disable", "Send nothing, record nothing (saved).", do_disable),
+    AdminCommand(
+        "local", "Record to the local file only, send nothing (saved; queue deleted).", do_local
+    ),
+    AdminCommand("disable", "Send nothing, record nothing (saved; queue deleted).", do_disable),
+    AdminCommand(
+        "reset",
+        "Forget this installation: id, queue, local file, delivery state (choice kept).",
+        do_reset,
+    ),
+    AdminCommand(
+        "disclosure", "Print every field this app can send, per destination.", do_disclosure
+    ),
     AdminCommand(
         "show",
         "Print what was recorded locally or waits to be sent.",

@@ -3,47 +3,15 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
+from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, attributes, is_command, iter_spans
+
+__all__ = ["attributes", "iter_spans", "render"]  # the decoder lives in _disk.otlp_read
+
 # Shown as columns, so left out of the attribute listing.
-_COLUMNS = frozenset({"process.exit.code", "cli_telemetry.outcome", "cli_telemetry.duration_ms"})
-
-
-def _value(any_value: dict[str, Any]) -> object:
-    for key in ("stringValue", "boolValue", "doubleValue", "bytesValue"):
-        if key in any_value:
-            return any_value[key]
-    if "intValue" in any_value:
-        return int(any_value["intValue"])
-    if "arrayValue" in any_value:
-        return [_value(v) for v in any_value["arrayValue"].get("values", [])]
-    if "kvlistValue" in any_value:
-        return {kv["key"]: _value(kv["value"]) for kv in any_value["kvlistValue"].get("values", [])}
-    return None
-
-
-def attributes(key_values: Iterable[dict[str, Any]] | None) -> dict[str, object]:
-    """OTLP/JSON key/values as a dict; entries that are not well-formed are left out."""
-    result: dict[str, object] = {}
-    for kv in key_values or []:
-        try:
-            result[str(kv["key"])] = _value(kv["value"])
-        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
-            continue
-    return result
-
-
-def iter_spans(
-    requests: Iterable[dict[str, Any]],
-) -> Iterator[tuple[dict[str, object], dict[str, Any]]]:
-    """(resource attributes, span) pairs from OTLP JSON requests."""
-    for request in requests:
-        for resource_spans in request.get("resourceSpans") or []:
-            resource = attributes((resource_spans.get("resource") or {}).get("attributes"))
-            for scope_spans in resource_spans.get("scopeSpans") or []:
-                for span in scope_spans.get("spans") or []:
-                    yield resource, span
+_COLUMNS = frozenset({EXIT_CODE, "cli_telemetry.outcome", "cli_telemetry.duration_ms"})
 
 
 def render(requests: Iterable[dict[str, Any]], *, label: str, verbose: bool = False) -> list[str]:
@@ -63,14 +31,14 @@ def _render_span(
     attrs = attributes(span.get("attributes"))
     start_ns = int(span.get("startTimeUnixNano") or 0)
     when = datetime.datetime.fromtimestamp(start_ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
-    child = " (child)" if span.get("parentSpanId") and "process.exit.code" not in attrs else ""
+    child = " (child)" if span.get("parentSpanId") and not is_command(attrs) else ""
     duration = attrs.get("cli_telemetry.duration_ms")
     if duration is None:
         duration = (int(span.get("endTimeUnixNano") or 0) - start_ns) / 1e6
     lines.append(
         f"[{label}] {when}  {span.get('name', '?')}{child}  "
         f"outcome={attrs.get('cli_telemetry.outcome', '-')}  "
-        f"exit={attrs.get('process.exit.code', '-')}  duration={float(duration):.1f}ms  "  # type: ignore[arg-type]
+        f"exit={attrs.get(EXIT_CODE, '-')}  duration={float(duration):.1f}ms  "  # type: ignore[arg-type]
         f"trace={span.get('traceId', '')}"
     )
     if verbose:

@@ -16,7 +16,7 @@ class Status(Record):
 
     __slots__ = (
         "enabled", "rule", "detail", "home", "config_file", "destination", "debug",
-        "spooled", "delivery",
+        "spooled", "delivery", "mode", "policy", "kept",
     )  # fmt: skip
 
     def __init__(
@@ -31,6 +31,9 @@ class Status(Record):
         debug: bool,
         spooled: int,
         delivery: "dict[str, Any]",
+        mode: str | None = None,
+        policy: str | None = None,
+        kept: "list[tuple[str, str]] | None" = None,
     ) -> None:
         self.enabled = enabled
         self.rule = rule
@@ -41,13 +44,25 @@ class Status(Record):
         self.debug = debug
         self.spooled = spooled
         self.delivery = delivery
+        #: ``on``, ``local`` (the local file sink only) or ``off``.
+        self.mode = mode if mode is not None else ("on" if enabled else "off")
+        #: The machine policy: where it is and what it says for this app.
+        self.policy = policy
+        #: What is on disk for this app now: (what, where).
+        self.kept = kept if kept is not None else []
 
     def lines(self) -> list[str]:
-        state_word = "enabled" if self.enabled else "disabled"
+        from otel_cli_telemetry._exporter.sinks import grpc as grpc_sink  # no grpc import
+
+        state_word = {"on": "enabled", "local": "local only (nothing is sent)"}.get(
+            self.mode, "disabled"
+        )
         lines = [
             f"telemetry: {state_word} ({self.rule}: {self.detail})",
+            f"mode: {self.mode}",
             f"destination: {self.destination}"
             + (" [debug: printing, not sending]" if self.debug else ""),
+            *grpc_sink.status_lines(self.destination),
             f"state directory: {self.home}",
             f"config file: {self.config_file}",
             f"spooled traces waiting: {self.spooled}",
@@ -66,6 +81,13 @@ class Status(Record):
             )
         if self.delivery.get("takeovers"):
             lines.append(f"stopped exporters taken over: {self.delivery['takeovers']}")
+        if self.policy is not None:
+            lines.append(f"machine policy: {self.policy}")
+        if self.kept:
+            lines.append("kept on disk (`telemetry reset` deletes all but your choice):")
+            lines.extend(f"  {what}: {where}" for what, where in self.kept)
+        else:
+            lines.append("kept on disk: nothing")
         from otel_cli_telemetry._disk import state  # not on the hot path: status only
 
         problem = state.config_problem(self.config_file)

@@ -157,7 +157,7 @@ def _xdg_base(env: Mapping[str, str], variable: str, default: str) -> str:
         try:
             import pwd
 
-            home = pwd.getpwuid(os.getuid()).pw_dir
+            home = pwd.getpwuid(os.getuid()).pw_dir  # type: ignore[attr-defined,unused-ignore]
         except (ImportError, KeyError):
             home = os.path.expanduser("~")
     return os.path.join(home.rstrip("/") or "/", default)
@@ -371,16 +371,20 @@ def config_problem(path: StrPath) -> str | None:
 
 
 def read_config(path: StrPath) -> dict[str, bool | int | str]:
-    """Read our flat ``key = value`` TOML subset (booleans, integers, basic strings).
+    """Read ``config.toml`` with the standard TOML parser (``tomllib``; ``tomli`` on 3.10),
+    imported only when the file exists. Only top-level booleans, integers and strings are
+    ours; anything else (tables, arrays, floats, dates) is skipped with a debug note.
 
-    A line we do not understand is skipped with a debug note; the file is never fatal. A
-    file that is not a regular file of ours, is too large, or sits in a directory others
-    could swap is ignored as a whole (the default rule applies; ``config_problem`` says why).
+    A file that is not a regular file of ours, too large, or in a directory others could
+    swap is ignored as a whole (the default rule applies; ``config_problem`` says why). A
+    file that is not valid TOML is read line by line, each line with the TOML parser, so a
+    typo elsewhere never undoes a persisted ``enabled = false``: the file is never fatal.
     """
     _config_problems.pop(str(path), None)
     try:
         _fs.check_home(os.path.dirname(path))
-        text = _fs.read_bytes(path, MAX_CONFIG_BYTES).decode("utf-8")
+        raw = _fs.read_bytes(path, MAX_CONFIG_BYTES)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
@@ -392,28 +396,72 @@ def read_config(path: StrPath) -> dict[str, bool | int | str]:
         _config_problems[str(path)] = reason
         config.warn_once(str(path), reason)
         return {}
+    try:
+        parsed = _toml_loads(text)
+    except ValueError:  # tomllib.TOMLDecodeError
+        _config_problems[str(path)] = "not valid TOML; read line by line"
+        config.warn_once(str(path), "not valid TOML; read line by line")
+        parsed = _toml_lines(text)
     values: dict[str, bool | int | str] = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, raw = line.partition("=")
-        key, raw = key.strip(), raw.split(" #", 1)[0].strip()
-        parsed: bool | int | str | None = None
-        if raw in ("true", "false"):
-            parsed = raw == "true"
-        elif raw.lstrip("-").isdigit():
-            parsed = int(raw)
-        elif len(raw) >= 2 and raw[0] == raw[-1] == '"':
-            parsed = raw[1:-1]
-        if not sep or not key.replace("_", "").replace("-", "").isalnum() or parsed is None:
-            config.warn_once(f"{path}:{lineno}", "line not understood, ignored")
-            continue
-        values[key] = parsed
+    for key, value in parsed.items():
+        if isinstance(value, (bool, int, str)):
+            values[key] = value
+        else:
+            config.warn_once(f"{path}:{key}", "not a boolean, integer or string, ignored")
     return values
 
 
+def _toml_loads(text: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+    parsed: dict[str, Any] = tomllib.loads(text)
+    return parsed
+
+
+def _toml_lines(text: str) -> dict[str, Any]:
+    """The top-level ``key = value`` lines that parse on their own (up to the first table)."""
+    parsed: dict[str, Any] = {}
+    for line in text.splitlines():
+        if line.lstrip().startswith("["):
+            break
+        try:
+            parsed.update(_toml_loads(line))
+        except ValueError:
+            continue
+    return parsed
+
+
+_BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
+            "\r": "\\r"}  # fmt: skip
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string that reads back as ``value``: quotes, backslashes and control
+    characters escaped (TOML has no JSON ``\\/``, and JSON does not escape DEL), everything
+    else written as is, in UTF-8."""
+    out = ['"']
+    for char in value:
+        escaped = _ESCAPES.get(char)
+        if escaped is not None:
+            out.append(escaped)
+        elif char < " " or char == "\x7f":
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+def _toml_key(key: str) -> str:
+    return key if key and set(key) <= _BARE_KEY else toml_string(key)
+
+
 def write_config(path: StrPath, values: Mapping[str, bool | int | str]) -> None:
+    """Write ``values`` as TOML that ``read_config`` reads back equal (any key, any string
+    that UTF-8 can hold; lone surrogates raise UnicodeEncodeError, a ValueError)."""
     lines = ["# Written by otel-cli-telemetry. Environment variables override this file."]
     for key, value in sorted(values.items()):
         if isinstance(value, bool):
@@ -421,7 +469,8 @@ def write_config(path: StrPath, values: Mapping[str, bool | int | str]) -> None:
         elif isinstance(value, int):
             rendered = str(value)
         else:
-            rendered = json.dumps(value)
-        lines.append(f"{key} = {rendered}")
+            rendered = toml_string(value)
+        lines.append(f"{_toml_key(key)} = {rendered}")
+    body = ("\n".join(lines) + "\n").encode("utf-8")
     ensure_dir(os.path.dirname(path))
-    atomic_write(path, ("\n".join(lines) + "\n").encode())
+    atomic_write(path, body)

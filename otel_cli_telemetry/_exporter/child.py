@@ -19,6 +19,7 @@ from otel_cli_telemetry._disk import delivery, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, Report, drain, progress_of
+from otel_cli_telemetry._process import consent
 
 #: How long a child stays, idle, for the next command's trace before it exits.
 LINGER_S = 1.0
@@ -83,6 +84,24 @@ def main() -> int:
 Queue = tuple[state.Paths, destination_mod.Destination]
 
 
+def consent_check(
+    paths: state.Paths, dest: destination_mod.Destination, env: dict[str, str] | None = None
+) -> Callable[[], str | None]:
+    """What ``drain`` asks before each batch: consent decided again, now, from the
+    environment we were given (the launching command's consent variables, left in
+    ``consent.json``, then our own), the persisted choice and the machine policy. A reason
+    means this queue may no longer be sent."""
+    own = dict(os.environ) if env is None else env
+
+    def withdrawn() -> str | None:
+        from otel_cli_telemetry._disk import forget
+
+        saved = consent.load_context(os.path.join(paths.home, forget.CONSENT_FILE))
+        return consent.withdrawn(consent.recheck(saved, own), dest.kind)
+
+    return withdrawn
+
+
 def _count_run(s: delivery.DeliveryState) -> None:
     s.exporter_runs += 1
 
@@ -130,7 +149,13 @@ def run_child(
                 # Wait for a drainer that is finishing (a foreground flush, a child on its
                 # way out) rather than leave: nobody else starts while we hold the marker.
                 _at(f"drain:{dest.kind}")
-                report = drain(queue_paths, dest, deadline_s=remaining, lock_wait_s=remaining)
+                report = drain(
+                    queue_paths,
+                    dest,
+                    deadline_s=remaining,
+                    lock_wait_s=remaining,
+                    withdrawn=consent_check(paths, dest),
+                )
                 if report.last_error == SPOOL_STUCK:
                     blocked.add(queue_paths.queue)
                 total.merge(report)

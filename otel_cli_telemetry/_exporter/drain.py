@@ -59,6 +59,10 @@ class Report:
 
 
 def make_sink(dest: destination_mod.Destination, paths: state.Paths) -> Sink:
+    if dest.kind == destination_mod.OTLP and dest.protocol == "grpc":
+        from otel_cli_telemetry._exporter.sinks.grpc import OtlpGrpcSink
+
+        return OtlpGrpcSink(dest)
     if dest.kind == destination_mod.OTLP:
         from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink
 
@@ -88,8 +92,13 @@ def drain(
     respect_backoff: bool = True,
     lock_wait_s: float = LOCK_WAIT_S,
     progress: Callable[[Report], None] | None = None,
+    withdrawn: Callable[[], str | None] | None = None,
 ) -> Report:
-    """Deliver everything in the spool that the time allows."""
+    """Deliver everything in the spool that the time allows.
+
+    ``withdrawn`` is asked before each batch: a reason (consent was withdrawn, or narrowed
+    to local-only, since the trace was queued) drops the whole queue, counted.
+    """
     report = Report()
     end = clock() + (deadline_s if deadline_s is not None else dest.deadline_s)
     target = sink or make_sink(dest, paths)
@@ -106,8 +115,9 @@ def drain(
             before = progress_of(report)
             try:
                 stopped_early = _drain_locked(
-                    paths, target, report, end, clock, wall, sleep, respect_backoff, progress
-                )
+                    paths, target, report, end, clock, wall, sleep, respect_backoff, progress,
+                    withdrawn,
+                )  # fmt: skip
             finally:
                 lock.release()
             if stopped_early or report.backing_off or report.last_error == SPOOL_STUCK:
@@ -141,6 +151,7 @@ def _drain_locked(
     sleep: Callable[[float], None],
     respect_backoff: bool,
     progress: Callable[[Report], None] | None,
+    withdrawn: Callable[[], str | None] | None = None,
 ) -> bool:
     """One pass over the spool while holding the lock; True if it stopped early."""
     if respect_backoff and delivery.load(paths.delivery_file).in_backoff(wall()):
@@ -158,6 +169,10 @@ def _drain_locked(
     for batch in spool.iter_batches(entries, max_bytes=MAX_BATCH_BYTES, max_items=max_items):
         if clock() >= end:
             return True
+        why = withdrawn() if withdrawn is not None else None
+        if why is not None:
+            _drop_withdrawn(paths, report, why)
+            return True
         good, requests = _read_batch(paths, batch, report)
         if not requests:
             continue
@@ -173,7 +188,7 @@ def _drain_locked(
 
 #: Answers that refuse a whole batch for something one trace in it may have caused: the
 #: batch is split in halves until the trace is isolated, and only it is dropped.
-SPLIT_REASONS = frozenset({"http_400", "http_413"})
+SPLIT_REASONS = frozenset({"http_400", "http_413", "grpc_invalid_argument"})
 
 
 class _Sender:
@@ -317,6 +332,21 @@ def _report_drops(
     return None
 
 
+def _drop_withdrawn(paths: state.Paths, report: Report, reason: str) -> None:
+    """Delete the queue the user no longer lets us send; counted (not reported on a later
+    span: that the user said no is nobody's business)."""
+    from otel_cli_telemetry._disk import forget
+
+    count = forget.drop_queue(paths.spool_dir)
+    report.dropped[reason] = report.dropped.get(reason, 0) + count
+
+    def change(s: delivery.DeliveryState) -> None:
+        s.dropped[reason] = s.dropped.get(reason, 0) + count
+
+    if count:
+        _record(paths, change)
+
+
 def _add_drops(s: delivery.DeliveryState, drops: dict[str, int]) -> None:
     s.add_drops(drops)
 
@@ -363,6 +393,7 @@ def drain_all(
     *,
     timeout_s: float,
     progress: Callable[[Report], None] | None = None,
+    withdrawn: Callable[[destination_mod.Destination], str | None] | None = None,
 ) -> Report:
     """Drain every destination's queue in the foreground (``flush``): waits for a running
     drainer, ignores the back-off, stops at ``timeout_s`` overall."""
@@ -378,6 +409,7 @@ def drain_all(
                 respect_backoff=False,
                 lock_wait_s=remaining,
                 progress=progress,
+                withdrawn=None if withdrawn is None else functools.partial(withdrawn, dest),
             )
         )
     return total

@@ -27,9 +27,67 @@ CI_PROVIDER: Final = "cli_telemetry.ci.provider"
 #: On a delivered command span: traces lost since the last report, and why (``reason=n``).
 DROPPED_TRACES: Final = "cli_telemetry.dropped_traces"
 DROPPED_REASONS: Final = "cli_telemetry.dropped_reasons"
+#: On every command span when the author set ``sample_rate`` below 1: the share of
+#: installations that record, so a backend can re-weight counts (1 / rate).
+SAMPLE_RATE: Final = "cli_telemetry.sample_rate"
 
 SCOPE_NAME: Final = "otel_cli_telemetry"
 SCOPE_VERSION: Final = __version__
+
+# --- every attribute we send, by name: ``telemetry disclosure`` and the README list them,
+# and tests/test_disclosure.py proves the code sends no other ------------------------------
+EXECUTABLE_NAME: Final = "process.executable.name"
+PID: Final = "process.pid"
+EXIT_CODE: Final = "process.exit.code"
+ERROR_TYPE: Final = "error.type"
+#: The option *names* a click/typer author allow-listed (``integrations._clickish``).
+OPTIONS: Final = "cli_telemetry.options"
+SERVICE_NAME: Final = "service.name"
+SERVICE_VERSION: Final = "service.version"
+SDK_NAME: Final = "telemetry.sdk.name"
+SDK_LANGUAGE: Final = "telemetry.sdk.language"
+SDK_VERSION: Final = "telemetry.sdk.version"
+OS_TYPE: Final = "os.type"
+OS_VERSION: Final = "os.version"
+HOST_ARCH: Final = "host.arch"
+RUNTIME_NAME: Final = "process.runtime.name"
+RUNTIME_VERSION: Final = "process.runtime.version"
+INTERACTIVE: Final = "process.interactive"
+INSTALLATION_ID: Final = "app.installation.id"
+#: The linked account: only with ``identity_linking=True`` and while linked (personal data).
+USER_ID: Final = "user.id"
+
+#: Attributes of a command span, and what each holds.
+SPAN_FIELDS: Final = (
+    (EXECUTABLE_NAME, "the program's base name, never its path"),
+    (PID, "the process id"),
+    (EXIT_CODE, "the exit code"),
+    (ERROR_TYPE, "only when the exit code is not 0: the exception's class name, or `_OTHER`"),
+    (OUTCOME, "`success`, `error`, `usage_error`, `interrupted` or `internal_error`"),
+    (DURATION_MS, "how long the command ran, in milliseconds"),
+    (OPTIONS, "click/typer: the *names* of options the author allow-listed, never values"),
+    (SAMPLE_RATE, "only when the author samples: the share of installations that record"),
+    (DROPPED_TRACES, "only after a loss: how many traces were lost since the last report"),
+    (DROPPED_REASONS, "only after a loss: why (`reason=count`)"),
+)
+#: Attributes of the resource every span carries, and what each holds.
+RESOURCE_FIELDS: Final = (
+    (SERVICE_NAME, "the app's name (or `OTEL_SERVICE_NAME`)"),
+    (SERVICE_VERSION, "the app's version"),
+    (OS_TYPE, "`linux`, `darwin`, `windows`, ..."),
+    (OS_VERSION, "the kernel or OS release"),
+    (HOST_ARCH, "`amd64`, `arm64`, ... (semantic-convention values)"),
+    (RUNTIME_NAME, "`cpython`, `pypy`, ..."),
+    (RUNTIME_VERSION, "the Python version"),
+    (INTERACTIVE, "whether stdin and stdout are terminals"),
+    (SDK_NAME, "`opentelemetry`"),
+    (SDK_LANGUAGE, "`python`"),
+    (SDK_VERSION, "the OpenTelemetry SDK's version"),
+    (INSTALLATION_ID, "a random UUID4 minted on first use; never derived from hardware or names"),
+    (CI_DETECTED, "whether a CI marker variable is present (its value is never read)"),
+    (CI_PROVIDER, "in CI only: `github_actions`, `gitlab_ci`, ..."),
+    (USER_ID, "only with `identity_linking=True`, while an account is linked"),
+)
 
 # semantic-conventions registry: host.arch well-known values
 _ARCH: Final = {
@@ -66,7 +124,7 @@ _OS: Final = (
     ("dragonfly", "dragonflybsd"),
     ("aix", "aix"),
     ("sunos", "solaris"),
-    ("zos", "z_os"),
+    ("zos", "zos"),  # ``z_os`` is the deprecated spelling
 )
 
 # (marker variable, provider): presence is enough, the value is never read.
@@ -122,8 +180,8 @@ def os_version() -> str:
 
         if sys.platform == "darwin":
             return platform.mac_ver()[0] or platform.release()
-        return platform.version()
-    return _uname_field(2)
+        return platform.version()  # type: ignore[unreachable,unused-ignore]
+    return _uname_field(2)  # type: ignore[unreachable,unused-ignore]
 
 
 def python_version() -> str:
@@ -182,12 +240,18 @@ def resource_attributes(
     """The resource of every span this process sends.
 
     ``OTEL_RESOURCE_ATTRIBUTES`` adds attributes (the operator asked for them) but does
-    not replace ours; ``OTEL_SERVICE_NAME`` replaces ``service.name``, as the spec says.
+    not replace the detected ones. ``service.name``, as the spec orders it:
+    ``OTEL_SERVICE_NAME`` > ``service.name`` in ``OTEL_RESOURCE_ATTRIBUTES`` > the name
+    given to ``Telemetry("name")``. That name is the app's identity (its state directory,
+    variable prefix and span names) and the *default* service name, not a resource set in
+    code: an operator routing many CLIs through one collector can still rename it.
     """
     attrs: dict[str, str | bool] = {}
+    extra: dict[str, str] = {}
     raw_extra = config.get(env, config.OTEL_RESOURCE_ATTRIBUTES)
     if raw_extra:
-        attrs.update(config.parse_resource_attributes(raw_extra))
+        extra = config.parse_resource_attributes(raw_extra)
+        attrs.update(extra)
     attrs.update(
         {
             "service.name": service_name,
@@ -204,7 +268,7 @@ def resource_attributes(
     )
     if service_version:
         attrs["service.version"] = service_version
-    override = config.get(env, config.OTEL_SERVICE_NAME)
+    override = config.get(env, config.OTEL_SERVICE_NAME) or extra.get("service.name")
     if override:
         attrs["service.name"] = override
     if installation_id:

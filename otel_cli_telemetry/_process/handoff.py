@@ -39,7 +39,13 @@ class Options:
         stderr: "Any" = None,
         capture: "Callable[[dict[str, Any]], None] | None" = None,
         identity_linking: bool = False,
+        sample_rate: float = 1.0,
+        consent_context: "dict[str, object] | None" = None,
     ) -> None:
+        #: What the exporter child needs to decide consent again (``consent.context``).
+        self.consent_context = consent_context
+        #: The author's ``sample_rate``: the share of installations that record (``sampling``).
+        self.sample_rate = sample_rate
         self.identity_linking = identity_linking
         self.service_name = service_name
         self.service_version = service_version
@@ -168,6 +174,12 @@ class Handoff:
                         {f"cap_{k}": v for k, v in dropped.items()},
                     )
             destination_mod.save(opts.paths.destination_file, opts.destinations)
+            if opts.consent_context is not None:
+                from otel_cli_telemetry._process import consent
+
+                consent.save_context(
+                    os.path.join(opts.paths.home, "consent.json"), opts.consent_context
+                )
             self._launch(queues)
         except (OSError, ValueError) as exc:
             self.counters.count(f"launch_{exc.__class__.__name__}")

@@ -1,0 +1,127 @@
+"""Withdrawal and forget-me on disk: delete what waits to be sent, or everything that
+identifies or describes this installation, and say what is kept and where.
+
+Used by ``telemetry disable`` / ``local`` / ``reset`` (the CLI process, in the foreground)
+and by the exporter child when consent was withdrawn under it (``drain``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from otel_cli_telemetry._disk import delivery, spool, state
+from otel_cli_telemetry._disk import destination as destination_mod
+from otel_cli_telemetry._disk import fs as _fs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from otel_cli_telemetry._disk.fs import StrPath
+
+#: The file the CLI leaves for the exporter child: how to decide consent again.
+CONSENT_FILE = "consent.json"
+
+
+def spool_dirs(paths: state.Paths) -> list[tuple[str, str]]:
+    """Every queue directory in the state dir (``spool/``, ``spool-<kind>/``) with the kind
+    of destination it feeds (per ``destination.json``; ``""`` when unknown)."""
+    saved = destination_mod.load(paths.destination_file)
+    first_kind = saved[0].kind if saved else ""
+    found: list[tuple[str, str]] = []
+    for name in sorted(_fs.scan_names(paths.home)) if os.path.isdir(paths.home) else []:
+        if name == state.SPOOL_DIR:
+            found.append((os.path.join(paths.home, name), first_kind))
+        elif name.startswith(state.SPOOL_DIR + "-"):
+            kind = name[len(state.SPOOL_DIR) + 1 :]
+            found.append((os.path.join(paths.home, name), kind))
+    return found
+
+
+def _spans_in(entry: spool.Entry) -> int:
+    try:
+        request = spool.read(entry)
+    except (OSError, ValueError):
+        return 0
+    return sum(
+        len(scope.get("spans") or [])
+        for resource in request.get("resourceSpans") or []
+        for scope in resource.get("scopeSpans") or []
+    )
+
+
+def delete_queued(paths: state.Paths, *, keep_local: bool) -> tuple[int, int]:
+    """Delete every trace waiting to be sent (with ``keep_local``, those queued for the
+    local file sink stay). Returns (spans, traces) deleted; a trace queued for several
+    destinations (hard links) counts once."""
+    seen: set[str] = set()
+    spans = 0
+    for directory, kind in spool_dirs(paths):
+        if keep_local and kind == destination_mod.FILE:
+            continue
+        for entry in spool.entries(directory):
+            if entry.name not in seen:
+                spans += _spans_in(entry)
+            if spool.remove(entry):
+                seen.add(entry.name)
+    return spans, len(seen)
+
+
+def drop_queue(spool_dir: StrPath) -> int:
+    """Delete one queue's traces (the exporter, after consent was withdrawn); how many."""
+    return sum(1 for entry in spool.entries(spool_dir) if spool.remove(entry))
+
+
+def _remove(path: str) -> bool:
+    """Unlink a file (a link is unlinked, never followed); False if missing or a directory."""
+    try:
+        os.unlink(path)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        return False
+    return True
+
+
+def reset(paths: state.Paths) -> list[str]:
+    """Forget this installation: the id and any linked account (``state.json``), every
+    queue, the local file sink, the delivery state, quarantined files and what the child
+    was told. Keeps the user's choice (``config.toml``). Returns the names removed."""
+    removed: list[str] = []
+    if not state.check_dir(paths.home):
+        return removed
+    with state.FileLock(paths.state_lock):
+        if _remove(paths.state_file):
+            removed.append(state.STATE_FILE)
+    spans, traces = delete_queued(paths, keep_local=False)
+    if traces:
+        removed.append(f"{traces} queued trace(s), {spans} span(s)")
+    names = _fs.scan_names(paths.home)
+    for name in sorted(names):
+        full = os.path.join(paths.home, name)
+        ours = name.startswith((state.SINK_FILE, "delivery", delivery.TALLY_PREFIX))
+        if (ours or name in (state.DESTINATION_FILE, CONSENT_FILE)) and _remove(full):
+            removed.append(name)
+    quarantine = paths.quarantine_dir
+    for name in _fs.scan_names(quarantine):
+        spool._remove_any(os.path.join(quarantine, name))
+    with _fs.suppress(OSError):
+        os.rmdir(quarantine)
+    return removed
+
+
+def kept(paths: state.Paths) -> list[tuple[str, str]]:
+    """What is on disk for this app now: (what it is, where), for ``status``."""
+    items: list[tuple[str, str]] = []
+    checks = (
+        (paths.config_file, "your choice and the notice shown"),
+        (paths.state_file, "the installation id (and a linked account, if any)"),
+        (paths.sink_file, "the local file sink (spans recorded locally)"),
+        (paths.delivery_file, "the delivery state (back-off, counts)"),
+    )
+    for path, what in checks:
+        if os.path.isfile(path):
+            items.append((what, path))
+    for directory, _kind in spool_dirs(paths) if os.path.isdir(paths.home) else []:
+        count = len(spool.entries(directory))
+        if count:
+            items.append((f"{count} trace(s) waiting to be sent", directory))
+    if os.path.isdir(paths.quarantine_dir) and _fs.scan_names(paths.quarantine_dir):
+        items.append(("files that could not be sent (quarantine)", paths.quarantine_dir))
+    return items
