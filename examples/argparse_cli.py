@@ -2,6 +2,10 @@
 
 python examples/argparse_cli.py add "write report"
 python examples/argparse_cli.py done 3
+python examples/argparse_cli.py telemetry show
+
+The author's own main() stays as it is; ``track`` wraps it in one span and ``instrument``
+names the span after the subcommand and mounts the ``telemetry`` commands.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import argparse
 import sys
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry.integrations.argparse import run
+from otel_cli_telemetry.integrations.argparse import instrument, track
 
 telemetry = Telemetry("tasks", version="2.0.0")
 
@@ -40,6 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+parser = instrument(build_parser(), telemetry)
+
+
+@track(telemetry)  # one span per run, named `tasks add` / `tasks done`
+def main() -> int:
+    args = parser.parse_args()
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
 if __name__ == "__main__":
-    # Parse, dispatch and record in one span named `tasks add` / `tasks done`.
-    sys.exit(run(telemetry, build_parser()))
+    sys.exit(main())

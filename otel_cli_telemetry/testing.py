@@ -1,13 +1,12 @@
-"""A test kit for CLI authors, registered as a pytest plugin (``-p otel_cli_telemetry.testing``
-is automatic once the package is installed).
+"""A test kit for CLI authors. Importable without pytest; the pytest fixtures live in
+``otel_cli_telemetry.pytest_plugin``, registered automatically once the package is installed.
 
-Fixtures:
+- ``capture_spans()``: a context manager capturing, in memory, the spans commands run inside
+  it would send. No file is written, no exporter started, nothing sent.
+- ``TelemetrySpy``: what the library tried to do (exporter starts, socket connections).
 
-- ``cli_telemetry``: captures, in memory, the spans your commands would send. No file is
-  written, no exporter started, nothing sent. Opt-out variables are cleared for the test
-  so that telemetry is on unless the test turns it off.
-- ``telemetry_spy``: records any exporter start and any socket connection the library
-  would make, to prove that a disabled run does nothing.
+Under pytest every test is isolated by default (see ``pytest_plugin``), and the fixtures
+``cli_telemetry`` and ``telemetry_spy`` give what a test captured:
 
 >>> def test_transcribe_is_recorded(cli_telemetry):           # doctest: +SKIP
 ...     runner.invoke(app, ["transcribe", "a.wav"])
@@ -19,21 +18,18 @@ Fixtures:
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
-
 from otel_cli_telemetry._admin.show import attributes as _decode
 from otel_cli_telemetry._admin.show import iter_spans
-from otel_cli_telemetry._process import launcher
 from otel_cli_telemetry._process.run import _capture
 
-__all__ = ["CapturedSpan", "CapturedSpans", "TelemetrySpy", "capture_spans"]
+__all__ = ["OPT_OUTS", "CapturedSpan", "CapturedSpans", "TelemetrySpy", "capture_spans"]
 
-_OPT_OUTS = ("DO_NOT_TRACK", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "TRACEPARENT")
+#: Variables that turn telemetry off; ``cli_telemetry`` clears them so a test records.
+OPT_OUTS = ("DO_NOT_TRACK", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "TRACEPARENT")
 
 
 @dataclass(frozen=True)
@@ -97,15 +93,6 @@ def capture_spans() -> Iterator[CapturedSpans]:
         _capture.reset(token)
 
 
-@pytest.fixture
-def cli_telemetry(monkeypatch: pytest.MonkeyPatch) -> Iterator[CapturedSpans]:
-    """Spans your commands would send, captured in memory; nothing leaves the test."""
-    for name in _OPT_OUTS:
-        monkeypatch.delenv(name, raising=False)
-    with capture_spans() as captured:
-        yield captured
-
-
 @dataclass
 class TelemetrySpy:
     """What the library tried to do: exporter starts and socket connections."""
@@ -117,23 +104,3 @@ class TelemetrySpy:
         """No exporter started and no connection opened (the disabled-path promise)."""
         assert self.exporters_started == [], f"exporter started: {self.exporters_started}"
         assert self.connections == [], f"connections opened: {self.connections}"
-
-
-@pytest.fixture
-def telemetry_spy(monkeypatch: pytest.MonkeyPatch) -> TelemetrySpy:
-    """Record (and block) exporter starts and socket connections during the test."""
-    spy = TelemetrySpy()
-
-    def fake_start(paths: Any, env: Any, *, spawn: Any = None) -> int | None:
-        spy.exporters_started.append(launcher.argv())
-        return None
-
-    real_connect = socket.socket.connect
-
-    def recording_connect(self: socket.socket, address: Any) -> None:
-        spy.connections.append(address)
-        real_connect(self, address)
-
-    monkeypatch.setattr(launcher, "start", fake_start)
-    monkeypatch.setattr(socket.socket, "connect", recording_connect)
-    return spy

@@ -67,8 +67,24 @@ def test_any_delivery_and_destination_file(content: bytes) -> None:
         (home / "delivery.json").write_bytes(content)
         (home / "destination.json").write_bytes(content)
         loaded = delivery.load(home / "delivery.json")
-        assert loaded.failures >= 0
-        assert destination.load(home / "destination.json")
+        state_json = loaded.to_json()
+        assert all(v >= 0 for v in state_json.values() if isinstance(v, int))
+        assert all(v >= 0 for v in state_json["dropped"].values())
+        destinations = destination.load(home / "destination.json")
+        assert 1 <= len(destinations) <= 4
+        for dest in destinations:
+            assert dest.kind in destination.KINDS
+            assert dest.kind == destination.FILE or str(dest.endpoint).startswith("http")
+        # Junk that is not a JSON object falls back to the defaults exactly.
+        try:
+            parsed = __import__("json").loads(content)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict):
+            assert state_json == delivery.DeliveryState().to_json()
+            assert destinations == [destination.Destination()]
+        # Loading never rewrites what it read.
+        assert (home / "delivery.json").read_bytes() == content
 
 
 @FUZZ
@@ -117,7 +133,7 @@ def test_any_environment_and_attribute_values(env: dict[str, str], value: object
     env = {k: v.replace("\x00", "") for k, v in env.items()}
     with private_home() as home, contextlib.redirect_stdout(io.StringIO()) as out:
         stderr = io.StringIO()
-        with contextlib.redirect_stderr(stderr), capture_spans():
+        with contextlib.redirect_stderr(stderr), capture_spans() as captured:
             telemetry = Telemetry("fuzz", home=home, env=env, spawn=lambda *a, **k: None)
 
             def run_command() -> None:
@@ -130,5 +146,11 @@ def test_any_environment_and_attribute_values(env: dict[str, str], value: object
             telemetry.status()
             telemetry.child_env({})
         assert out.getvalue() == ""
+        if telemetry.consent().enabled:
+            [span] = captured.commands  # the command was recorded, once
+            assert span.attributes["process.exit.code"] == 1
+            assert span.attributes["error.type"] == "LookupError"
+        else:
+            assert captured.commands == []
         if "FUZZ_TELEMETRY_DEBUG" not in env:
             assert stderr.getvalue() == ""

@@ -357,7 +357,7 @@ def test_vendor_sinks_set_aside_only_the_request_they_cannot_convert(
         bodies.append(request.content)
         return httpx.Response(200)
 
-    bad = request_for("bad", [weird])
+    bad = request_for("poisoned", [weird])
     bad["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["startTimeUnixNano"] = "soon"
     odd = request_for("good1", [weird])
     paths = spool_requests(tmp_path / "home", [request_for("good0"), bad, odd])
@@ -379,7 +379,7 @@ def test_vendor_sinks_set_aside_only_the_request_they_cannot_convert(
     sent = b"".join(bodies)
     assert b"good0" in sent
     assert b"good1" in sent
-    assert b"bad" not in sent
+    assert b"poisoned" not in sent  # a name no uuid or hex id can contain
 
 
 def test_a_spool_file_nested_too_deeply_is_quarantined(tmp_path: Path) -> None:

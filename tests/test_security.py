@@ -158,11 +158,22 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
     """An HTTPS OTLP endpoint on 127.0.0.1 with a certificate from a private CA."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl not installed")
+    # Certificates as a real private CA issues them: Python 3.13 verifies with
+    # VERIFY_X509_STRICT, which wants a critical CA basicConstraints and key identifiers.
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-             "ca.pem", "-days", "2", "-subj", "/CN=test-ca", cwd=tmp_path)  # fmt: skip
+             "ca.pem", "-days", "2", "-subj", "/CN=test-ca",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=tmp_path)  # fmt: skip
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
              "server.csr", "-subj", "/CN=127.0.0.1", cwd=tmp_path)  # fmt: skip
-    (tmp_path / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    (tmp_path / "ext.cnf").write_text(
+        "subjectAltName=IP:127.0.0.1\n"
+        "authorityKeyIdentifier=keyid,issuer\n"
+        "subjectKeyIdentifier=hash\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\n"
+    )
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
              "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf",
              cwd=tmp_path)  # fmt: skip

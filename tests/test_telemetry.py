@@ -195,13 +195,22 @@ def test_no_second_exporter_while_one_runs(home: Path) -> None:
 
 
 def test_unwritable_home_never_breaks_the_command(tmp_path: Path) -> None:
-    """A file where the home should be: the command runs and returns as usual."""
+    """A file where the home should be: telemetry is off for the run (with the reason),
+    the command's own exception and return value pass through, nothing is written."""
     blocker = tmp_path / "home"
     blocker.write_text("not a directory")
     telemetry, spawn = make(blocker)
-    with telemetry.command("a"):
-        result = 42
-    assert result == 42
+
+    @telemetry.track("a")
+    def command() -> str:
+        return "the command's result"
+
+    assert command() == "the command's result"
+    with pytest.raises(KeyError, match="its own"), telemetry.command("b"):
+        raise KeyError("its own")
+    decision = telemetry.consent()
+    assert (decision.enabled, decision.rule) == (False, "unsafe_home")
+    assert "not a directory" in decision.detail
     assert spawn.calls == []
     assert blocker.read_text() == "not a directory"
 
@@ -247,6 +256,6 @@ def test_constructor_validates() -> None:
     with pytest.raises(ValueError, match="service_name"):
         Telemetry("")
     with pytest.raises(ValueError, match="protocol"):
-        Telemetry("x", protocol="grpc")
+        Telemetry("x", protocol="http/xml")
     with pytest.raises(ValueError, match="export_deadline"):
         Telemetry("x", export_deadline=0)

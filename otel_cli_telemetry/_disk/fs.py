@@ -78,7 +78,7 @@ class NotRegularFile(ValueError):
 
 
 def _my_uid() -> int | None:
-    return os.getuid() if _POSIX else None
+    return os.getuid() if _POSIX else None  # type: ignore[attr-defined,unused-ignore]
 
 
 def _user_home() -> str | None:
@@ -87,7 +87,7 @@ def _user_home() -> str | None:
     try:
         import pwd
 
-        home = pwd.getpwuid(os.getuid()).pw_dir
+        home = pwd.getpwuid(os.getuid()).pw_dir  # type: ignore[attr-defined,unused-ignore]
     except (ImportError, KeyError, OSError):
         return None
     return os.path.realpath(home) if home else None
@@ -120,7 +120,7 @@ def check_ancestors(path: StrPath) -> None:
     """
     if not _POSIX:
         return
-    uid = os.getuid()
+    uid = os.getuid()  # type: ignore[attr-defined,unused-ignore]
     parts = _split(os.path.dirname(os.path.abspath(path)))
     current = parts[0]
     checked: set[str] = set()

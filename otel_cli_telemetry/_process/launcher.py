@@ -1,9 +1,11 @@
 """Start the detached exporter child, unless one is already draining or we are backing off.
 
 The child is ``sys.executable [-P] -m otel_cli_telemetry._exporter.child``: a fixed argv with no
-payload, token or header in it (``ps`` shows everything in argv). It runs in its own
-session with stdio on /dev/null and a reduced environment that carries the kill switch:
-nothing it runs can start another exporter.
+payload, token or header in it (``ps`` shows everything in argv). In a frozen app (PyInstaller:
+``sys.frozen``) there is no ``-m``: the binary itself is started with ``FROZEN_EXPORTER_ENV``
+set, and our PyInstaller runtime hook makes it the exporter before the app's code runs.
+It runs in its own session with stdio on /dev/null and a reduced environment that carries
+the kill switch: nothing it runs can start another exporter.
 
 The state dir is data, never code. ``python -m`` puts the working directory first on
 ``sys.path``, so the child runs in the filesystem root (root's, not writable by us or
@@ -53,6 +55,10 @@ _PASS_THROUGH = (
     "no_proxy",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
+    # coverage.py measuring a test run (its own .pth starts it only when these are set):
+    # lets our CI count the exporter child's lines; inert everywhere else.
+    "COVERAGE_PROCESS_CONFIG",
+    "COVERAGE_FILE",
 )
 
 if TYPE_CHECKING:
@@ -91,6 +97,8 @@ def child_env(env: Mapping[str, str], home: StrPath) -> dict[str, str]:
         [package_root, *_safe_python_path(reduced.get("PYTHONPATH"), home)]
     )
     reduced[config.CHILD_MARKER] = "1"
+    if is_frozen():
+        reduced[FROZEN_EXPORTER_ENV] = "1"
     reduced["OTEL_CLI_TELEMETRY_HOME_DIR"] = str(home)
     return reduced
 
@@ -99,10 +107,46 @@ def child_env(env: Mapping[str, str], home: StrPath) -> dict[str, str]:
 CHILD_CWD = os.path.abspath(os.sep)
 
 
+#: Set in the child's environment when the app is frozen (PyInstaller and the like): the
+#: binary is started again, and our runtime hook (``otel_cli_telemetry._pyinstaller``) turns
+#: it into the exporter before any of the app's code runs.
+FROZEN_EXPORTER_ENV = "OTEL_CLI_TELEMETRY_RUN_EXPORTER"
+
+
+def is_frozen() -> bool:
+    """True in a frozen app, whose ``sys.executable`` is the app itself, not Python."""
+    return bool(getattr(sys, "frozen", False))
+
+
 def argv() -> list[str]:
+    if is_frozen():
+        return [sys.executable]  # no `-m`: the runtime hook reads FROZEN_EXPORTER_ENV
     # -P (3.11+): do not prepend the working directory (or anything) to sys.path.
     safe_path = ["-P"] if sys.version_info >= (3, 11) else []
-    return [sys.executable, *safe_path, "-m", ENTRY_MODULE]
+    return [_console_free_python(), *safe_path, "-m", ENTRY_MODULE]
+
+
+def _console_free_python(platform: str | None = None, executable: str | None = None) -> str:
+    """On Windows, ``pythonw.exe`` beside ``python.exe`` when there is one: a console-less
+    interpreter, so no console window flashes for the detached child (CREATE_NO_WINDOW
+    covers ``python.exe`` too; this is the belt to those braces)."""
+    executable = sys.executable if executable is None else executable
+    if (platform or sys.platform) != "win32":
+        return executable
+    head, tail = os.path.split(executable)
+    if tail.lower() != "python.exe":
+        return executable
+    candidate = os.path.join(head, "pythonw.exe")
+    return candidate if os.path.isfile(candidate) else executable
+
+
+def windows_creationflags(subprocess_module: Any) -> int:
+    """The flags of a detached, window-less child on Windows: its own process group, no
+    console (so none flashes), not attached to ours (Ctrl-C in the terminal spares it)."""
+    flags = getattr(subprocess_module, "DETACHED_PROCESS", 0x8)
+    flags |= getattr(subprocess_module, "CREATE_NEW_PROCESS_GROUP", 0x200)
+    flags |= getattr(subprocess_module, "CREATE_NO_WINDOW", 0x08000000)
+    return int(flags)
 
 
 BACKING_OFF = "backing off"
@@ -187,36 +231,54 @@ def _inheritable_fds() -> list[int] | None:
     return None
 
 
-def _posix_spawn(environment: dict[str, str]) -> int | None:
-    _reap()
-    inherited = _inheritable_fds()
-    if inherited is None:
-        return _popen(environment, None)  # cannot close what we cannot see: Popen can
-    devnull = os.devnull
-    actions: list[tuple[int | str, ...]] = [
-        (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
-        *((os.POSIX_SPAWN_CLOSE, fd) for fd in inherited),
-    ]
-    try:
-        pid = os.posix_spawn(sys.executable, argv(), environment, file_actions=actions, setsid=True)
-    except (OSError, NotImplementedError, TypeError):
+if sys.platform == "win32":  # no posix_spawn there: Popen with the Windows flags
+
+    def _posix_spawn(environment: dict[str, str]) -> int | None:
+        return _popen(environment, None)
+
+    def _reap() -> None:
         return None
-    _spawned.append(pid)
-    return pid
 
+else:
 
-def _reap() -> None:
-    for pid in list(_spawned):
+    def _posix_spawn(environment: dict[str, str]) -> int | None:
+        _reap()
+        inherited = _inheritable_fds()
+        if inherited is None:
+            return _popen(environment, None)  # cannot close what we cannot see: Popen can
+        devnull = os.devnull
+        actions: list[tuple[int | str, ...]] = [
+            (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
+            *((os.POSIX_SPAWN_CLOSE, fd) for fd in inherited),
+        ]
         try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        except OSError:
-            continue
-        if done:
-            _spawned.remove(pid)
+            pid = os.posix_spawn(
+                sys.executable, argv(), environment, file_actions=actions, setsid=True
+            )
+        except (OSError, NotImplementedError, TypeError):
+            return None
+        _spawned.append(pid)
+        return pid
+
+    def _reap() -> None:
+        for pid in list(_spawned):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            except OSError:
+                continue
+            if done:
+                _spawned.remove(pid)
+
+
+def detach_kwargs(subprocess_module: Any, platform: str | None = None) -> dict[str, Any]:
+    """How ``Popen`` detaches the child: creation flags on Windows, a new session elsewhere."""
+    if (platform or sys.platform) == "win32":
+        return {"creationflags": windows_creationflags(subprocess_module)}
+    return {"start_new_session": True}
 
 
 def _popen(environment: dict[str, str], spawn: Spawn | None) -> int | None:
@@ -231,13 +293,7 @@ def _popen(environment: dict[str, str], spawn: Spawn | None) -> int | None:
         "cwd": CHILD_CWD,
         "env": environment,
     }
-    if sys.platform == "win32":  # pragma: no cover - Windows only
-        flags = getattr(subprocess, "DETACHED_PROCESS", 0x8)
-        flags |= getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)
-        flags |= getattr(subprocess, "CREATE_NO_WINDOW", 0x08000000)
-        kwargs["creationflags"] = flags
-    else:
-        kwargs["start_new_session"] = True
+    kwargs.update(detach_kwargs(subprocess))
     _children[:] = [c for c in _children if _still_running(c)]
     try:
         process = popen(argv(), **kwargs)

@@ -18,14 +18,35 @@ if TYPE_CHECKING:
 VERSION_KEY = "notice_version_shown"
 
 
-def default_text(app_name: str, env_prefix: str) -> str:
-    return (
+#: The module CLI every installed app can be controlled with (also the console script
+#: ``otel-cli-telemetry``); a frozen binary has no ``python -m`` to offer.
+MODULE_CLI = "python -m otel_cli_telemetry"
+
+
+def module_cli_command(app_name: str, env_prefix: str) -> str | None:
+    """The module CLI invocation that acts on this app's telemetry, or None when frozen."""
+    if getattr(sys, "frozen", False):
+        return None
+    from otel_cli_telemetry._process.config import env_prefix_for
+
+    command = f"{MODULE_CLI} --service {app_name}"
+    if env_prefix != env_prefix_for(app_name):
+        command += f" --env-prefix {env_prefix}"
+    return command
+
+
+def default_text(app_name: str, env_prefix: str, consent_command: str | None = None) -> str:
+    """The default notice. It names only commands that exist: ``consent_command`` when an
+    integration mounted the consent commands, else the module CLI (none when frozen)."""
+    command = consent_command or module_cli_command(app_name, env_prefix)
+    off = f"{env_prefix}_TELEMETRY_DISABLED=1 or DO_NOT_TRACK=1"
+    lead = (
         f"{app_name} collects anonymous usage data: the command name, how it ended, "
         "its duration, OS, runtime and CI; never arguments, paths or names.\n"
-        f"See what is sent: {app_name} telemetry show. Turn it off: "
-        f"{env_prefix}_TELEMETRY_DISABLED=1 or DO_NOT_TRACK=1 "
-        f"or {app_name} telemetry disable."
     )
+    if command is None:
+        return lead + f"Turn it off: {off}."
+    return lead + f"See what is sent: {command} show. Turn it off: {off} or {command} disable."
 
 
 def _stderr_is_terminal() -> bool:

@@ -1,63 +1,222 @@
-"""argparse integration: parse, dispatch and record a subcommand-based CLI in one call.
+"""argparse integration: keep your own ``main()``; every run becomes one span named after the
+subcommand path, and the consent commands become subcommands.
 
->>> parser = argparse.ArgumentParser(prog="tasks")             # doctest: +SKIP
->>> sub = parser.add_subparsers(required=True)
->>> add = sub.add_parser("add"); add.set_defaults(func=cmd_add)
->>> sys.exit(run(telemetry, parser))
+>>> parser = build_parser()                      # doctest: +SKIP
+>>> instrument(parser, telemetry)                # names spans; adds `prog telemetry ...`
+>>> @track(telemetry)                            # the span covers your main(), unchanged
+... def main() -> int:
+...     args = parser.parse_args()
+...     ...
 
-The span is named after the subcommand path (``tasks remote add``); a usage error
-(argparse exits 2) is recorded as ``usage_error``; the handler's ``int`` return value is
-the exit code.
+Nothing of ``main()`` is replaced: its own help, logging set-up, Ctrl-C handling, return
+value and exceptions stay exactly as they were. The span is renamed while argparse parses,
+as each subparser is entered, so a usage error of ``tasks remote add --bogus`` (argparse
+exits 2 from inside ``parse_args``) is recorded as ``tasks remote add``. An ``int`` returned
+by ``main()`` is the exit code (``sys.exit(main())``).
+
+The consent commands (``prog telemetry status|enable|disable|show|...``, built from the
+admin command table) act while the arguments are parsed, like ``--help``: they print, exit,
+and are never recorded. A parser without subcommands gets none; its users reach the same
+commands through ``python -m otel_cli_telemetry --service NAME``, which the notice names.
+
+This module imports nothing beyond what ``import argparse`` loads (the admin table is
+imported only when a ``telemetry`` command runs): an opted-out argparse CLI pays nothing.
 """
 
-from __future__ import annotations
-
 import argparse
-from collections.abc import Sequence
-from typing import Any
+import sys
 
-from otel_cli_telemetry.telemetry import Telemetry
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, TypeVar
 
-__all__ = ["run"]
+    from otel_cli_telemetry._process.run import CommandHandle
+    from otel_cli_telemetry.telemetry import Telemetry
 
-_PATH = "_otel_cli_telemetry_command_path"
+    F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["instrument", "run", "track"]
+
+#: On each parser entered: its subcommand path (``"remote add"``; the root's is ``""``).
+_PATH = "_otel_cli_telemetry_path"
+#: On the ``telemetry`` parser: the Telemetry whose consent commands it holds.
+_CONSENT = "_otel_cli_telemetry_consent"
+#: On each consent leaf parser: its admin command.
+_ADMIN = "_otel_cli_telemetry_admin"
+_HOOKED = "_otel_cli_telemetry_hooked"
+
+#: The handles of the wrapped ``main()`` calls in progress, innermost last. A CLI parses on
+#: one thread; a plain list keeps ``contextvars`` off an opted-out run's import list.
+_handles: "list[CommandHandle]" = []
+#: Names under which consent commands are mounted: a run of one starts no span at all.
+_consent_names: "set[str]" = set()
 
 
-def _tag(parser: argparse.ArgumentParser, path: list[str]) -> None:
+class _NamingSubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """The subparsers action, renaming the open span as argparse descends into a subcommand
+    and running a consent command once its arguments are parsed. Swapped in as the class of
+    the author's own action objects, so nothing of their configuration changes."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: "Any",
+        option_string: "str | None" = None,
+    ) -> None:
+        chosen = values[0] if values else None
+        sub = self._name_parser_map.get(chosen) if isinstance(chosen, str) else None
+        if sub is not None:
+            # An alias is recorded under the name it aliases (the first one registered).
+            canonical = next(k for k, v in self._name_parser_map.items() if v is sub)
+            path = f"{getattr(parser, _PATH, '')} {canonical}".strip()
+            setattr(sub, _PATH, path)
+            _hook_actions(sub)
+            consent = getattr(sub, _CONSENT, None)
+            if _handles:
+                if consent is not None or getattr(parser, _CONSENT, None) is not None:
+                    _handles[-1].discard()  # `telemetry disable` must leave no trace
+                else:
+                    _handles[-1].set_name(path)
+            if consent is not None:
+                _add_admin_commands(sub, consent)
+        super().__call__(parser, namespace, values, option_string)
+        admin = getattr(sub, _ADMIN, None) if sub is not None else None
+        if admin is not None:
+            from otel_cli_telemetry._admin import cli
+
+            command, telemetry = admin
+            code = cli.run_parsed(command, telemetry, namespace)
+            sys.stdout.flush()
+            parser.exit(code)
+
+
+def _hook_actions(parser: argparse.ArgumentParser) -> None:
     for action in parser._actions:
-        if not isinstance(action, argparse._SubParsersAction):
-            continue
-        tagged: set[int] = set()
-        for name, sub in action.choices.items():
-            if id(sub) in tagged:
-                continue  # an alias of a parser already tagged with its canonical name
-            tagged.add(id(sub))
-            sub.set_defaults(**{_PATH: " ".join([*path, name])})
-            _tag(sub, [*path, name])
+        if isinstance(action, argparse._SubParsersAction) and not isinstance(
+            action, _NamingSubParsers
+        ):
+            action.__class__ = _NamingSubParsers
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> "argparse._SubParsersAction[Any] | None":
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return None
+
+
+def _add_admin_commands(consent_parser: argparse.ArgumentParser, telemetry: "Telemetry") -> None:
+    """Fill the ``telemetry`` parser from the admin command table (on first use only)."""
+    action = _subparsers(consent_parser)
+    if action is None or action.choices:
+        return
+    from otel_cli_telemetry._admin import cli
+
+    for command in cli.COMMANDS:
+        leaf = action.add_parser(command.name, help=command.help, description=command.help)
+        cli.add_arguments(leaf, command)
+        setattr(leaf, _ADMIN, (command, telemetry))
+
+
+def instrument(
+    parser: argparse.ArgumentParser,
+    telemetry: "Telemetry",
+    *,
+    consent_command: "str | None" = "telemetry",
+) -> argparse.ArgumentParser:
+    """Name the spans of ``parser``'s runs after the subcommand path, and mount the consent
+    commands as the ``consent_command`` subcommand (``None``: do not mount them).
+
+    Call it once the subcommands are added; wrap ``main()`` with ``track(telemetry)``.
+    A parser without subcommands is left as it is (see the module's docstring).
+    Returns ``parser``, instrumented in place.
+    """
+    if getattr(parser, _HOOKED, False):
+        return parser
+    setattr(parser, _HOOKED, True)
+    setattr(parser, _PATH, "")
+    subparsers = _subparsers(parser)
+    if consent_command and subparsers is not None:
+        help_text = f"Control the usage telemetry of {telemetry.app_name}."
+        consent = subparsers.add_parser(consent_command, help=help_text, description=help_text)
+        consent.add_subparsers(title="commands", metavar="COMMAND", required=True)
+        setattr(consent, _CONSENT, telemetry)
+        _consent_names.add(consent_command)
+        telemetry.consent_command = f"{parser.prog} {consent_command}"
+    _hook_actions(parser)
+    original = parser.parse_known_args
+
+    def parse_known_args(
+        args: "Sequence[str] | None" = None, namespace: "argparse.Namespace | None" = None
+    ) -> "tuple[argparse.Namespace, list[str]]":
+        _hook_actions(parser)  # subcommands added after instrument() are covered too
+        return original(args, namespace)
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
+    return parser
+
+
+def _runs_consent_command(argv: "Sequence[str]") -> bool:
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first in _consent_names
+
+
+def track(telemetry: "Telemetry") -> "Callable[[F], F]":
+    """Decorate ``main()`` so that each call is one span; nothing else about it changes.
+
+    An ``int`` it returns is recorded as the exit code (the usual ``sys.exit(main())``);
+    ``SystemExit``, ``KeyboardInterrupt`` and exceptions are recorded and propagate.
+    """
+
+    def decorate(main: "F") -> "F":
+        def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
+            if _consent_names and _runs_consent_command(sys.argv[1:]):
+                return main(*args, **kwargs)
+            with telemetry.command("") as handle:
+                _handles.append(handle)
+                try:
+                    result = main(*args, **kwargs)
+                finally:
+                    _handles.remove(handle)
+                if isinstance(result, int) and not isinstance(result, bool):
+                    handle.exit_code = result
+                elif isinstance(result, str):
+                    handle.exit_code = 1  # sys.exit("message") exits 1
+                return result
+
+        from otel_cli_telemetry.telemetry import _update_wrapper
+
+        _update_wrapper(wrapper, main)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def run(
-    telemetry: Telemetry,
+    telemetry: "Telemetry",
     parser: argparse.ArgumentParser,
-    argv: Sequence[str] | None = None,
+    argv: "Sequence[str] | None" = None,
     *,
     handler: str = "func",
 ) -> int:
-    """Parse ``argv``, call ``args.<handler>(args)`` and return its exit code, all in one span.
+    """The old way (kept for existing CLIs; prefer ``instrument`` + ``track``, which keep
+    your ``main()``): parse ``argv``, call ``args.<handler>(args)`` and return its exit code,
+    all in one span.
 
-    Handlers are attached the usual way, ``subparser.set_defaults(func=...)``. A handler
-    returning ``None`` means exit code 0. ``SystemExit`` and exceptions propagate unchanged.
+    A handler returning ``None`` means exit code 0. ``SystemExit`` and exceptions propagate
+    unchanged. The consent commands are mounted as with ``instrument``.
     """
-    _tag(parser, [])
-    with telemetry.command("") as handle:
+    instrument(parser, telemetry)
+
+    def main() -> int:
         args = parser.parse_args(argv)
-        path = getattr(args, _PATH, "")
-        if path:
-            handle.set_name(path)
         func: Any = getattr(args, handler, None)
         if func is None:
             return 0
         result = func(args)
-        code = result if isinstance(result, int) and not isinstance(result, bool) else 0
-        handle.exit_code = code
-        return code
+        return result if isinstance(result, int) and not isinstance(result, bool) else 0
+
+    code: int = track(telemetry)(main)()
+    return code

@@ -2,6 +2,8 @@
 
 >>> instrument(cli, telemetry)                  # doctest: +SKIP
 >>> cli.add_command(consent_group(telemetry))   # doctest: +SKIP
+
+A one-command app (``@click.command()``) is instrumented the same way, without the group.
 """
 
 from __future__ import annotations
@@ -33,13 +35,20 @@ def instrument(
 
 
 def consent_group(telemetry: Telemetry, name: str = "telemetry") -> click.Group:
-    """Build the group; mount it with ``cli.add_command(consent_group(telemetry))``."""
+    """Build the group; mount it on the root group with ``cli.add_command(...)``.
+
+    A one-command app (``@click.command()``) has no group to mount it on: leave it out; its
+    users reach the same commands with ``python -m otel_cli_telemetry --service NAME``, which
+    the first-run notice then names.
+    """
 
     @click.group(name=name, help=f"Control the usage telemetry of {telemetry.app_name}.")
     def group() -> None:
         pass
 
     setattr(group, SKIP, True)
+    # Mounted on the root (the documented way): the first-run notice names these commands.
+    telemetry.consent_command = f"{telemetry.app_name} {name}"
 
     for command in cli.COMMANDS:
         group.add_command(_click_command(command, telemetry))

@@ -2,6 +2,10 @@
 
 >>> instrument(app, telemetry)                                 # doctest: +SKIP
 >>> app.add_typer(consent_app(telemetry), name="telemetry")   # doctest: +SKIP
+
+A one-command app (a single ``@app.command()``, no callback) needs no ``consent_app``: its
+users reach the consent commands with ``python -m otel_cli_telemetry --service NAME``, which
+the first-run notice names.
 """
 
 from __future__ import annotations
@@ -41,28 +45,41 @@ def instrument(
 ) -> typer.Typer:
     """Make every run of ``app`` one span named after the full command path.
 
-    Call it once the commands are defined. ``options`` allow-lists option names whose
-    presence is recorded; values never are. The app is instrumented in place (console-script
-    entry points pointing at it keep working) and returned.
+    Call it once the commands (and ``consent_app``) are added. A one-command app stays one:
+    a consent sub-app mounted on it is taken off again (see the module's docstring).
+    ``options`` allow-lists option names whose presence is recorded; values never are.
+    The app is instrumented in place (console-script entry points pointing at it keep
+    working) and returned.
     """
     allowed = frozenset(options)
-    if (
-        len(app.registered_commands) == 1
-        and not app.registered_groups
-        and not app.registered_callback
-    ):
-        # typer runs a lone command as a plain command, not a group
+    consent = [g for g in app.registered_groups if _is_consent_app(g.typer_instance)]
+    others = [g for g in app.registered_groups if g not in consent]
+    if len(app.registered_commands) == 1 and not others and not app.registered_callback:
+        # typer runs a lone command as a plain command, not a group. A consent sub-app
+        # mounted on it would turn it into a group (`app file.txt` would then fail with
+        # "No such command"): it is unmounted, and the notice names the module CLI.
+        app.registered_groups[:] = others
+        telemetry.consent_command = None
         info = app.registered_commands[0]
         command_base: type[Any] = (
             info.cls if isinstance(info.cls, type) else typer.core.TyperCommand
         )
         info.cls = _instrumented(command_base, telemetry, allowed)
     else:
+        if consent:
+            sub_app = consent[0].typer_instance
+            mounted = consent[0].name or (sub_app.info.name if sub_app else None) or "telemetry"
+            telemetry.consent_command = f"{telemetry.app_name} {mounted}"
         group_base: type[Any] = (
             app.info.cls if isinstance(app.info.cls, type) else typer.core.TyperGroup
         )
         app.info.cls = _instrumented(group_base, telemetry, allowed)
     return app
+
+
+def _is_consent_app(sub: typer.Typer | None) -> bool:
+    cls = getattr(getattr(sub, "info", None), "cls", None)
+    return isinstance(cls, type) and issubclass(cls, _ConsentGroup)
 
 
 class _ConsentGroup(typer.core.TyperGroup):
@@ -85,9 +102,21 @@ def consent_app(telemetry: Telemetry) -> typer.Typer:
     def enable() -> None:
         cli.do_enable(telemetry, sys.stdout)
 
-    @sub.command(help="Send nothing, record nothing (saved).")
+    @sub.command(help=cli.command_named("local").help)
+    def local() -> None:
+        cli.do_local(telemetry, sys.stdout)
+
+    @sub.command(help=cli.command_named("disable").help)
     def disable() -> None:
         cli.do_disable(telemetry, sys.stdout)
+
+    @sub.command(help=cli.command_named("reset").help)
+    def reset() -> None:
+        cli.do_reset(telemetry, sys.stdout)
+
+    @sub.command(help=cli.command_named("disclosure").help)
+    def disclosure() -> None:
+        cli.do_disclosure(telemetry, sys.stdout)
 
     @sub.command(help="Print what was recorded locally or waits to be sent.")
     def show(
