@@ -78,6 +78,17 @@ def reap_exporters(home: Path) -> Iterator[Path]:
             os.kill(pid, signal.SIGKILL)
 
 
+#: coverage.py's variables: a CI run under coverage measures subprocesses through them. A
+#: test that takes the disk away from a subprocess drops them, or coverage itself would
+#: complain on stderr that it cannot write its data file.
+COVERAGE_VARIABLES = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START", "COVERAGE_FILE")
+
+
+def without_coverage(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for a subprocess whose files cannot grow (no coverage data file there)."""
+    return {k: v for k, v in env.items() if k not in COVERAGE_VARIABLES}
+
+
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment for a real CLI subprocess: ours, minus telemetry settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES)}

@@ -23,6 +23,7 @@ from tests.conftest import (
     exporter_pids,
     run_example,
     wait_for_exporters,
+    without_coverage,
 )
 
 pytestmark = [pytest.mark.collector, pytest.mark.slow]
@@ -223,6 +224,7 @@ def test_spool_faults_never_change_the_host(home: Path, reap_exporters: Path, fa
         (home / "spool").write_bytes(b"")
     else:
         preexec = _limit_file_size
+        env = without_coverage(env)
     done = subprocess.run(
         CLI, env=env, capture_output=True, timeout=60, check=False, preexec_fn=preexec
     )

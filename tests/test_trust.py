@@ -20,7 +20,7 @@ from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import delivery, state
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._process import launcher
-from tests.conftest import ROOT, exporter_pids, wait_for_exporters
+from tests.conftest import ROOT, exporter_pids, wait_for_exporters, without_coverage
 
 CLI = """
 import os, sys
@@ -79,9 +79,12 @@ def run(
     preexec: Callable[[], None] | None = None,
     **extra: str,
 ) -> subprocess.CompletedProcess[str]:
+    env = env_for(home, **extra)
+    if preexec is not None:  # the disk is taken away: no coverage data file either
+        env = without_coverage(env)
     return subprocess.run(
         [sys.executable, str(cli), *args],
-        env=env_for(home, **extra),
+        env=env,
         cwd=cwd,
         capture_output=True,
         text=True,
