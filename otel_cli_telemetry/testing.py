@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_cli_telemetry._admin.show import attributes as _decode
-from otel_cli_telemetry._admin.show import iter_spans
+from otel_cli_telemetry._disk.otlp_read import attributes as _decode
+from otel_cli_telemetry._disk.otlp_read import is_command, iter_spans
 from otel_cli_telemetry._process.run import _capture
 
 __all__ = ["OPT_OUTS", "CapturedSpan", "CapturedSpans", "TelemetrySpy", "capture_spans"]
@@ -46,7 +46,7 @@ class CapturedSpan:
 
     @property
     def is_command(self) -> bool:
-        return "process.exit.code" in self.attributes
+        return is_command(self.attributes)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._admin import cli, disclosure
-from otel_cli_telemetry._admin.show import attributes as decode
+from otel_cli_telemetry._disk.otlp_read import attributes as decode
 from otel_cli_telemetry._exporter.sinks import datadog, posthog
 from otel_cli_telemetry._process import attributes
 from otel_cli_telemetry.integrations.click import consent_group

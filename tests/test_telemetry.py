@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry._admin import show
+from otel_cli_telemetry._disk import otlp_read as show
 from otel_cli_telemetry._disk import spool
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, attributes, is_command, iter_spans
 
-__all__ = ["attributes", "iter_spans", "render"]  # the decoder lives in _disk.otlp_read
+__all__ = ["render"]
 
 # Shown as columns, so left out of the attribute listing.
 _COLUMNS = frozenset({EXIT_CODE, "cli_telemetry.outcome", "cli_telemetry.duration_ms"})

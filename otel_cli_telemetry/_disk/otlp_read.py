@@ -7,13 +7,14 @@ A *command span* is the span ``telemetry.command()`` records: it, and only it, c
 
 from __future__ import annotations
 
+from otel_cli_telemetry._process.attributes import EXIT_CODE
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
     from typing import Any
 
-#: The attribute that makes a span a command span (semantic conventions, CLI spans).
-EXIT_CODE = "process.exit.code"
+__all__ = ["EXIT_CODE", "attributes", "is_command", "is_command_span", "iter_spans", "value"]
 
 
 def value(any_value: dict[str, Any]) -> object:

@@ -21,6 +21,7 @@ from typing import Any
 
 from otel_cli_telemetry._disk import delivery, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
+from otel_cli_telemetry._disk.otlp_read import is_command_span, iter_spans
 from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, Result, Sink
 from otel_cli_telemetry._process import attributes
 
@@ -304,31 +305,24 @@ def _report_drops(
     the report (by id) and what it reports, once that request is delivered."""
     if not unreported:
         return None
+    reasons = [f"{k}={v}" for k, v in sorted(unreported.items())]
     for request in requests:
-        for resource_spans in request.get("resourceSpans") or []:
-            for scope_spans in resource_spans.get("scopeSpans") or []:
-                for span in scope_spans.get("spans") or []:
-                    attrs = span.get("attributes")
-                    if not isinstance(attrs, list) or not any(
-                        isinstance(a, dict) and a.get("key") == "process.exit.code" for a in attrs
-                    ):
-                        continue
-                    reasons = [f"{k}={v}" for k, v in sorted(unreported.items())]
-                    attrs.append(
-                        {
-                            "key": attributes.DROPPED_TRACES,
-                            "value": {"intValue": str(sum(unreported.values()))},
-                        }
-                    )
-                    attrs.append(
-                        {
-                            "key": attributes.DROPPED_REASONS,
-                            "value": {
-                                "arrayValue": {"values": [{"stringValue": r} for r in reasons]}
-                            },
-                        }
-                    )
-                    return id(request), dict(unreported)
+        for _, span in iter_spans([request]):
+            if not is_command_span(span):
+                continue
+            span["attributes"].append(
+                {
+                    "key": attributes.DROPPED_TRACES,
+                    "value": {"intValue": str(sum(unreported.values()))},
+                }
+            )
+            span["attributes"].append(
+                {
+                    "key": attributes.DROPPED_REASONS,
+                    "value": {"arrayValue": {"values": [{"stringValue": r} for r in reasons]}},
+                }
+            )
+            return id(request), dict(unreported)
     return None
 
 

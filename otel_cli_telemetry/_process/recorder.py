@@ -179,7 +179,7 @@ class CommandSpan:
         from otel_cli_telemetry._process import command
 
         values: dict[str, Any] = {
-            "process.exit.code": outcome.code,
+            attributes.EXIT_CODE: outcome.code,
             attributes.OUTCOME: outcome.outcome,
             attributes.DURATION_MS: round((time.perf_counter_ns() - self.started_perf) / 1e6, 3),
         }

@@ -30,8 +30,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
-from otel_cli_telemetry._admin.show import attributes as decode_attributes
-from otel_cli_telemetry._admin.show import iter_spans
+from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, is_command, iter_spans
+from otel_cli_telemetry._disk.otlp_read import attributes as decode_attributes
 from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, Result, convert_each
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
 
@@ -182,12 +182,12 @@ def to_logs(request: dict[str, Any]) -> list[dict[str, Any]]:
     logs: list[dict[str, Any]] = []
     for resource, span in iter_spans([request]):
         attrs = decode_attributes(span.get("attributes"))
-        if "process.exit.code" not in attrs:
+        if not is_command(attrs):
             continue  # child spans travel as traces, not as logs
         start_ns = int(span.get("startTimeUnixNano") or 0)
         end_ns = int(span.get("endTimeUnixNano") or start_ns)
         duration_ms = (end_ns - start_ns) / 1e6
-        code = attrs.get("process.exit.code")
+        code = attrs.get(EXIT_CODE)
         outcome = str(attrs.get("cli_telemetry.outcome", "success" if code == 0 else "error"))
         service = str(resource.get("service.name", "cli"))
         name = str(span.get("name", ""))

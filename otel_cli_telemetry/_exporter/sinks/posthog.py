@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from otel_cli_telemetry._admin.show import attributes as decode_attributes
-from otel_cli_telemetry._admin.show import iter_spans
 from otel_cli_telemetry._disk import spool
+from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, is_command, iter_spans
+from otel_cli_telemetry._disk.otlp_read import attributes as decode_attributes
 from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, Result, convert_each
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
 
@@ -166,7 +166,7 @@ def to_events(request: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
             continue
-        if "process.exit.code" not in attrs:
+        if not is_command(attrs):
             continue  # child spans are not usage events
         principal = resource.get("user.id")
         distinct_id = str(principal or resource.get("app.installation.id") or "anonymous")
@@ -174,7 +174,7 @@ def to_events(request: dict[str, Any]) -> list[dict[str, Any]]:
         properties: dict[str, Any] = {
             "command": span.get("name"),
             "outcome": attrs.get("cli_telemetry.outcome"),
-            "exit_code": attrs.get("process.exit.code"),
+            "exit_code": attrs.get(EXIT_CODE),
             "duration_ms": round((end_ns - start_ns) / 1e6, 3),
             **{name: resource.get(key) for name, key in FROM_RESOURCE},
             "runtime": f"{resource.get('process.runtime.name')} "
