@@ -29,12 +29,11 @@ it is moved aside and the claim goes on.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from otel_cli_telemetry._disk import fs as _fs
-from otel_cli_telemetry._disk import state
+from otel_cli_telemetry._disk import jsontext, state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ def _read_marker(path: StrPath) -> tuple[bytes, int | None]:
 
 def _parse_marker(raw: bytes) -> dict[str, float | str]:
     try:
-        data = json.loads(raw)
+        data = jsontext.loads(raw)
     except (ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
@@ -275,7 +274,7 @@ class ChildMarker:
             }
             fh.seek(0)
             fh.truncate()
-            fh.write(json.dumps(record).encode())
+            fh.write(jsontext.dumps(record, allow_nan=True).encode())
             fh.flush()
 
     def give_up(self) -> None:

@@ -8,12 +8,11 @@ directory; they are parsed as JSON data only. A file that cannot be parsed is mo
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
 from otel_cli_telemetry._disk import fs as _fs
-from otel_cli_telemetry._disk import state
+from otel_cli_telemetry._disk import jsontext, state
 from otel_cli_telemetry._record import Record
 
 TYPE_CHECKING = False
@@ -246,6 +245,6 @@ def iter_batches(items: list[Entry], *, max_bytes: int, max_items: int) -> Itera
 
 
 def dumps(request: dict[str, Any]) -> bytes:
-    text = json.dumps(request, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text = jsontext.dumps(request, ensure_ascii=False)
     # Lone surrogates (undecodable bytes smuggled into str) become "?", not a crash.
     return text.encode("utf-8", "replace")

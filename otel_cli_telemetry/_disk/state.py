@@ -17,12 +17,12 @@ dies, ``kill -9`` included, so a stale lock can always be taken over.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
 from otel_cli_telemetry._disk import fs as _fs
+from otel_cli_telemetry._disk import jsontext
 from otel_cli_telemetry._disk.fs import NotRegularFile as NotRegularFile
 from otel_cli_telemetry._disk.fs import UnsafeHomeError as UnsafeHomeError
 from otel_cli_telemetry._process import config
@@ -211,7 +211,7 @@ def read_json(path: StrPath, *, max_bytes: int = 1 << 20) -> dict[str, Any] | No
     except NotADirectoryError as exc:
         raise NotRegularFile(f"{os.path.basename(path)}: a parent is not a directory") from exc
     try:
-        value = json.loads(raw)
+        value = jsontext.loads(raw)
     except RecursionError as exc:  # nested deeper than the parser goes: corrupt
         raise ValueError(f"{os.path.basename(path)} is nested too deeply") from exc
     if not isinstance(value, dict):
@@ -220,7 +220,7 @@ def read_json(path: StrPath, *, max_bytes: int = 1 << 20) -> dict[str, Any] | No
 
 
 def write_json(path: StrPath, value: Mapping[str, Any]) -> None:
-    atomic_write(path, json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
+    atomic_write(path, jsontext.dumps(value, sort_keys=True, allow_nan=True).encode())
 
 
 def uuid4() -> str:
