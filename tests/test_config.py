@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_cli_telemetry._disk import destination, state
+from otel_cli_telemetry._disk import destination, state, toml
 from otel_cli_telemetry._process import config
 
 
@@ -189,7 +189,7 @@ def test_config_file_round_trips_any_value(
     home = tmp_path_factory.mktemp("cfg")
     home.chmod(0o700)
     path = home / "config.toml"
-    state.write_config(path, values)  # type: ignore[arg-type]
+    toml.write(path, values)  # type: ignore[arg-type]
     assert state.read_config(path) == values
     assert state.config_problem(path) is None
 

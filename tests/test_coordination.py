@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from otel_cli_telemetry._disk import locks, state
 from otel_cli_telemetry._disk import marker as coordination
-from otel_cli_telemetry._disk import state
 from tests.conftest import ROOT
 
 
@@ -91,5 +91,5 @@ def test_give_up_never_removes_someone_elses_marker(home: Path) -> None:
 def test_probe_never_recreates_a_removed_marker(home: Path) -> None:
     """Checking whether the marker is locked must not create it."""
     marker = Path(coordination.marker_path(paths_for(home)))
-    assert not state.is_locked(marker)
+    assert not locks.is_locked(marker)
     assert not marker.exists()

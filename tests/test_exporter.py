@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry._disk import delivery, destination, spool, state
+from otel_cli_telemetry._disk import delivery, destination, locks, spool, state
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink
 from otel_cli_telemetry._process import launcher
@@ -165,7 +165,7 @@ def test_corrupt_file_is_quarantined_and_the_rest_delivered(
 
 def test_locked_out_when_another_exporter_drains(home: Path, receiver: OtlpReceiver) -> None:
     spool_commands(home, ["a"])
-    holder = state.FileLock(home / "export.lock")
+    holder = locks.FileLock(home / "export.lock")
     assert holder.acquire()
     try:
         report = drain(paths_for(home), otlp(receiver.url), lock_wait_s=0.1)

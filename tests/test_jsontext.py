@@ -47,8 +47,11 @@ def test_loads_fails_where_json_fails(raw: bytes) -> None:
     try:
         expected = json.loads(raw.decode())
     except ValueError:
-        with pytest.raises(ValueError):
+        try:
             jsontext.loads(raw)
+        except ValueError:
+            return
+        pytest.fail(f"{raw!r} was read, json refuses it")
     else:
         got = jsontext.loads(raw)
         assert got == expected or (got != got and expected != expected)  # NaN
@@ -58,7 +61,7 @@ def test_loads_fails_where_json_fails(raw: bytes) -> None:
     "raw", [b"", b"  ", b"{", b'{"a":1} x', b'{"a":1}{}', b"[1,]", b"\xff\xfe", b"nul"]
 )
 def test_loads_refuses_what_is_not_one_json_value(raw: bytes) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"not JSON|Expecting|Illegal|codec"):
         jsontext.loads(raw)
 
 
@@ -68,7 +71,8 @@ def test_loads_skips_a_utf8_byte_order_mark_and_surrounding_whitespace() -> None
 
 def test_loads_reads_nan_and_infinities_as_json_does() -> None:
     got = jsontext.loads(b"[NaN, Infinity, -Infinity]")
-    assert math.isnan(got[0]) and got[1:] == [math.inf, -math.inf]
+    assert math.isnan(got[0])
+    assert got[1:] == [math.inf, -math.inf]
 
 
 def test_nested_past_the_parser_is_a_recursion_error_not_a_crash() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from otel_cli_telemetry._disk import fs, state
+from otel_cli_telemetry._disk import fs, locks, state
 from otel_cli_telemetry._process import attributes, launcher
 
 CREATE_NO_WINDOW = 0x08000000
@@ -96,22 +96,22 @@ class FakeMsvcrt(types.ModuleType):
 
 
 def test_msvcrt_locks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """``state``'s Windows lock branch, loaded with a fake ``msvcrt``: exclusive, released
+    """``locks``'s Windows lock branch, loaded with a fake ``msvcrt``: exclusive, released
     on release, and a second holder is refused meanwhile."""
     fake = FakeMsvcrt()
     monkeypatch.setitem(sys.modules, "msvcrt", fake)
     monkeypatch.setattr(sys, "platform", "win32")
-    spec = importlib.util.spec_from_file_location("_state_on_windows", state.__file__)
+    spec = importlib.util.spec_from_file_location("_locks_on_windows", locks.__file__)
     assert spec is not None
     assert spec.loader is not None
-    windows_state = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(windows_state)
+    windows_locks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(windows_locks)
     monkeypatch.setattr(sys, "platform", "linux")
-    assert windows_state._try_lock is not state._try_lock
+    assert windows_locks._try_lock is not locks._try_lock
 
     path = tmp_path / "x.lock"
-    first = windows_state.FileLock(path)
-    second = windows_state.FileLock(path)
+    first = windows_locks.FileLock(path)
+    second = windows_locks.FileLock(path)
     assert first.acquire()
     assert not second.acquire()
     first.release()

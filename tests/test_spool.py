@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_cli_telemetry._disk import spool, state
+from otel_cli_telemetry._disk import locks, spool, state
 
 REQUEST = b'{"resourceSpans":[]}'
 
@@ -110,12 +110,12 @@ def test_installation_id_is_stable_private_and_recovers_from_corruption(tmp_path
 
 def test_file_lock_is_exclusive_and_released(tmp_path: Path) -> None:
     lock_path = tmp_path / "x.lock"
-    holder = state.FileLock(lock_path)
+    holder = locks.FileLock(lock_path)
     assert holder.acquire()
-    assert state.is_locked(lock_path)
-    assert not state.FileLock(lock_path).acquire(timeout=0.05)
+    assert locks.is_locked(lock_path)
+    assert not locks.FileLock(lock_path).acquire(timeout=0.05)
     holder.release()
-    assert not state.is_locked(lock_path)
+    assert not locks.is_locked(lock_path)
 
 
 def test_a_file_in_place_of_the_spool_dir_is_moved_aside(tmp_path: Path) -> None:

@@ -611,8 +611,8 @@ def test_a_marker_naming_a_process_that_does_not_hold_its_lock_ends_nobody(
     holder_code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from otel_cli_telemetry._disk import state\n"
-        "lock = state.FileLock(Path(sys.argv[1]))\n"
+        "from otel_cli_telemetry._disk import locks\n"
+        "lock = locks.FileLock(Path(sys.argv[1]))\n"
         "assert lock.acquire()\n"
         "print('held', flush=True)\n"
         "time.sleep(60)\n"

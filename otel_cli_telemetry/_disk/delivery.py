@@ -161,7 +161,9 @@ def update(path: StrPath, lock_path: StrPath, change: Any) -> DeliveryState:
 
     Losses recorded earlier that could not be written then are folded in on the way.
     """
-    with state.FileLock(lock_path):
+    from otel_cli_telemetry._disk import locks  # only when writing
+
+    with locks.FileLock(lock_path):
         current = load(path)
         change(current)
         pending = _unwritten.pop(str(path), {})

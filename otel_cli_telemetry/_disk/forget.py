@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from otel_cli_telemetry._disk import delivery, spool, state
+from otel_cli_telemetry._disk import delivery, locks, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import fs as _fs
 
@@ -86,7 +86,7 @@ def reset(paths: state.Paths) -> list[str]:
     removed: list[str] = []
     if not state.check_dir(paths.home):
         return removed
-    with state.FileLock(paths.state_lock):
+    with locks.FileLock(paths.state_lock):
         if _remove(paths.state_file):
             removed.append(state.STATE_FILE)
     spans, traces = delete_queued(paths, keep_local=False)

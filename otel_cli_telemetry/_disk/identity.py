@@ -75,7 +75,9 @@ def read(paths: state.Paths) -> Identity:
             str(data["installation_id"]),
             principal if isinstance(principal, str) and principal else None,
         )
-    with state.FileLock(paths.state_lock):
+    from otel_cli_telemetry._disk import locks  # only when writing
+
+    with locks.FileLock(paths.state_lock):
         data = _load_locked(paths)
         state.write_json(paths.state_file, data)
         return _snapshot(data)
@@ -94,7 +96,9 @@ def link(
     that uses the principal id. A different principal first gets a fresh anonymous id, so
     two accounts are never merged through the same installation id.
     """
-    with state.FileLock(paths.state_lock):
+    from otel_cli_telemetry._disk import locks  # only when writing
+
+    with locks.FileLock(paths.state_lock):
         data = _load_locked(paths)
         current = data.get("linked_principal_id")
         if current == principal_id:
@@ -112,7 +116,9 @@ def link(
 def unlink(paths: state.Paths) -> Identity:
     """Log out: forget the principal and rotate the anonymous id, so the next person on
     this machine is not merged with the last."""
-    with state.FileLock(paths.state_lock):
+    from otel_cli_telemetry._disk import locks  # only when writing
+
+    with locks.FileLock(paths.state_lock):
         data = _load_locked(paths)
         data["linked_principal_id"] = None
         data["installation_id"] = state.uuid4()

@@ -195,7 +195,9 @@ def is_stale(path: StrPath, *, now: float | None = None) -> bool:
         return False
     if _is_impostor(path):
         return True
-    if state.is_locked(path):
+    from otel_cli_telemetry._disk import locks
+
+    if locks.is_locked(path):
         return False
     if st.st_size > 0:  # a child started (wrote its pid) and no longer holds the lock
         return True
@@ -244,7 +246,9 @@ class ChildMarker:
 
     def __init__(self, paths: state.Paths, *, deadline_s: float = 10.0) -> None:
         self.path = marker_path(paths)
-        self._lock = state.FileLock(self.path)
+        from otel_cli_telemetry._disk import locks
+
+        self._lock = locks.FileLock(self.path)
         self._owned = False
         self._started = time.time()
         self._deadline = self._started + deadline_s

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 from otel_cli_telemetry._disk import fs as _fs
 from otel_cli_telemetry._disk import jsontext
@@ -31,7 +30,7 @@ from otel_cli_telemetry._record import Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import IO, Any
+    from typing import Any
 
     from otel_cli_telemetry._disk.fs import StrPath
 
@@ -237,114 +236,6 @@ def random_uuid() -> str:
     return uuid4()
 
 
-# --- advisory file locks ----------------------------------------------------------
-
-
-def _open_lock(path: StrPath, *, create: bool = True) -> IO[bytes]:
-    """Open a lock file; an impostor (link, FIFO, directory) in its place is moved aside
-    once when we may create the file, else NotRegularFile."""
-    flags = os.O_RDWR | (os.O_CREAT if create else 0)
-    try:
-        fd = _fs.open_regular(path, flags)
-    except NotRegularFile:
-        if not create:
-            raise
-        _fs.move_aside(path)
-        fd = _fs.open_regular(path, flags)
-    return os.fdopen(fd, "r+b")
-
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _try_lock(fh: IO[bytes]) -> bool:
-        try:
-            fh.seek(0)
-            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-    def _unlock(fh: IO[bytes]) -> None:
-        with _fs.suppress(OSError):
-            fh.seek(0)
-            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_lock(fh: IO[bytes]) -> bool:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _unlock(fh: IO[bytes]) -> None:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-class FileLock:
-    """An exclusive advisory lock on a file; the OS drops it if the holder dies."""
-
-    def __init__(self, path: StrPath, *, create: bool = True) -> None:
-        self.path = path
-        self._create = create
-        self._fh: IO[bytes] | None = None
-
-    def acquire(self, timeout: float = 0.0, *, poll: float = 0.02) -> bool:
-        """Try to take the lock for up to ``timeout`` seconds; True when held."""
-        if self._fh is not None:
-            return True
-        fh = _open_lock(self.path, create=self._create)
-        deadline = time.monotonic() + timeout
-        while True:
-            if _try_lock(fh):
-                self._fh = fh
-                return True
-            if time.monotonic() >= deadline:
-                fh.close()
-                return False
-            time.sleep(poll)
-
-    def release(self) -> None:
-        fh, self._fh = self._fh, None
-        if fh is not None:
-            try:
-                _unlock(fh)
-            finally:
-                fh.close()
-
-    @property
-    def held(self) -> bool:
-        return self._fh is not None
-
-    @property
-    def file(self) -> IO[bytes] | None:
-        """The open lock file while held (the exporter marker writes its record into it)."""
-        return self._fh
-
-    def __enter__(self) -> FileLock:
-        if not self.acquire(timeout=5.0):
-            raise TimeoutError(f"could not lock {os.path.basename(self.path)}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def is_locked(path: StrPath) -> bool:
-    """True if another process holds the lock on ``path`` right now (never creates it)."""
-    probe = FileLock(path, create=False)
-    try:
-        if probe.acquire():
-            probe.release()
-            return False
-    except (FileNotFoundError, NotRegularFile):
-        return False
-    return True
-
-
 # --- the anonymous installation id -------------------------------------------------
 
 
@@ -396,12 +287,14 @@ def read_config(path: StrPath) -> dict[str, bool | int | str]:
         _config_problems[str(path)] = reason
         config.warn_once(str(path), reason)
         return {}
+    from otel_cli_telemetry._disk import toml
+
     try:
-        parsed = _toml_loads(text)
+        parsed = toml.loads(text)
     except ValueError:  # tomllib.TOMLDecodeError
         _config_problems[str(path)] = "not valid TOML; read line by line"
         config.warn_once(str(path), "not valid TOML; read line by line")
-        parsed = _toml_lines(text)
+        parsed = toml.loads_by_line(text)
     values: dict[str, bool | int | str] = {}
     for key, value in parsed.items():
         if isinstance(value, (bool, int, str)):
@@ -409,68 +302,3 @@ def read_config(path: StrPath) -> dict[str, bool | int | str]:
         else:
             config.warn_once(f"{path}:{key}", "not a boolean, integer or string, ignored")
     return values
-
-
-def _toml_loads(text: str) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-    parsed: dict[str, Any] = tomllib.loads(text)
-    return parsed
-
-
-def _toml_lines(text: str) -> dict[str, Any]:
-    """The top-level ``key = value`` lines that parse on their own (up to the first table)."""
-    parsed: dict[str, Any] = {}
-    for line in text.splitlines():
-        if line.lstrip().startswith("["):
-            break
-        try:
-            parsed.update(_toml_loads(line))
-        except ValueError:
-            continue
-    return parsed
-
-
-_BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
-            "\r": "\\r"}  # fmt: skip
-
-
-def toml_string(value: str) -> str:
-    """A TOML basic string that reads back as ``value``: quotes, backslashes and control
-    characters escaped (TOML has no JSON ``\\/``, and JSON does not escape DEL), everything
-    else written as is, in UTF-8."""
-    out = ['"']
-    for char in value:
-        escaped = _ESCAPES.get(char)
-        if escaped is not None:
-            out.append(escaped)
-        elif char < " " or char == "\x7f":
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-def _toml_key(key: str) -> str:
-    return key if key and set(key) <= _BARE_KEY else toml_string(key)
-
-
-def write_config(path: StrPath, values: Mapping[str, bool | int | str]) -> None:
-    """Write ``values`` as TOML that ``read_config`` reads back equal (any key, any string
-    that UTF-8 can hold; lone surrogates raise UnicodeEncodeError, a ValueError)."""
-    lines = ["# Written by otel-cli-telemetry. Environment variables override this file."]
-    for key, value in sorted(values.items()):
-        if isinstance(value, bool):
-            rendered = "true" if value else "false"
-        elif isinstance(value, int):
-            rendered = str(value)
-        else:
-            rendered = toml_string(value)
-        lines.append(f"{_toml_key(key)} = {rendered}")
-    body = ("\n".join(lines) + "\n").encode("utf-8")
-    ensure_dir(os.path.dirname(path))
-    atomic_write(path, body)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_cli_telemetry._disk import delivery, spool, state
+from otel_cli_telemetry._disk import delivery, locks, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk.otlp_read import is_command_span, iter_spans
 from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, Result, Sink
@@ -103,7 +103,7 @@ def drain(
     report = Report()
     end = clock() + (deadline_s if deadline_s is not None else dest.deadline_s)
     target = sink or make_sink(dest, paths)
-    lock = state.FileLock(paths.export_lock)
+    lock = locks.FileLock(paths.export_lock)
     try:
         first = True
         while clock() < end:

@@ -218,7 +218,9 @@ def persist(config_file: "StrPath", mode: "bool | str") -> None:
         values["mode"] = LOCAL
     else:
         values.pop("mode", None)
-    state.write_config(config_file, values)
+    from otel_cli_telemetry._disk import toml
+
+    toml.write(config_file, values)
 
 
 # --- the exporter child's re-check -------------------------------------------------

@@ -66,7 +66,9 @@ def show_once(text: str, config_file: StrPath, *, version: int, only_on_terminal
         return False
     values[VERSION_KEY] = version
     try:
-        state.write_config(config_file, values)
+        from otel_cli_telemetry._disk import toml
+
+        toml.write(config_file, values)
     except OSError:
         return False
     sys.stderr.write(text + "\n")
