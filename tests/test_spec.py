@@ -27,9 +27,9 @@ from opentelemetry.trace import (
 
 from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import spool
-from otel_cli_telemetry._process import attributes, config, sampling
-from otel_cli_telemetry._process.carriers import SpanIds
+from otel_cli_telemetry._process import attributes, config, trace_context
 from otel_cli_telemetry._process.sdk import spec_sampler
+from otel_cli_telemetry._process.trace_context import SpanIds
 from otel_cli_telemetry.testing import capture_spans
 from tests.conftest import ROOT
 from tests.test_telemetry import make
@@ -73,7 +73,7 @@ def test_the_light_decision_is_the_sdk_samplers(
             trace_id, 1, is_remote=remote, trace_flags=TraceFlags(parent_flags)
         )
         context = set_span_in_context(NonRecordingSpan(span_context))
-    ours = sampling.decide(name, ratio, trace_id, parent)
+    ours = trace_context.decide(name, ratio, trace_id, parent)
     theirs = spec_sampler(name, ratio).should_sample(context, trace_id, "n").decision
     assert ours == theirs.is_sampled()
 
@@ -155,10 +155,10 @@ def test_sample_rate_keeps_an_installation_in_or_out_for_good(tmp_path: Path) ->
     """The decision is a hash of the installation id: the same id gets the same answer on
     every command and every process, and about ``rate`` of all ids are in."""
     ids = [f"00000000-0000-4000-8000-{n:012x}" for n in range(2000)]
-    share = sum(sampling.installation_sampled(i, 0.25) for i in ids) / len(ids)
+    share = sum(trace_context.installation_sampled(i, 0.25) for i in ids) / len(ids)
     assert 0.2 < share < 0.3
-    inside = next(i for i in ids if sampling.installation_sampled(i, 0.25))
-    outside = next(i for i in ids if not sampling.installation_sampled(i, 0.25))
+    inside = next(i for i in ids if trace_context.installation_sampled(i, 0.25))
+    outside = next(i for i in ids if not trace_context.installation_sampled(i, 0.25))
     for installation, recorded in ((inside, True), (outside, False)):
         home = tmp_path / installation
         _install(home, installation)
@@ -308,7 +308,7 @@ def test_propagators_tracecontext_only_leaves_baggage_alone(home: Path) -> None:
 
 
 def test_light_baggage_drops_malformed_members_only() -> None:
-    from otel_cli_telemetry._process.carriers import light_baggage
+    from otel_cli_telemetry._process.trace_context import light_baggage
 
     assert light_baggage({"BAGGAGE": "a=1, bad, b=%20x;prop"}) == "a=1,b=%20x;prop"
     assert light_baggage({"BAGGAGE": "x" * 9000 + "=1"}) is None

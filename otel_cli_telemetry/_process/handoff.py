@@ -44,7 +44,7 @@ class Options:
     ) -> None:
         #: What the exporter child needs to decide consent again (``consent.context``).
         self.consent_context = consent_context
-        #: The author's ``sample_rate``: the share of installations that record (``sampling``).
+        #: The author's ``sample_rate``: the share of installations that record (``trace_context``).
         self.sample_rate = sample_rate
         self.identity_linking = identity_linking
         self.service_name = service_name

@@ -4,7 +4,7 @@ subprocesses. ``OTEL_PROPAGATORS`` picks which (``tracecontext,baggage`` by defa
 for neither).
 
 Imported only on the SDK path; the W3C propagators are imported only when used. The light
-recorder carries the same variables without it (``carriers``).
+recorder carries the same variables without it (``trace_context``).
 """
 
 from __future__ import annotations

@@ -14,15 +14,15 @@ Both kinds quack alike for the encoder: ``context``, ``parent``, ``kind``, ``sta
 import os
 import time
 
-from otel_cli_telemetry._process import attributes, sampling
-from otel_cli_telemetry._process.carriers import (
+from otel_cli_telemetry._process import attributes, trace_context
+from otel_cli_telemetry._process.gate import TraceGate
+from otel_cli_telemetry._process.trace_context import (
     RANDOM_TRACE_ID,
     SAMPLED,
     SpanIds,
     light_baggage,
     remote_parent,
 )
-from otel_cli_telemetry._process.gate import TraceGate
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -236,7 +236,7 @@ class Recorder:
         installation id only when a rate below 1 was asked for)."""
         if self._installation_in is None:
             rate = self.handoff.options.sample_rate
-            self._installation_in = rate >= 1.0 or sampling.installation_sampled(
+            self._installation_in = rate >= 1.0 or trace_context.installation_sampled(
                 self.handoff.resource.get("app.installation.id"), rate
             )
         return self._installation_in
@@ -277,7 +277,7 @@ class Recorder:
         else:
             trace_id, random_bit = _random_id(16), RANDOM_TRACE_ID
         sampler, ratio = self.sampler
-        sampled = sampling.decide(sampler, ratio, trace_id, parent)
+        sampled = trace_context.decide(sampler, ratio, trace_id, parent)
         if sampled and self.handoff.options.sample_rate < 1.0:
             sampled = self.installation_sampled()
         flags = (SAMPLED if sampled else 0) | random_bit
