@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +93,96 @@ def test_otel_service_name_and_resource_attributes() -> None:
     assert attrs["deployment.environment"] == "ci"
     assert attrs["team"] == "a,b"
     assert attrs["os.type"] != "evil"
+
+
+# --- telemetry.sdk.version, cached in the state dir -----------------------------------
+
+_SDK_PROBE = (
+    "import sys\n"
+    "from otel_cli_telemetry._process import attributes\n"
+    "version = attributes.sdk_version(sys.argv[1])\n"
+    "print(version, any(m.startswith('opentelemetry') for m in sys.modules))\n"
+)
+
+
+def _probe(cache: Path) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _SDK_PROBE, str(cache)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return done.stdout.split()
+
+
+def test_sdk_version_is_imported_once_then_read_from_the_cache(tmp_path: Path) -> None:
+    """The first command imports the SDK's version module and writes ``sdk.json``; the next
+    one (same interpreter and module path) reads it and imports nothing of OpenTelemetry."""
+    from opentelemetry.sdk.version import __version__
+
+    cache = tmp_path / "sdk.json"
+    assert _probe(cache) == [__version__, "True"]
+    record = json.loads(cache.read_text())
+    assert record["version"] == __version__
+    assert record["file"].endswith(os.path.join("opentelemetry", "sdk", "version", "__init__.py"))
+    assert _probe(cache) == [__version__, "False"]
+
+
+def _cached(tmp_path: Path) -> tuple[Path, dict[str, object]]:
+    cache = tmp_path / "sdk.json"
+    _probe(cache)  # in a subprocess, as the probes below: the same sys.path
+    return cache, json.loads(cache.read_text())
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("mtime_ns", 1),  # the SDK was upgraded (its version file changed)
+        ("key", ["/another/python", "/another/venv/site-packages"]),  # another environment
+        ("version", "1.0<script>"),  # not a version: never handed to a span
+        ("version", "9" * 65),
+        ("file", "/no/such/file.py"),
+    ],
+)
+def test_a_stale_or_strange_cache_is_not_believed(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    from opentelemetry.sdk.version import __version__
+
+    cache, record = _cached(tmp_path)
+    cache.write_text(json.dumps({**record, field: value}))
+    assert _probe(cache) == [__version__, "True"]
+    assert json.loads(cache.read_text()) == record  # written afresh
+
+
+@pytest.mark.parametrize("kind", ["garbage", "fifo", "link", "directory"])
+def test_a_bad_cache_file_costs_an_import_never_a_hang(tmp_path: Path, kind: str) -> None:
+    from opentelemetry.sdk.version import __version__
+
+    cache = tmp_path / "sdk.json"
+    if kind == "garbage":
+        cache.write_bytes(b"\xff{not json")
+    elif kind == "fifo":
+        os.mkfifo(cache)
+    elif kind == "link":
+        (tmp_path / "elsewhere.json").write_text('{"version": "6.6.6"}')
+        cache.symlink_to(tmp_path / "elsewhere.json")
+    else:
+        cache.mkdir()
+    assert attributes.sdk_version(str(cache)) == __version__
+    if kind == "link":
+        assert json.loads((tmp_path / "elsewhere.json").read_text()) == {"version": "6.6.6"}
+
+
+def test_the_command_path_caches_the_sdk_version_in_its_state_dir(tmp_path: Path) -> None:
+    """Through ``Telemetry``: the first recorded command leaves ``sdk.json`` in the state
+    dir; debug and the test kit's capture (which write nothing) do not."""
+    from otel_cli_telemetry import Telemetry
+    from otel_cli_telemetry.testing import capture_spans
+
+    home = tmp_path / "home"
+    telemetry = Telemetry("cached", home=home, env={}, spawn=lambda *a, **k: None)
+    with capture_spans(), telemetry.command("a"):
+        pass
+    assert not (home / "sdk.json").exists()
+    with Telemetry("cached", home=home, env={}, spawn=lambda *a, **k: None).command("b"):
+        pass  # a new object: the first one's resource is computed once
+    assert json.loads((home / "sdk.json").read_text())["version"]

@@ -81,8 +81,9 @@ def _remove(path: str) -> bool:
 
 def reset(paths: state.Paths) -> list[str]:
     """Forget this installation: the id and any linked account (``state.json``), every
-    queue, the local file sink, the delivery state, quarantined files and what the child
-    was told. Keeps the user's choice (``config.toml``). Returns the names removed."""
+    queue, the local file sink, the delivery state, quarantined files, what the child
+    was told and the cached SDK version. Keeps the user's choice (``config.toml``).
+    Returns the names removed."""
     removed: list[str] = []
     if not state.check_dir(paths.home):
         return removed
@@ -96,7 +97,8 @@ def reset(paths: state.Paths) -> list[str]:
     for name in sorted(names):
         full = os.path.join(paths.home, name)
         ours = name.startswith((state.SINK_FILE, "delivery", delivery.TALLY_PREFIX))
-        if (ours or name in (state.DESTINATION_FILE, CONSENT_FILE)) and _remove(full):
+        ours = ours or name in (state.DESTINATION_FILE, state.SDK_FILE, CONSENT_FILE)
+        if ours and _remove(full):
             removed.append(name)
     quarantine = paths.quarantine_dir
     for name in _fs.scan_names(quarantine):

@@ -8,6 +8,7 @@ Everything lives in one private directory per app and user (0700, files 0600):
 - ``destination.json``: where the last command asked its spans to go
 - ``spool/``: one OTLP JSON file per finished trace, waiting for the exporter
 - ``traces.jsonl``: the embedded default destination (a local file sink)
+- ``sdk.json``: the OpenTelemetry SDK's version, so a command need not import it to know
 - ``export.lock``: held by the one exporter that is draining
 
 Writes are atomic (temporary file + ``os.replace``) so a crash never leaves half a file;
@@ -43,6 +44,8 @@ QUARANTINE_DIR = "quarantine"
 SINK_FILE = "traces.jsonl"
 EXPORT_LOCK = "export.lock"
 STATE_LOCK = "state.lock"
+#: Where the OpenTelemetry SDK's version was found (``attributes.sdk_version``).
+SDK_FILE = "sdk.json"
 
 
 class Paths(Record):
@@ -104,6 +107,10 @@ class Paths(Record):
     @property
     def state_lock(self) -> str:
         return os.path.join(self.home, STATE_LOCK)
+
+    @property
+    def sdk_file(self) -> str:
+        return os.path.join(self.home, SDK_FILE)
 
 
 def resolve_paths(

@@ -189,12 +189,49 @@ def python_version() -> str:
     return sys.version.split(" ", 1)[0].rstrip("+")
 
 
-def sdk_version() -> str:
-    """``telemetry.sdk.version``: the OpenTelemetry SDK's version (a two-module import,
-    nothing of the SDK itself), the same on the light and the SDK path."""
-    from opentelemetry.sdk.version import __version__ as version
+def sdk_version(cache_file: str | None = None) -> str:
+    """``telemetry.sdk.version``: the OpenTelemetry SDK's version, the same on the light and
+    the SDK path.
 
-    return str(version)
+    Knowing it costs three module imports (a third of a millisecond); with ``cache_file``
+    (``sdk.json`` in the state dir) that is paid once: the version is kept with the file it
+    came from, that file's modification time, and the interpreter and module path that
+    found it. Any of them changing (an upgrade, another virtual environment) imports again.
+    """
+    key = [sys.executable, os.pathsep.join(sys.path)]
+    if cache_file is not None:
+        from otel_cli_telemetry._disk import state
+
+        try:
+            cached = state.read_json(cache_file) or {}
+            fresh = cached.get("key") == key and _is_version(cached.get("version"))
+            if fresh and os.stat(str(cached["file"])).st_mtime_ns == cached.get("mtime_ns"):
+                return str(cached["version"])
+        except (OSError, ValueError):
+            pass  # unreadable, corrupt or stale: import, and write it afresh
+    from opentelemetry.sdk import version as module
+
+    version = str(module.__version__)
+    if cache_file is not None and _is_version(version):
+        from otel_cli_telemetry._disk import state
+
+        file = os.path.abspath(str(module.__file__))
+        record: dict[str, object] = {"key": key, "version": version, "file": file}
+        try:
+            record["mtime_ns"] = os.stat(file).st_mtime_ns
+            state.write_json(cache_file, record)
+        except (OSError, ValueError):
+            pass  # the next command imports again; nothing else depends on the cache
+    return version
+
+
+_VERSION_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.+-_!")
+
+
+def _is_version(value: object) -> bool:
+    """A version string as packaging writes them (``1.38.0``, ``1.39.0.dev0+local``):
+    what the cache may hand to a span, nothing else."""
+    return isinstance(value, str) and 0 < len(value) <= 64 and set(value) <= _VERSION_CHARS
 
 
 def ci_provider(env: Mapping[str, str]) -> str | None:

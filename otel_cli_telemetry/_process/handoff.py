@@ -92,6 +92,7 @@ class Handoff:
         opts = self.options
         install_id: str | None
         principal: str | None = None
+        cache: str | None = None  # sdk.json: written only where the command may write
         try:
             if opts.debug or opts.capture is not None:
                 # Debug and capture write nothing: show the id if one exists.
@@ -106,6 +107,7 @@ class Handoff:
                 current = identity.read(opts.paths)
                 install_id = current.installation_id
                 principal = current.linked_principal_id
+                cache = opts.paths.sdk_file
         except (OSError, ValueError, TimeoutError):
             self.counters.count("installation_id_unavailable")
             install_id = None
@@ -115,7 +117,7 @@ class Handoff:
                 opts.service_version,
                 install_id,
                 opts.env,
-                attributes.sdk_version(),
+                attributes.sdk_version(cache),
             )
         )
         if principal and opts.identity_linking:
