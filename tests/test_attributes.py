@@ -126,6 +126,22 @@ def test_sdk_version_is_imported_once_then_read_from_the_cache(tmp_path: Path) -
     assert _probe(cache) == [__version__, "False"]
 
 
+def test_the_cache_serves_every_entry_point_of_the_app(tmp_path: Path) -> None:
+    """A script elsewhere (another ``sys.path[0]``) reads what ``python -c`` cached."""
+    from opentelemetry.sdk.version import __version__
+
+    cache = tmp_path / "sdk.json"
+    assert _probe(cache) == [__version__, "True"]
+    script = tmp_path / "bin" / "app.py"
+    script.parent.mkdir()
+    script.write_text(_SDK_PROBE)
+    done = subprocess.run(
+        [sys.executable, str(script), str(cache)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert done.stdout.split() == [__version__, "False"]
+
+
 def _cached(tmp_path: Path) -> tuple[Path, dict[str, object]]:
     cache = tmp_path / "sdk.json"
     _probe(cache)  # in a subprocess, as the probes below: the same sys.path

@@ -195,10 +195,13 @@ def sdk_version(cache_file: str | None = None) -> str:
 
     Knowing it costs three module imports (a third of a millisecond); with ``cache_file``
     (``sdk.json`` in the state dir) that is paid once: the version is kept with the file it
-    came from, that file's modification time, and the interpreter and module path that
-    found it. Any of them changing (an upgrade, another virtual environment) imports again.
+    came from, that file's modification time, and the interpreter and module path (the
+    entry point's directory aside) that found it. Any of them changing (an upgrade,
+    another virtual environment) imports again.
     """
-    key = [sys.executable, os.pathsep.join(sys.path)]
+    # Not sys.path[0], the entry point's directory: a console script and ``python -m`` of
+    # the same app would otherwise overwrite each other's cache on every command.
+    key = [sys.executable, os.pathsep.join(sys.path[1:])]
     if cache_file is not None:
         from otel_cli_telemetry._disk import state
 
