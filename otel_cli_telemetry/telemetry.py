@@ -155,7 +155,7 @@ class Telemetry:
         # The environment first: an opt-out there resolves no path and imports nothing more.
         decision = consent_mod.from_env(env, env_prefix=self.env_prefix, explicit=self._enabled)
         if decision is None or decision.enabled:
-            # Then the machine policy (one failed open() when there is none), then the
+            # Then the machine policy (one failed lstat() when there is none), then the
             # persisted choice, within what the policy allows.
             cap = consent_mod.from_policy(env, self.service_name)
             if cap is not None and not cap.enabled:
@@ -434,7 +434,7 @@ class Telemetry:
     def _policy_summary(self) -> str:
         from otel_cli_telemetry._disk import policy
 
-        where = policy.path(self.env)
+        where = config.policy_path(self.env)
         found = policy.load(where)
         if found is None:
             return f"none ({where} does not exist)"

@@ -13,7 +13,7 @@ import pytest
 
 from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import delivery, policy, spool
-from otel_cli_telemetry._process import consent
+from otel_cli_telemetry._process import config, consent
 from tests.collector import OtlpReceiver
 from tests.conftest import ROOT
 from tests.test_modes import block_exporter, queue_commands, run_child, unblock
@@ -41,15 +41,15 @@ def app(home: Path, policy_file: Path, **env: str) -> Telemetry:
 )
 def test_default_path_per_platform(platform: str, expected: str) -> None:
     """The system-wide place on each platform (``%ProgramData%`` on Windows)."""
-    assert policy.default_path({"PROGRAMDATA": "D:\\Data"}, platform) == expected
+    assert config.policy_default_path({"PROGRAMDATA": "D:\\Data"}, platform) == expected
 
 
 def test_one_variable_overrides_the_path(tmp_path: Path) -> None:
     """``OTEL_CLI_TELEMETRY_POLICY`` names another file; without it, the platform's."""
-    assert policy.path({"OTEL_CLI_TELEMETRY_POLICY": str(tmp_path / "p.toml")}) == str(
+    assert config.policy_path({"OTEL_CLI_TELEMETRY_POLICY": str(tmp_path / "p.toml")}) == str(
         tmp_path / "p.toml"
     )
-    assert policy.path({}) == policy.default_path({})
+    assert config.policy_path({}) == config.policy_default_path({})
 
 
 def test_forces_off_for_all_apps(tmp_path: Path, home: Path) -> None:
@@ -178,16 +178,30 @@ opened = []
 sys.addaudithook(lambda e, a: opened.append(a[0]) if e == "open" and a and a[0] == path else None)
 from otel_cli_telemetry import Telemetry
 decision = Telemetry("demo", home=os.environ["HOME_DIR"]).consent()
-print(repr({"opens": len(opened), "mode": decision.mode}))
+loaded = "otel_cli_telemetry._disk.policy" in sys.modules
+print(repr({"opens": len(opened), "mode": decision.mode, "reader loaded": loaded}))
 """
 
 
-def test_no_policy_costs_one_failed_open(tmp_path: Path) -> None:
-    """Without a policy file, deciding consent opens its path exactly once."""
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, {"opens": 0, "mode": "on", "reader loaded": False}),
+        ('telemetry = "local"\n', {"opens": 1, "mode": "local", "reader loaded": True}),
+    ],
+)
+def test_no_policy_costs_one_failed_lstat(
+    tmp_path: Path, content: str | None, expected: dict[str, object]
+) -> None:
+    """Without a policy file, deciding consent opens nothing and loads no policy reader
+    (one ``lstat`` says there is none); with one, it is opened once and honoured."""
+    policy_file = tmp_path / "policy.toml"
+    if content is not None:
+        write_policy(policy_file, content)
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(ROOT),
-        "OTEL_CLI_TELEMETRY_POLICY": str(tmp_path / "none.toml"),
+        "OTEL_CLI_TELEMETRY_POLICY": str(policy_file),
         "HOME_DIR": str(tmp_path / "home"),
     }
     proc = subprocess.run(
@@ -195,7 +209,7 @@ def test_no_policy_costs_one_failed_open(tmp_path: Path) -> None:
         timeout=60, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert ast.literal_eval(proc.stdout.strip()) == {"opens": 1, "mode": "on"}
+    assert ast.literal_eval(proc.stdout.strip()) == expected
 
 
 def test_child_honours_a_policy_installed_after_queueing(tmp_path: Path, home: Path) -> None:

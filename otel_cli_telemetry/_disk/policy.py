@@ -20,7 +20,8 @@ size-capped) but may belong to root: it must belong to root or to the user runni
 app, be writable by nobody else, and every directory above it too (``fs.check_ancestors``);
 a link in its place is followed only if root or the user owns it and its target passes the
 same checks. A file that exists but fails a check, or that does not parse, turns telemetry
-**off** (fail closed), and ``status`` says why. No file costs one failed ``open()``.
+**off** (fail closed), and ``status`` says why. No file costs the command one failed
+``lstat()`` (``consent.from_policy``), and this module is not even loaded.
 
 Read on the usage path when no opt-out decided: stdlib ``os`` only, string annotations.
 """
@@ -28,16 +29,10 @@ Read on the usage path when no opt-out decided: stdlib ``os`` only, string annot
 import os
 import sys
 
-from otel_cli_telemetry._process import config
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from otel_cli_telemetry._disk.fs import StrPath
 
-APP_DIR = "otel-cli-telemetry"
-FILE_NAME = "policy.toml"
 MAX_BYTES = 64 * 1024
 #: The values a policy line may take (``on``: no limit).
 VALUES = ("on", "local", "off")
@@ -52,22 +47,6 @@ _FLAGS = (
 
 class PolicyError(ValueError):
     """The policy file exists but cannot be trusted or parsed: telemetry is off."""
-
-
-def default_path(env: "Mapping[str, str]", platform: str | None = None) -> str:
-    """The platform's policy file (``platform`` defaults to ``sys.platform``)."""
-    name = platform if platform is not None else sys.platform
-    if name == "darwin":
-        return f"/Library/Application Support/{APP_DIR}/{FILE_NAME}"
-    if name == "win32":
-        base = env.get("PROGRAMDATA") or env.get("ProgramData") or "C:\\ProgramData"
-        return f"{base.rstrip(chr(92))}\\{APP_DIR}\\{FILE_NAME}"
-    return f"/etc/{APP_DIR}/{FILE_NAME}"
-
-
-def path(env: "Mapping[str, str]") -> str:
-    """The policy file this process honours: ``OTEL_CLI_TELEMETRY_POLICY`` or the default."""
-    return config.get(env, config.POLICY_FILE) or default_path(env)
 
 
 class MachinePolicy:
@@ -100,7 +79,7 @@ class MachinePolicy:
 
 
 def load(file: "StrPath") -> "MachinePolicy | None":
-    """The policy at ``file``; None when there is none (one failed ``open()``)."""
+    """The policy at ``file``; None when there is none."""
     name = os.fspath(file)
     try:
         data = _read_trusted(name)

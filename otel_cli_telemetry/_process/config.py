@@ -472,3 +472,25 @@ def propagators_from_env(env: "Mapping[str, str]") -> "tuple[str, ...]":
         if name not in ("tracecontext", "baggage"):
             warn_once(OTEL_PROPAGATORS, f"propagator {name!r} not supported, ignored")
     return tuple(n for n in ("tracecontext", "baggage") if n in names)
+
+
+# --- where the machine policy lives (``_disk.policy`` reads it) ---------------------------
+
+POLICY_APP_DIR = "otel-cli-telemetry"
+POLICY_FILE_NAME = "policy.toml"
+
+
+def policy_default_path(env: "Mapping[str, str]", platform: "str | None" = None) -> str:
+    """The platform's policy file (``platform`` defaults to ``sys.platform``)."""
+    name = platform if platform is not None else sys.platform
+    if name == "darwin":
+        return f"/Library/Application Support/{POLICY_APP_DIR}/{POLICY_FILE_NAME}"
+    if name == "win32":
+        base = env.get("PROGRAMDATA") or env.get("ProgramData") or "C:\\ProgramData"
+        return f"{base.rstrip(chr(92))}\\{POLICY_APP_DIR}\\{POLICY_FILE_NAME}"
+    return f"/etc/{POLICY_APP_DIR}/{POLICY_FILE_NAME}"
+
+
+def policy_path(env: "Mapping[str, str]") -> str:
+    """The policy file this process honours: ``OTEL_CLI_TELEMETRY_POLICY`` or the default."""
+    return get(env, POLICY_FILE) or policy_default_path(env)

@@ -3,13 +3,15 @@
 Runs before any OpenTelemetry import, file write or process start: when the answer is
 "off", nothing else happens at all. The environment is read first (``from_env``); only when
 no variable opted out is the machine policy looked for (``from_policy``: one failed
-``open()`` when there is none) and the config file read (``from_config``), so an opt-out
+``lstat()`` when there is none) and the config file read (``from_config``), so an opt-out
 imports nothing beyond the package's light entry (hence string annotations, no
 ``from __future__``, and ``state`` / ``policy`` imported where a file is read).
 
 Three modes: ``on`` (record and send), ``local`` (record to the local file sink only, send
 nothing) and ``off`` (nothing happens).
 """
+
+import os
 
 from otel_cli_telemetry._process import config
 from otel_cli_telemetry._record import Record
@@ -175,9 +177,16 @@ def from_env(
 def from_policy(env: "Mapping[str, str]", service_name: str | None) -> Decision | None:
     """Rule 3 of ``resolve``: what the machine policy allows this app at most, as a
     decision (off, or local), or None when no policy limits it."""
+    file = config.policy_path(env)
+    try:
+        os.lstat(file)  # most machines have none: then the policy reader is never loaded
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError):
+        pass  # unreadable or a strange name: ``load`` says why, and that means off
     from otel_cli_telemetry._disk import policy
 
-    found = policy.load(policy.path(env))
+    found = policy.load(file)
     if found is None:
         return None
     mode, why = found.mode_for(service_name)
