@@ -29,14 +29,13 @@ def _context_vars() -> "tuple[ContextVar[tuple[int, ...]], ContextVar[Capture | 
     target, made on first use (``setdefault``: two threads racing keep the same pair)."""
     namespace = globals()
     if "_capture" not in namespace:
-        import contextvars
+        try:  # ``contextvars`` only re-exports the C module: one module less to load
+            from _contextvars import ContextVar
+        except ImportError:  # pragma: no cover - another Python
+            from contextvars import ContextVar
 
-        namespace.setdefault(
-            "_active", contextvars.ContextVar("otel_cli_telemetry_active", default=())
-        )
-        namespace.setdefault(
-            "_capture", contextvars.ContextVar("otel_cli_telemetry_capture", default=None)
-        )
+        namespace.setdefault("_active", ContextVar("otel_cli_telemetry_active", default=()))
+        namespace.setdefault("_capture", ContextVar("otel_cli_telemetry_capture", default=None))
     return namespace["_active"], namespace["_capture"]
 
 
