@@ -5,8 +5,6 @@ machine behind a firewall makes a bounded number of connection attempts however 
 commands run, and a server's ``Retry-After`` is honoured across runs.
 """
 
-from __future__ import annotations
-
 import os
 import time
 
@@ -47,13 +45,13 @@ class DeliveryState:
         #: The exporter child's last crash: exception class and step, never a payload.
         self.exporter_failure: dict[str, Any] | None = None
 
-    def add_drops(self, drops: Mapping[str, int]) -> None:
+    def add_drops(self, drops: "Mapping[str, int]") -> None:
         for reason, count in drops.items():
             if count > 0:
                 self.dropped[reason] = self.dropped.get(reason, 0) + count
                 self.unreported[reason] = self.unreported.get(reason, 0) + count
 
-    def mark_reported(self, reported: Mapping[str, int]) -> None:
+    def mark_reported(self, reported: "Mapping[str, int]") -> None:
         for reason, count in reported.items():
             left = self.unreported.get(reason, 0) - count
             if left > 0:
@@ -64,7 +62,7 @@ class DeliveryState:
     def in_backoff(self, now: float | None = None) -> bool:
         return (now if now is not None else time.time()) < self.next_attempt_at
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> "dict[str, Any]":
         return {
             "failures": self.failures,
             "next_attempt_at": self.next_attempt_at,
@@ -79,7 +77,7 @@ class DeliveryState:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> DeliveryState:
+    def from_json(cls, data: "Mapping[str, Any]") -> "DeliveryState":
         result = cls()
         failures = data.get("failures")
         if isinstance(failures, int) and failures >= 0:
@@ -117,7 +115,7 @@ def _counts(value: object) -> dict[str, int]:
     }
 
 
-def load(path: StrPath) -> DeliveryState:
+def load(path: "StrPath") -> "DeliveryState":
     """The shared state; a missing or corrupt file reads as a fresh start."""
     try:
         data = state.read_json(path)
@@ -136,11 +134,11 @@ _unwritten: dict[str, dict[str, int]] = {}
 TALLY_PREFIX = "lost~"
 
 
-def _stem(path: StrPath) -> str:
+def _stem(path: "StrPath") -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def _tallies(path: StrPath) -> list[tuple[str, str]]:
+def _tallies(path: "StrPath") -> list[tuple[str, str]]:
     """(file name, reason) of the loss tallies waiting for ``path``."""
     head = f"{TALLY_PREFIX}{_stem(path)}~"
     found: list[tuple[str, str]] = []
@@ -156,7 +154,7 @@ def _tallies(path: StrPath) -> list[tuple[str, str]]:
     return found
 
 
-def update(path: StrPath, lock_path: StrPath, change: Any) -> DeliveryState:
+def update(path: "StrPath", lock_path: "StrPath", change: "Any") -> "DeliveryState":
     """Read-modify-write ``delivery.json`` under the state lock. ``change(state)`` mutates.
 
     Losses recorded earlier that could not be written then are folded in on the way.
@@ -183,7 +181,7 @@ def update(path: StrPath, lock_path: StrPath, change: Any) -> DeliveryState:
         return current
 
 
-def update_quietly(path: StrPath, lock_path: StrPath, change: Any) -> bool:
+def update_quietly(path: "StrPath", lock_path: "StrPath", change: "Any") -> bool:
     """``update``, best effort: bookkeeping must never raise (a full disk, a stuck lock,
     a corrupt lock file); the spool itself is the source of truth. True if written."""
     try:
@@ -193,7 +191,7 @@ def update_quietly(path: StrPath, lock_path: StrPath, change: Any) -> bool:
     return True
 
 
-def _keep_in_memory(path: StrPath, drops: Mapping[str, int]) -> None:
+def _keep_in_memory(path: "StrPath", drops: "Mapping[str, int]") -> None:
     mine = _unwritten.setdefault(str(path), {})
     for reason, count in drops.items():
         mine[reason] = mine.get(reason, 0) + count
@@ -204,7 +202,7 @@ def _safe_reason(reason: str) -> str:
 
 
 def record_drops(
-    path: StrPath, lock_path: StrPath, drops: Mapping[str, int], *, takeovers: int = 0
+    path: "StrPath", lock_path: "StrPath", drops: "Mapping[str, int]", *, takeovers: int = 0
 ) -> None:
     """Count lost traces by reason. Never loses the count silently: if ``delivery.json``
     cannot be written now, the losses wait in memory and as empty tally files."""
@@ -212,7 +210,7 @@ def record_drops(
     if not drops and not takeovers:
         return
 
-    def change(s: DeliveryState) -> None:
+    def change(s: "DeliveryState") -> None:
         s.add_drops(drops)
         s.takeovers += takeovers
 
@@ -236,12 +234,12 @@ def record_drops(
                 del mine[reason]
 
 
-def record_failure(path: StrPath, lock_path: StrPath, error: BaseException, step: str) -> None:
+def record_failure(path: "StrPath", lock_path: "StrPath", error: BaseException, step: str) -> None:
     """The exporter child's crash, for ``status``: the exception class and the step only
     (its message could quote a payload or a header)."""
     failure = {"type": error.__class__.__name__, "step": step, "at": int(time.time())}
 
-    def change(s: DeliveryState) -> None:
+    def change(s: "DeliveryState") -> None:
         s.exporter_failure = failure
 
     update_quietly(path, lock_path, change)
@@ -252,7 +250,7 @@ def backoff_delay(
     *,
     initial: float = INITIAL_BACKOFF_S,
     cap: float = MAX_BACKOFF_S,
-    rng: random.Random | None = None,
+    rng: "random.Random | None" = None,
 ) -> float:
     """Exponential back-off with jitter: a delay in ``[d/2, d]``, ``d = initial * 2^(n-1)``."""
     exponent = max(failures - 1, 0)

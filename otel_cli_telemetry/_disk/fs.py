@@ -19,8 +19,6 @@ Windows has no ``O_NOFOLLOW``, owners or mode bits in this sense: there the chec
 to "not a link, a directory where a directory is expected, a regular file where a file is".
 """
 
-from __future__ import annotations
-
 import errno
 import os
 import stat
@@ -62,7 +60,7 @@ class suppress:
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
-        tb: TracebackType | None,
+        tb: "TracebackType | None",
     ) -> bool:
         return exc_type is not None and issubclass(exc_type, self._exceptions)
 
@@ -93,7 +91,7 @@ def _user_home() -> str | None:
     return os.path.realpath(home) if home else None
 
 
-def _check_ancestor(path: str, st: os.stat_result, uid: int) -> None:
+def _check_ancestor(path: str, st: "os.stat_result", uid: int) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise UnsafeHomeError(f"{path} is not a directory")
     if st.st_uid not in (0, uid):
@@ -113,7 +111,7 @@ def _split(path: str) -> list[str]:
     return [drive + os.sep, *names]
 
 
-def check_ancestors(path: StrPath) -> None:
+def check_ancestors(path: "StrPath") -> None:
     """Raise UnsafeHomeError unless nobody but root and us can swap ``path``'s parents.
 
     Stops at the first missing directory: what is missing, we create (0700).
@@ -163,7 +161,7 @@ def check_ancestors(path: StrPath) -> None:
         current = candidate
 
 
-def check_own_dir(path: StrPath) -> bool:
+def check_own_dir(path: "StrPath") -> bool:
     """True if ``path`` is a directory of ours that only we can write; False if missing.
 
     Raises UnsafeHomeError if it is a link, not a directory, another user's, or writable
@@ -185,7 +183,7 @@ def check_own_dir(path: StrPath) -> bool:
     return True
 
 
-def check_home(path: StrPath) -> bool:
+def check_home(path: "StrPath") -> bool:
     """The whole check of a state dir: absolute, its chain safe, itself ours.
 
     True if it exists, False if it does not yet (its existing parents are safe).
@@ -196,7 +194,7 @@ def check_home(path: StrPath) -> bool:
     return check_own_dir(path)
 
 
-def ensure_home(path: StrPath) -> StrPath:
+def ensure_home(path: "StrPath") -> "StrPath":
     """``check_home``, creating what is missing one directory at a time, each 0700."""
     if check_home(path):
         return path
@@ -218,7 +216,7 @@ def ensure_home(path: StrPath) -> StrPath:
     return path
 
 
-def ensure_subdir(path: StrPath) -> StrPath:
+def ensure_subdir(path: "StrPath") -> "StrPath":
     """A directory directly inside an already checked state dir (``spool/``...).
 
     Anything else in its place (a link, a file, a FIFO, another user's directory) is moved
@@ -236,7 +234,7 @@ def ensure_subdir(path: StrPath) -> StrPath:
     raise UnsafeHomeError(f"{path} keeps being replaced")
 
 
-def subdir_if_safe(path: StrPath) -> bool:
+def subdir_if_safe(path: "StrPath") -> bool:
     """True if ``path`` is a directory of ours to list; a link or other impostor is moved
     aside (so it is never followed) and False returned, as for a missing directory."""
     try:
@@ -246,7 +244,7 @@ def subdir_if_safe(path: StrPath) -> bool:
         return False
 
 
-def move_aside(path: StrPath) -> None:
+def move_aside(path: "StrPath") -> None:
     """Take an impostor out of the way without following it: a link or non-directory is
     unlinked; a directory is renamed to a hidden name (we never delete what we did not
     make)."""
@@ -263,7 +261,7 @@ def move_aside(path: StrPath) -> None:
             os.unlink(path)
 
 
-def open_regular(path: StrPath, flags: int, mode: int = 0o600) -> int:
+def open_regular(path: "StrPath", flags: int, mode: int = 0o600) -> int:
     """``os.open`` that never follows a link or blocks, and returns only a regular file of
     ours (opened for writing: with no other hard link, so a write lands nowhere else).
     Raises NotRegularFile for anything else, FileNotFoundError if missing."""
@@ -290,7 +288,7 @@ def open_regular(path: StrPath, flags: int, mode: int = 0o600) -> int:
     return fd
 
 
-def read_bytes(path: StrPath, max_bytes: int) -> bytes:
+def read_bytes(path: "StrPath", max_bytes: int) -> bytes:
     """At most ``max_bytes`` of a regular file of ours; ValueError past the cap or for
     anything that is not such a file; FileNotFoundError if missing."""
     fd = open_regular(path, os.O_RDONLY)
@@ -301,7 +299,7 @@ def read_bytes(path: StrPath, max_bytes: int) -> bytes:
     return data
 
 
-def scan_names(directory: StrPath) -> list[str]:
+def scan_names(directory: "StrPath") -> list[str]:
     """Names in a directory of ours (checked first; an impostor is moved aside)."""
     if not subdir_if_safe(directory):
         return []

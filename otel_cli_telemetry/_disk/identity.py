@@ -9,8 +9,6 @@ number of CLI processes can log in, log out and send at once: the file is always
 JSON and each process sees one consistent (installation id, principal) pair.
 """
 
-from __future__ import annotations
-
 import time
 
 from otel_cli_telemetry._disk import state
@@ -46,7 +44,7 @@ def _valid_uuid(value: object) -> bool:
     return [len(p) for p in parts] == [8, 4, 4, 4, 12] and set("".join(parts)) <= _HEX
 
 
-def _load_locked(paths: state.Paths) -> dict[str, Any]:
+def _load_locked(paths: "state.Paths") -> "dict[str, Any]":
     try:
         data = state.read_json(paths.state_file) or {}
     except ValueError:
@@ -59,11 +57,11 @@ def _load_locked(paths: state.Paths) -> dict[str, Any]:
     return data
 
 
-def _snapshot(data: dict[str, Any]) -> Identity:
+def _snapshot(data: "dict[str, Any]") -> "Identity":
     return Identity(str(data["installation_id"]), data.get("linked_principal_id") or None)
 
 
-def read(paths: state.Paths) -> Identity:
+def read(paths: "state.Paths") -> "Identity":
     """The current identity (minting the installation id on first use)."""
     try:
         data = state.read_json(paths.state_file)
@@ -84,10 +82,10 @@ def read(paths: state.Paths) -> Identity:
 
 
 def link(
-    paths: state.Paths,
+    paths: "state.Paths",
     principal_id: str,
     *,
-    on_alias: Callable[[str, str], None] | None = None,
+    on_alias: "Callable[[str, str], None] | None" = None,
 ) -> bool:
     """Link the installation to ``principal_id``; False if it already was (idempotent).
 
@@ -113,7 +111,7 @@ def link(
         return True
 
 
-def unlink(paths: state.Paths) -> Identity:
+def unlink(paths: "state.Paths") -> "Identity":
     """Log out: forget the principal and rotate the anonymous id, so the next person on
     this machine is not merged with the last."""
     from otel_cli_telemetry._disk import locks  # only when writing

@@ -27,8 +27,6 @@ A marker that is not a regular file of ours (a directory, a link, a FIFO) is an 
 it is moved aside and the claim goes on.
 """
 
-from __future__ import annotations
-
 import os
 import time
 
@@ -50,11 +48,11 @@ PROBE_WAIT_S = 0.5
 OVERDUE_GRACE_S = 5.0
 
 
-def marker_path(paths: state.Paths) -> str:
+def marker_path(paths: "state.Paths") -> str:
     return os.path.join(paths.home, MARKER)
 
 
-def _create_exclusive(path: StrPath) -> bool:
+def _create_exclusive(path: "StrPath") -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _fs.NOFOLLOW | _fs.CLOEXEC, 0o600)
     except FileExistsError:
@@ -66,13 +64,13 @@ def _create_exclusive(path: StrPath) -> bool:
 _MARKER_KEYS = ("pid", "started", "deadline", "boot", "pidns", "ticks")
 
 
-def read_marker(path: StrPath) -> dict[str, float | str]:
+def read_marker(path: "StrPath") -> dict[str, float | str]:
     """What the child wrote into the marker: ``pid``, ``started``, ``deadline`` and, on
     Linux, who it is (``boot``, ``pidns``, ``ticks``); {} if unreadable."""
     return _parse_marker(_read_marker(path)[0])
 
 
-def _read_marker(path: StrPath) -> tuple[bytes, int | None]:
+def _read_marker(path: "StrPath") -> tuple[bytes, int | None]:
     """The marker's bytes and inode, read through one descriptor."""
     try:
         fd = _fs.open_regular(path, os.O_RDONLY)
@@ -151,7 +149,7 @@ def _holds_flock(pid: int, inode: int) -> bool:
     return False
 
 
-def overdue_pid(path: StrPath, *, now: float | None = None) -> int | None:
+def overdue_pid(path: "StrPath", *, now: float | None = None) -> int | None:
     """The pid of a child that holds the marker past its deadline plus the grace period,
     when it can be proven to be that child; None otherwise (then nobody is ended).
 
@@ -177,7 +175,7 @@ def overdue_pid(path: StrPath, *, now: float | None = None) -> int | None:
     return pid if _holds_flock(pid, inode) else None
 
 
-def _is_impostor(path: StrPath) -> bool:
+def _is_impostor(path: "StrPath") -> bool:
     try:
         os.close(_fs.open_regular(path, os.O_RDONLY))
     except _fs.NotRegularFile:
@@ -187,7 +185,7 @@ def _is_impostor(path: StrPath) -> bool:
     return False
 
 
-def is_stale(path: StrPath, *, now: float | None = None) -> bool:
+def is_stale(path: "StrPath", *, now: float | None = None) -> bool:
     """True if the marker exists but no live child stands behind it."""
     try:
         st = os.lstat(path)
@@ -214,7 +212,7 @@ def _end(pid: int) -> bool:
     return True
 
 
-def claim(paths: state.Paths, *, now: float | None = None) -> bool:
+def claim(paths: "state.Paths", *, now: float | None = None) -> bool:
     """Claim the right to start an exporter child. False if one exists or is starting.
 
     A stopped child past its deadline is ended and replaced (see the module docstring).
@@ -235,7 +233,7 @@ def claim(paths: state.Paths, *, now: float | None = None) -> bool:
     return False
 
 
-def release_claim(paths: state.Paths) -> None:
+def release_claim(paths: "state.Paths") -> None:
     """Give back a claim whose child could not be started."""
     with _fs.suppress(FileNotFoundError):
         os.unlink(marker_path(paths))
@@ -244,7 +242,7 @@ def release_claim(paths: state.Paths) -> None:
 class ChildMarker:
     """The child's side: hold the marker's lock while alive, with our pid in it."""
 
-    def __init__(self, paths: state.Paths, *, deadline_s: float = 10.0) -> None:
+    def __init__(self, paths: "state.Paths", *, deadline_s: float = 10.0) -> None:
         self.path = marker_path(paths)
         from otel_cli_telemetry._disk import locks
 

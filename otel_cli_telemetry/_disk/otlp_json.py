@@ -6,8 +6,6 @@ follows the OTLP/JSON rules: lowerCamelCase keys, trace and span ids as hex, enu
 integers, 64-bit integers as decimal strings.
 """
 
-from __future__ import annotations
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -31,7 +29,7 @@ class Unencodable(ValueError):
     wire, a type the SDK let through): the attribute holding it is dropped, and counted."""
 
 
-def any_value(value: object, *, finite_only: bool = False) -> JsonObject:
+def any_value(value: object, *, finite_only: bool = False) -> "JsonObject":
     """One OTLP ``AnyValue``; raises Unencodable for what the protobuf conversion (or, with
     ``finite_only``, an OTLP/JSON receiver) would reject."""
     if isinstance(value, bool):
@@ -68,8 +66,8 @@ def any_value(value: object, *, finite_only: bool = False) -> JsonObject:
 
 
 def _key_values(
-    attributes: Mapping[str, object] | None, finite_only: bool
-) -> tuple[list[JsonObject], int]:
+    attributes: "Mapping[str, object] | None", finite_only: bool
+) -> "tuple[list[JsonObject], int]":
     out: list[JsonObject] = []
     dropped = 0
     for key, value in (attributes or {}).items():
@@ -80,7 +78,7 @@ def _key_values(
     return out, dropped
 
 
-def key_values(attributes: Mapping[str, object] | None) -> list[JsonObject]:
+def key_values(attributes: "Mapping[str, object] | None") -> "list[JsonObject]":
     """Attributes as OTLP ``KeyValue`` objects, dropping what cannot be encoded."""
     return _key_values(attributes, False)[0]
 
@@ -94,12 +92,12 @@ class Encoder:
         self.finite_only = finite_only
         self.dropped_values = 0
 
-    def attributes(self, values: Mapping[str, object] | None) -> tuple[list[JsonObject], int]:
+    def attributes(self, values: "Mapping[str, object] | None") -> "tuple[list[JsonObject], int]":
         encoded, dropped = _key_values(values, self.finite_only)
         self.dropped_values += dropped
         return encoded, dropped
 
-    def span(self, span: ReadableSpan) -> JsonObject:
+    def span(self, span: "ReadableSpan") -> "JsonObject":
         ctx = span.context
         assert ctx is not None  # every SDK span has one
         attrs, bad = self.attributes(span.attributes)
@@ -141,7 +139,7 @@ class Encoder:
         out["status"] = status
         return out
 
-    def _event(self, event: Any) -> JsonObject:
+    def _event(self, event: "Any") -> "JsonObject":
         attrs, bad = self.attributes(event.attributes)
         out: JsonObject = {"timeUnixNano": str(event.timestamp), "name": event.name}
         out["attributes"] = attrs
@@ -150,7 +148,7 @@ class Encoder:
             out["droppedAttributesCount"] = dropped
         return out
 
-    def _link(self, link: Any) -> JsonObject:
+    def _link(self, link: "Any") -> "JsonObject":
         attrs, bad = self.attributes(link.attributes)
         ctx = link.context
         out: JsonObject = {
@@ -169,7 +167,7 @@ class Encoder:
             out["droppedAttributesCount"] = dropped
         return out
 
-    def encode(self, spans: Sequence[ReadableSpan]) -> JsonObject:
+    def encode(self, spans: "Sequence[ReadableSpan]") -> "JsonObject":
         """Group spans by resource and scope into one request."""
         by_resource: dict[object, tuple[Any, dict[object, tuple[Any, list[JsonObject]]]]] = {}
         for span in spans:
@@ -203,7 +201,7 @@ class Encoder:
             resource_spans.append(entry)
         return {"resourceSpans": resource_spans}
 
-    def _scope_spans(self, scope: Any, spans: list[JsonObject]) -> JsonObject:
+    def _scope_spans(self, scope: "Any", spans: "list[JsonObject]") -> "JsonObject":
         encoded: JsonObject = {
             "name": scope.name if scope else "",
             "version": (scope.version or "") if scope else "",
@@ -220,7 +218,7 @@ class Encoder:
         return out
 
 
-def _attributes_key(holder: Any) -> object:
+def _attributes_key(holder: "Any") -> object:
     attrs = getattr(holder, "attributes", None) or {}
     try:
         return tuple(sorted((str(k), repr(v)) for k, v in attrs.items()))
@@ -228,6 +226,6 @@ def _attributes_key(holder: Any) -> object:
         return id(holder)
 
 
-def encode(spans: Sequence[ReadableSpan], *, finite_only: bool = False) -> JsonObject:
+def encode(spans: "Sequence[ReadableSpan]", *, finite_only: bool = False) -> "JsonObject":
     """Group spans by resource and scope into one request (unencodable values dropped)."""
     return Encoder(finite_only=finite_only).encode(spans)

@@ -6,8 +6,6 @@ directory; they are parsed as JSON data only. A file that cannot be parsed is mo
 ``quarantine/`` so it never blocks the rest.
 """
 
-from __future__ import annotations
-
 import os
 import time
 
@@ -46,13 +44,13 @@ class Entry(Record):
         return os.path.basename(self.path)
 
 
-def ensure(spool_dir: StrPath) -> StrPath:
+def ensure(spool_dir: "StrPath") -> "StrPath":
     """Check the state dir (where it is used, not once) and its ``spool*/`` directory."""
     state.ensure_dir(os.path.dirname(os.fspath(spool_dir)))
     return _fs.ensure_subdir(spool_dir)
 
 
-def write(spool_dir: StrPath, payload: bytes) -> str:
+def write(spool_dir: "StrPath", payload: bytes) -> str:
     """Add one trace to the spool; raises OSError (disk full, unwritable, an unsafe state
     dir) to the caller. The caller then calls ``enforce_caps``: caps hold even while no
     exporter runs (backing off, or one stopped)."""
@@ -65,7 +63,7 @@ def write(spool_dir: StrPath, payload: bytes) -> str:
     return path
 
 
-def link(path: StrPath, spool_dir: StrPath) -> str:
+def link(path: "StrPath", spool_dir: "StrPath") -> str:
     """Queue an already spooled trace for another destination (hard link, copy if not)."""
     _fs.ensure_subdir(spool_dir)
     target = os.path.join(spool_dir, os.path.basename(path))
@@ -78,7 +76,7 @@ def link(path: StrPath, spool_dir: StrPath) -> str:
     return target
 
 
-def entries(spool_dir: StrPath) -> list[Entry]:
+def entries(spool_dir: "StrPath") -> "list[Entry]":
     """Spooled traces, oldest first. Temporary files of writers in progress are skipped.
 
     A ``spool*/`` that is not a directory of ours (a link to the user's files, say) is
@@ -111,7 +109,7 @@ def _created_ns(name: str, fallback: int) -> int:
     return int(head) if head.isdigit() else fallback
 
 
-def read(entry: Entry) -> dict[str, Any]:
+def read(entry: "Entry") -> "dict[str, Any]":
     """Parse one spooled trace; ValueError if it is not a well-formed OTLP JSON request."""
     if entry.size > MAX_FILE_BYTES:
         raise ValueError("spool file too large")
@@ -122,11 +120,11 @@ def read(entry: Entry) -> dict[str, Any]:
     return data
 
 
-def _check_shape(request: dict[str, Any]) -> None:
+def _check_shape(request: "dict[str, Any]") -> None:
     """ValueError unless ``request`` has the OTLP/JSON shape every reader relies on:
     lists of objects down to the spans, and attributes as key/value objects."""
 
-    def objects(value: object, what: str) -> list[dict[str, Any]]:
+    def objects(value: object, what: str) -> "list[dict[str, Any]]":
         if value is None:
             return []
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -146,7 +144,7 @@ def _check_shape(request: dict[str, Any]) -> None:
         raise ValueError("no resourceSpans list")
 
 
-def remove(entry: Entry) -> bool:
+def remove(entry: "Entry") -> bool:
     """Delete a spooled trace; False if it could not be deleted (it may be sent again)."""
     try:
         os.unlink(entry.path)
@@ -157,7 +155,7 @@ def remove(entry: Entry) -> bool:
     return True
 
 
-def quarantine(entry: Entry, quarantine_dir: StrPath, *, keep: int = 20) -> None:
+def quarantine(entry: "Entry", quarantine_dir: "StrPath", *, keep: int = 20) -> None:
     """Move a bad file aside (kept for inspection, capped), never to be read again.
 
     ``os.replace`` moves the directory entry itself: a link is moved, not followed.
@@ -173,7 +171,7 @@ def quarantine(entry: Entry, quarantine_dir: StrPath, *, keep: int = 20) -> None
         _remove_any(os.path.join(quarantine_dir, old))
 
 
-def _remove_any(path: StrPath) -> None:
+def _remove_any(path: "StrPath") -> None:
     """Delete a quarantined entry without following it (a directory only where the
     platform's rmtree resists link attacks)."""
     import shutil
@@ -188,7 +186,7 @@ def _remove_any(path: StrPath) -> None:
 
 
 def enforce_caps(
-    spool_dir: StrPath,
+    spool_dir: "StrPath",
     *,
     max_files: int | None = None,
     max_bytes: int | None = None,
@@ -225,12 +223,14 @@ def enforce_caps(
     return {k: v for k, v in dropped.items() if v}
 
 
-def _remove_name(spool_dir: StrPath, name: str) -> None:
+def _remove_name(spool_dir: "StrPath", name: str) -> None:
     with _fs.suppress(FileNotFoundError):
         _remove_any(os.path.join(spool_dir, name))
 
 
-def iter_batches(items: list[Entry], *, max_bytes: int, max_items: int) -> Iterator[list[Entry]]:
+def iter_batches(
+    items: "list[Entry]", *, max_bytes: int, max_items: int
+) -> "Iterator[list[Entry]]":
     """Group entries, oldest first, into batches bounded by bytes and count."""
     batch: list[Entry] = []
     size = 0
@@ -244,7 +244,7 @@ def iter_batches(items: list[Entry], *, max_bytes: int, max_items: int) -> Itera
         yield batch
 
 
-def dumps(request: dict[str, Any]) -> bytes:
+def dumps(request: "dict[str, Any]") -> bytes:
     text = jsontext.dumps(request, ensure_ascii=False)
     # Lone surrogates (undecodable bytes smuggled into str) become "?", not a crash.
     return text.encode("utf-8", "replace")

@@ -16,8 +16,6 @@ read-modify-write cycles hold an advisory lock that the kernel drops when its ho
 dies, ``kill -9`` included, so a stale lock can always be taken over.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -58,14 +56,14 @@ class Paths(Record):
     __slots__ = ("home", "config_dir", "queue")
 
     def __init__(
-        self, home: str | os.PathLike[str], config_dir: str | os.PathLike[str], queue: str = ""
+        self, home: "str | os.PathLike[str]", config_dir: "str | os.PathLike[str]", queue: str = ""
     ) -> None:
         # Plain strings: pathlib costs a small CLI more than the rest of its telemetry.
         self.home = os.fspath(home)
         self.config_dir = os.fspath(config_dir)
         self.queue = queue
 
-    def for_queue(self, queue: str) -> Paths:
+    def for_queue(self, queue: str) -> "Paths":
         return Paths(home=self.home, config_dir=self.config_dir, queue=queue)
 
     def _queued(self, base: str, suffix: str = "") -> str:
@@ -116,9 +114,9 @@ class Paths(Record):
 def resolve_paths(
     app_name: str,
     env_prefix: str,
-    env: Mapping[str, str],
-    home: str | os.PathLike[str] | None = None,
-) -> Paths:
+    env: "Mapping[str, str]",
+    home: "str | os.PathLike[str] | None" = None,
+) -> "Paths":
     """``home=`` > ``{PREFIX}_TELEMETRY_HOME`` > platformdirs' user state and config dirs."""
     chosen = os.fspath(home) if home is not None else None
     if chosen is None:
@@ -132,7 +130,7 @@ def resolve_paths(
     return Paths(home=os.path.join(state_dir, "telemetry"), config_dir=config_dir)
 
 
-def user_dirs(app_name: str, env: Mapping[str, str]) -> tuple[str, str]:
+def user_dirs(app_name: str, env: "Mapping[str, str]") -> tuple[str, str]:
     """The user state and config directories of ``app_name``, as platformdirs gives them.
 
     On Linux and the BSDs that is the XDG rule, computed here (``$XDG_STATE_HOME`` or
@@ -154,7 +152,7 @@ def user_dirs(app_name: str, env: Mapping[str, str]) -> tuple[str, str]:
     )
 
 
-def _xdg_base(env: Mapping[str, str], variable: str, default: str) -> str:
+def _xdg_base(env: "Mapping[str, str]", variable: str, default: str) -> str:
     value = env.get(variable, "")
     if value.startswith("/"):
         return value
@@ -169,20 +167,20 @@ def _xdg_base(env: Mapping[str, str], variable: str, default: str) -> str:
     return os.path.join(home.rstrip("/") or "/", default)
 
 
-def check_dir(path: StrPath) -> bool:
+def check_dir(path: "StrPath") -> bool:
     """True if the state dir ``path`` exists and is ours to trust; False if it does not
     exist yet. Raises UnsafeHomeError when it, or a directory above it, could be swapped
     or written by someone else (see ``_fs``)."""
     return _fs.check_home(path)
 
 
-def ensure_dir(path: StrPath) -> StrPath:
+def ensure_dir(path: "StrPath") -> "StrPath":
     """Create the state dir (and missing parents) 0700 whatever the umask; refuse an
     unsafe one. Called where the directory is used, not once."""
     return _fs.ensure_home(path)
 
 
-def atomic_write(path: StrPath, data: bytes) -> None:
+def atomic_write(path: "StrPath", data: bytes) -> None:
     """Write ``data`` to ``path`` all or nothing, mode 0600.
 
     ``os.replace`` swaps the directory entry: a link in ``path``'s place is replaced, never
@@ -207,7 +205,7 @@ def atomic_write(path: StrPath, data: bytes) -> None:
         raise
 
 
-def read_json(path: StrPath, *, max_bytes: int = 1 << 20) -> dict[str, Any] | None:
+def read_json(path: "StrPath", *, max_bytes: int = 1 << 20) -> "dict[str, Any] | None":
     """A JSON object from ``path``; None if missing. ValueError if corrupt, oversized or
     not a regular file of ours (a link, FIFO, directory...): never followed, never waited on."""
     try:
@@ -225,7 +223,7 @@ def read_json(path: StrPath, *, max_bytes: int = 1 << 20) -> dict[str, Any] | No
     return value
 
 
-def write_json(path: StrPath, value: Mapping[str, Any]) -> None:
+def write_json(path: "StrPath", value: "Mapping[str, Any]") -> None:
     atomic_write(path, jsontext.dumps(value, sort_keys=True, allow_nan=True).encode())
 
 
@@ -246,7 +244,7 @@ def random_uuid() -> str:
 # --- the anonymous installation id -------------------------------------------------
 
 
-def installation_id(paths: Paths) -> str:
+def installation_id(paths: "Paths") -> str:
     """The random UUID4 that identifies this installation, minted on first use
     (see ``identity``: never derived from hardware; a corrupt file gets a fresh id)."""
     from otel_cli_telemetry._disk import identity
@@ -263,12 +261,12 @@ MAX_CONFIG_BYTES = 64 * 1024
 _config_problems: dict[str, str] = {}
 
 
-def config_problem(path: StrPath) -> str | None:
+def config_problem(path: "StrPath") -> str | None:
     """Why ``read_config`` ignored ``path`` in this process, if it did."""
     return _config_problems.get(str(path))
 
 
-def read_config(path: StrPath) -> dict[str, bool | int | str]:
+def read_config(path: "StrPath") -> dict[str, bool | int | str]:
     """Read ``config.toml`` with the standard TOML parser (``tomllib``; ``tomli`` on 3.10),
     imported only when the file exists. Only top-level booleans, integers and strings are
     ours; anything else (tables, arrays, floats, dates) is skipped with a debug note.

@@ -6,8 +6,6 @@ user name is ever read into an attribute. CI is detected from the *presence* of 
 provider's marker variable; its value is not read.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -20,45 +18,45 @@ if TYPE_CHECKING:
     from typing import Any, Final
 
 # Our own namespace, for what the semantic conventions have no name for.
-OUTCOME: Final = "cli_telemetry.outcome"
-DURATION_MS: Final = "cli_telemetry.duration_ms"
-CI_DETECTED: Final = "cli_telemetry.ci.detected"
-CI_PROVIDER: Final = "cli_telemetry.ci.provider"
+OUTCOME: "Final" = "cli_telemetry.outcome"
+DURATION_MS: "Final" = "cli_telemetry.duration_ms"
+CI_DETECTED: "Final" = "cli_telemetry.ci.detected"
+CI_PROVIDER: "Final" = "cli_telemetry.ci.provider"
 #: On a delivered command span: traces lost since the last report, and why (``reason=n``).
-DROPPED_TRACES: Final = "cli_telemetry.dropped_traces"
-DROPPED_REASONS: Final = "cli_telemetry.dropped_reasons"
+DROPPED_TRACES: "Final" = "cli_telemetry.dropped_traces"
+DROPPED_REASONS: "Final" = "cli_telemetry.dropped_reasons"
 #: On every command span when the author set ``sample_rate`` below 1: the share of
 #: installations that record, so a backend can re-weight counts (1 / rate).
-SAMPLE_RATE: Final = "cli_telemetry.sample_rate"
+SAMPLE_RATE: "Final" = "cli_telemetry.sample_rate"
 
-SCOPE_NAME: Final = "otel_cli_telemetry"
-SCOPE_VERSION: Final = __version__
+SCOPE_NAME: "Final" = "otel_cli_telemetry"
+SCOPE_VERSION: "Final" = __version__
 
 # --- every attribute we send, by name: ``telemetry disclosure`` and the README list them,
 # and tests/test_disclosure.py proves the code sends no other ------------------------------
-EXECUTABLE_NAME: Final = "process.executable.name"
-PID: Final = "process.pid"
-EXIT_CODE: Final = "process.exit.code"
-ERROR_TYPE: Final = "error.type"
+EXECUTABLE_NAME: "Final" = "process.executable.name"
+PID: "Final" = "process.pid"
+EXIT_CODE: "Final" = "process.exit.code"
+ERROR_TYPE: "Final" = "error.type"
 #: The option *names* a click/typer author allow-listed (``integrations._clickish``).
-OPTIONS: Final = "cli_telemetry.options"
-SERVICE_NAME: Final = "service.name"
-SERVICE_VERSION: Final = "service.version"
-SDK_NAME: Final = "telemetry.sdk.name"
-SDK_LANGUAGE: Final = "telemetry.sdk.language"
-SDK_VERSION: Final = "telemetry.sdk.version"
-OS_TYPE: Final = "os.type"
-OS_VERSION: Final = "os.version"
-HOST_ARCH: Final = "host.arch"
-RUNTIME_NAME: Final = "process.runtime.name"
-RUNTIME_VERSION: Final = "process.runtime.version"
-INTERACTIVE: Final = "process.interactive"
-INSTALLATION_ID: Final = "app.installation.id"
+OPTIONS: "Final" = "cli_telemetry.options"
+SERVICE_NAME: "Final" = "service.name"
+SERVICE_VERSION: "Final" = "service.version"
+SDK_NAME: "Final" = "telemetry.sdk.name"
+SDK_LANGUAGE: "Final" = "telemetry.sdk.language"
+SDK_VERSION: "Final" = "telemetry.sdk.version"
+OS_TYPE: "Final" = "os.type"
+OS_VERSION: "Final" = "os.version"
+HOST_ARCH: "Final" = "host.arch"
+RUNTIME_NAME: "Final" = "process.runtime.name"
+RUNTIME_VERSION: "Final" = "process.runtime.version"
+INTERACTIVE: "Final" = "process.interactive"
+INSTALLATION_ID: "Final" = "app.installation.id"
 #: The linked account: only with ``identity_linking=True`` and while linked (personal data).
-USER_ID: Final = "user.id"
+USER_ID: "Final" = "user.id"
 
 #: Attributes of a command span, and what each holds.
-SPAN_FIELDS: Final = (
+SPAN_FIELDS: "Final" = (
     (EXECUTABLE_NAME, "the program's base name, never its path"),
     (PID, "the process id"),
     (EXIT_CODE, "the exit code"),
@@ -71,7 +69,7 @@ SPAN_FIELDS: Final = (
     (DROPPED_REASONS, "only after a loss: why (`reason=count`)"),
 )
 #: Attributes of the resource every span carries, and what each holds.
-RESOURCE_FIELDS: Final = (
+RESOURCE_FIELDS: "Final" = (
     (SERVICE_NAME, "the app's name (or `OTEL_SERVICE_NAME`)"),
     (SERVICE_VERSION, "the app's version"),
     (OS_TYPE, "`linux`, `darwin`, `windows`, ..."),
@@ -90,7 +88,7 @@ RESOURCE_FIELDS: Final = (
 )
 
 # semantic-conventions registry: host.arch well-known values
-_ARCH: Final = {
+_ARCH: "Final" = {
     "x86_64": "amd64",
     "amd64": "amd64",
     "x64": "amd64",
@@ -113,7 +111,7 @@ _ARCH: Final = {
 }
 
 # semantic-conventions registry: os.type well-known values, keyed by sys.platform prefix
-_OS: Final = (
+_OS: "Final" = (
     ("linux", "linux"),
     ("darwin", "darwin"),
     ("win32", "windows"),
@@ -128,7 +126,7 @@ _OS: Final = (
 )
 
 # (marker variable, provider): presence is enough, the value is never read.
-_CI: Final = (
+_CI: "Final" = (
     ("GITHUB_ACTIONS", "github_actions"),
     ("GITLAB_CI", "gitlab_ci"),
     ("CIRCLECI", "circleci"),
@@ -237,7 +235,7 @@ def _is_version(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value) <= 64 and set(value) <= _VERSION_CHARS
 
 
-def ci_provider(env: Mapping[str, str]) -> str | None:
+def ci_provider(env: "Mapping[str, str]") -> str | None:
     """Which CI runs us, from the presence of a marker variable; None outside CI."""
     for marker, provider in _CI:
         if config.get(env, marker) is not None:
@@ -274,7 +272,7 @@ def resource_attributes(
     service_name: str,
     service_version: str | None,
     installation_id: str | None,
-    env: Mapping[str, str],
+    env: "Mapping[str, str]",
     sdk_version: str,
 ) -> dict[str, str | bool]:
     """The resource of every span this process sends.
@@ -356,7 +354,7 @@ def clean_user_value(value: object) -> object | None:
     return None
 
 
-def clean_user_attributes(values: Mapping[Any, object] | None) -> tuple[dict[str, object], int]:
+def clean_user_attributes(values: "Mapping[Any, object] | None") -> tuple[dict[str, object], int]:
     """The author's attributes that can be sent, and how many were refused."""
     cleaned: dict[str, object] = {}
     refused = 0

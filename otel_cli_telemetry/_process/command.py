@@ -22,25 +22,23 @@ Exit code 2 means "usage error" by the convention argparse and click share. The
 exception's message never leaves the process.
 """
 
-from __future__ import annotations
-
 from otel_cli_telemetry._record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Final
 
-SUCCESS: Final = "success"
-ERROR: Final = "error"
-INTERRUPTED: Final = "interrupted"
-USAGE_ERROR: Final = "usage_error"
-INTERNAL_ERROR: Final = "internal_error"
-OUTCOMES: Final = (SUCCESS, ERROR, INTERRUPTED, USAGE_ERROR, INTERNAL_ERROR)
+SUCCESS: "Final" = "success"
+ERROR: "Final" = "error"
+INTERRUPTED: "Final" = "interrupted"
+USAGE_ERROR: "Final" = "usage_error"
+INTERNAL_ERROR: "Final" = "internal_error"
+OUTCOMES: "Final" = (SUCCESS, ERROR, INTERRUPTED, USAGE_ERROR, INTERNAL_ERROR)
 
 #: ``error.type`` when the command chose a non-zero exit code without a real exception.
-OTHER: Final = "_OTHER"
-USAGE_EXIT_CODE: Final = 2
-SIGINT_EXIT_CODE: Final = 130
+OTHER: "Final" = "_OTHER"
+USAGE_EXIT_CODE: "Final" = 2
+SIGINT_EXIT_CODE: "Final" = 130
 
 
 class Exit(Record):
@@ -62,7 +60,7 @@ def qualified_name(cls: type[BaseException]) -> str:
     return f"{module}.{cls.__qualname__}"
 
 
-def from_code(code: int) -> Exit:
+def from_code(code: int) -> "Exit":
     """A command that returned (or exited with) ``code`` on purpose."""
     if code == 0:
         return Exit(0, SUCCESS)
@@ -84,7 +82,7 @@ def _system_exit_code(value: object) -> int:
     return 1
 
 
-def classify(exc: BaseException | None, *, default_code: int = 0) -> Exit:
+def classify(exc: BaseException | None, *, default_code: int = 0) -> "Exit":
     """Map what escaped a command (or None) to its exit code, outcome and error type."""
     if exc is None:
         return from_code(default_code)
@@ -100,12 +98,12 @@ def classify(exc: BaseException | None, *, default_code: int = 0) -> Exit:
 
 # click, typer (which, from 0.20 or so, ships its own copy of click under typer._click and
 # its own Exit/Abort) all name their control-flow exceptions alike.
-_FRAMEWORK_MODULES: Final = frozenset(
+_FRAMEWORK_MODULES: "Final" = frozenset(
     {"click.exceptions", "typer.exceptions", "typer._click.exceptions"}
 )
 
 
-def _classify_click(exc: BaseException) -> Exit | None:
+def _classify_click(exc: BaseException) -> "Exit | None":
     """Recognise click and typer exceptions by their class hierarchy, without importing them."""
     name = qualified_name(type(exc))
     for cls in type(exc).__mro__:

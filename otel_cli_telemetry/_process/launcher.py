@@ -13,8 +13,6 @@ anyone else), with ``-P`` (Python 3.11+) so that not even that is added, and wit
 ``PYTHONPATH`` of absolute entries only, none of them inside the state dir.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 
@@ -67,11 +65,11 @@ if TYPE_CHECKING:
 # Children we started and have not seen exit. Holding them keeps Popen.__del__ from
 # warning "subprocess is still running" (an error under `-W error` test runs) and lets a
 # long-lived host reap them, so no zombie piles up.
-_children: list[Any] = []
+_children: "list[Any]" = []
 _registered = False
 
 
-def _safe_python_path(raw: str | None, home: StrPath) -> list[str]:
+def _safe_python_path(raw: str | None, home: "StrPath") -> list[str]:
     """The host's PYTHONPATH minus what could make the child import planted code:
     relative or empty entries (they would name the working directory) and anything in
     the state dir."""
@@ -87,7 +85,7 @@ def _safe_python_path(raw: str | None, home: StrPath) -> list[str]:
     return kept
 
 
-def child_env(env: Mapping[str, str], home: StrPath) -> dict[str, str]:
+def child_env(env: "Mapping[str, str]", home: "StrPath") -> dict[str, str]:
     """The exporter child's whole environment."""
     reduced = {k: env[k] for k in _PASS_THROUGH if env.get(k)}
     # Make sure the child imports the same copy of this package as the parent.
@@ -140,7 +138,7 @@ def _console_free_python(platform: str | None = None, executable: str | None = N
     return candidate if os.path.isfile(candidate) else executable
 
 
-def windows_creationflags(subprocess_module: Any) -> int:
+def windows_creationflags(subprocess_module: "Any") -> int:
     """The flags of a detached, window-less child on Windows: its own process group, no
     console (so none flashes), not attached to ours (Ctrl-C in the terminal spares it)."""
     flags = getattr(subprocess_module, "DETACHED_PROCESS", 0x8)
@@ -153,11 +151,11 @@ BACKING_OFF = "backing off"
 
 
 def should_start(
-    paths: state.Paths,
+    paths: "state.Paths",
     *,
-    queues: list[state.Paths] | None = None,
+    queues: "list[state.Paths] | None" = None,
     now: float | None = None,
-    env: Mapping[str, str] | None = None,
+    env: "Mapping[str, str] | None" = None,
 ) -> tuple[bool, str]:
     """Whether a new exporter is needed now, and why not when it is not.
 
@@ -182,7 +180,7 @@ def _let_go() -> None:
     _children.clear()
 
 
-def _still_running(child: Any) -> bool:
+def _still_running(child: "Any") -> bool:
     try:
         return child.poll() is None
     except (AttributeError, OSError):
@@ -203,7 +201,9 @@ _CAN_POSIX_SPAWN = (
 _spawned: list[int] = []
 
 
-def start(paths: state.Paths, env: Mapping[str, str], *, spawn: Spawn | None = None) -> int | None:
+def start(
+    paths: "state.Paths", env: "Mapping[str, str]", *, spawn: "Spawn | None" = None
+) -> int | None:
     """Start the child without waiting for it; its pid, or None if it could not start."""
     environment = child_env(env, paths.home)
     if spawn is None and _CAN_POSIX_SPAWN:
@@ -274,14 +274,14 @@ else:
                 _spawned.remove(pid)
 
 
-def detach_kwargs(subprocess_module: Any, platform: str | None = None) -> dict[str, Any]:
+def detach_kwargs(subprocess_module: "Any", platform: str | None = None) -> "dict[str, Any]":
     """How ``Popen`` detaches the child: creation flags on Windows, a new session elsewhere."""
     if (platform or sys.platform) == "win32":
         return {"creationflags": windows_creationflags(subprocess_module)}
     return {"start_new_session": True}
 
 
-def _popen(environment: dict[str, str], spawn: Spawn | None) -> int | None:
+def _popen(environment: dict[str, str], spawn: "Spawn | None") -> int | None:
     import subprocess
 
     popen: Spawn = spawn or subprocess.Popen
