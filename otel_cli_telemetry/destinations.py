@@ -20,6 +20,7 @@ from otel_cli_telemetry._record import Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from typing import Any
 
     from otel_cli_telemetry._disk.destination import Destination as Resolved
 
@@ -44,6 +45,16 @@ class Destination(Record):
         """The record the exporter child gets, with the environment's overrides applied
         (``env_prefix``: the app's ``{PREFIX}_TELEMETRY_*``, not read when empty); None
         when this destination is not configured after all."""
+        fields = self._fields(env, env_prefix)
+        if fields is None:
+            return None
+        from otel_cli_telemetry._disk import destination as destination_mod
+
+        deadline = deadline_s if deadline_s > 0 else config.DEFAULT_EXPORT_DEADLINE_S
+        return destination_mod.Destination(kind=self.kind, deadline_s=deadline, **fields)
+
+    def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
+        """The record's fields besides ``kind`` and ``deadline_s``; None: not configured."""
         raise NotImplementedError
 
     @classmethod
@@ -108,13 +119,7 @@ class OTLP(Destination):
             f"headers=<{len(self.headers)} hidden>)"
         )
 
-    def resolve(
-        self,
-        env: "Mapping[str, str]",
-        *,
-        env_prefix: str = "",
-        deadline_s: float = config.DEFAULT_EXPORT_DEADLINE_S,
-    ) -> "Resolved | None":
+    def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
         """Per the OTLP exporter specification; a bad environment value is noted once (debug
         log) and ignored. None when neither this object nor the environment names an
         endpoint, or the endpoint cannot be used."""
@@ -144,29 +149,18 @@ class OTLP(Destination):
         if not url.startswith(("http://", "https://")):
             config.warn_once("endpoint", f"not an http(s) URL, OTLP export off: {url!r}")
             return None
-        headers = {**config.headers_from_env(env), **self.headers}
-        client_cert = pick(
-            env, config.OTLP_TRACES_CLIENT_CERTIFICATE, config.OTLP_CLIENT_CERTIFICATE
-        )
-        client_key = pick(env, config.OTLP_TRACES_CLIENT_KEY, config.OTLP_CLIENT_KEY)
-        if (client_cert[0] is None) != (client_key[0] is None):
-            config.warn_once(config.OTLP_CLIENT_CERTIFICATE, "certificate and key go together")
-            client_cert = client_key = (None, False)
-        from otel_cli_telemetry._disk import destination as destination_mod
-
-        return destination_mod.Destination(
-            kind=self.kind,
-            endpoint=url,
-            protocol=proto,
-            headers=headers,
-            timeout_s=config.timeout_from_env(env),
-            compression=config.compression_from_env(env),
-            deadline_s=_deadline(deadline_s),
-            ca_file=pick(env, config.OTLP_TRACES_CERTIFICATE, config.OTLP_CERTIFICATE)[0],
-            client_cert=client_cert[0],
-            client_key=client_key[0],
-            insecure=insecure,
-        )
+        ca_file, client_cert, client_key = config.tls_from_env(env)
+        return {
+            "endpoint": url,
+            "protocol": proto,
+            "headers": {**config.headers_from_env(env), **self.headers},
+            "timeout_s": config.timeout_from_env(env),
+            "compression": config.compression_from_env(env),
+            "ca_file": ca_file,
+            "client_cert": client_cert,
+            "client_key": client_key,
+            "insecure": insecure,
+        }
 
     @classmethod
     def describe(cls, record: "Resolved") -> str:
@@ -211,13 +205,7 @@ class Datadog(Destination):
         token = "<hidden>" if self.client_token else None
         return f"Datadog(client_token={token}, site={self.site!r}, proxy_url={self.proxy_url!r})"
 
-    def resolve(
-        self,
-        env: "Mapping[str, str]",
-        *,
-        env_prefix: str = "",
-        deadline_s: float = config.DEFAULT_EXPORT_DEADLINE_S,
-    ) -> "Resolved | None":
+    def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
         """The environment first (a bad value there is noted once and ignored), then this
         object's values; None without a client token."""
         token_var = config.APP_DATADOG_TOKEN.format(prefix=env_prefix)
@@ -248,11 +236,7 @@ class Datadog(Destination):
         except ValueError:
             config.warn_once(url_var, "not an http(s) URL, ignored")
             url = dd.intake_url(site, proxy_url=self.proxy_url)
-        from otel_cli_telemetry._disk import destination as destination_mod
-
-        return destination_mod.Destination(
-            kind=self.kind, endpoint=url, token=token, deadline_s=_deadline(deadline_s)
-        )
+        return {"endpoint": url, "token": token}
 
     @classmethod
     def describe(cls, record: "Resolved") -> str:
@@ -289,23 +273,11 @@ class PostHog(Destination):
     def __repr__(self) -> str:
         return f"PostHog(api_key=<hidden>, host={self.host!r})"
 
-    def resolve(
-        self,
-        env: "Mapping[str, str]",
-        *,
-        env_prefix: str = "",
-        deadline_s: float = config.DEFAULT_EXPORT_DEADLINE_S,
-    ) -> "Resolved | None":
+    def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
         """The author's values: PostHog reads no environment variable."""
-        from otel_cli_telemetry._disk import destination as destination_mod
         from otel_cli_telemetry._exporter.sinks.posthog import batch_url
 
-        return destination_mod.Destination(
-            kind=self.kind,
-            endpoint=batch_url(self.host),
-            token=self.api_key,
-            deadline_s=_deadline(deadline_s),
-        )
+        return {"endpoint": batch_url(self.host), "token": self.api_key}
 
     @classmethod
     def describe(cls, record: "Resolved") -> str:
@@ -363,7 +335,3 @@ def with_env_defaults(listed: "tuple[Destination, ...]") -> "list[Destination]":
     extra = [cls() for cls in FROM_ENV if cls.kind not in kinds]
     order = [cls.kind for cls in KINDS]
     return sorted([*listed, *extra], key=lambda d: order.index(d.kind))
-
-
-def _deadline(value: float) -> float:
-    return value if value and value > 0 else config.DEFAULT_EXPORT_DEADLINE_S

@@ -274,6 +274,18 @@ def compression_from_env(env: "Mapping[str, str]") -> str | None:
     return None
 
 
+def tls_from_env(env: "Mapping[str, str]") -> "tuple[str | None, str | None, str | None]":
+    """The CA file, client certificate and client key (``OTEL_EXPORTER_OTLP_[TRACES_]
+    CERTIFICATE`` ...); certificate and key go together or are both ignored."""
+    ca_file = pick(env, OTLP_TRACES_CERTIFICATE, OTLP_CERTIFICATE)[0]
+    cert = pick(env, OTLP_TRACES_CLIENT_CERTIFICATE, OTLP_CLIENT_CERTIFICATE)[0]
+    key = pick(env, OTLP_TRACES_CLIENT_KEY, OTLP_CLIENT_KEY)[0]
+    if (cert is None) != (key is None):
+        warn_once(OTLP_CLIENT_CERTIFICATE, "client certificate and key go together; both ignored")
+        return ca_file, None, None
+    return ca_file, cert, key
+
+
 def parse_resource_attributes(raw: str) -> dict[str, str]:
     """``OTEL_RESOURCE_ATTRIBUTES``: ``k=v,k2=v2``, values percent-decoded."""
     from urllib.parse import unquote
