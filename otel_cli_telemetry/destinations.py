@@ -1,17 +1,12 @@
 """Where a CLI's command spans go: ``OTLP``, ``Datadog`` and ``PostHog``.
 
->>> from otel_cli_telemetry import OTLP, Datadog, Telemetry
->>> telemetry = Telemetry("assembly", destinations=[
-...     OTLP("https://otlp.example.com", headers={"x-api-key": "..."}),
-...     Datadog("pub0123456789abcdef0123456789abcdef", site="datadoghq.eu"),
-... ])
+>>> Telemetry("assembly", destinations=[OTLP("https://otlp.example.com"), Datadog("pub...")])
 
 Each class checks its arguments when it is made (ValueError, saying why, never echoing a
 secret), applies the environment's overrides when a command resolves it (``resolve``), and
-turns into the record the exporter child reads from ``destination.json``. Nothing here is
-imported unless the author names a destination; what a check needs beyond that (the sinks'
-validators) is imported only by the class that needs it. Like the rest of the light entry: no
-``from __future__``, ``typing``, ``re`` or ``json`` at import; annotations are strings.
+turns into the record the exporter child reads from ``destination.json``. Light, like the
+rest of the entry: no ``from __future__``, ``typing``, ``re`` or ``json`` at import; the
+sinks' validators are imported only by the class that calls them.
 """
 
 from otel_cli_telemetry._process import config
@@ -60,7 +55,7 @@ class Destination(Record):
     @classmethod
     def describe(cls, record: "Resolved") -> str:
         """A human summary of a resolved record of this kind, without secrets."""
-        return f"{cls.__name__} at {record.endpoint}"
+        raise NotImplementedError
 
     @classmethod
     def check_token(cls, token: object) -> "str | None":
