@@ -46,6 +46,10 @@ class Telemetry:
     >>> telemetry = Telemetry("assembly", version="1.2.3", env_prefix="ASSEMBLY")
     >>> with telemetry.command("transcribe"):
     ...     pass
+
+    ``destinations``: where spans go, e.g. ``[OTLP("https://otlp.example.com")]`` (see
+    ``otel_cli_telemetry.destinations``); none listed and none in the environment: the
+    embedded local file sink.
     """
 
     def __init__(

@@ -35,7 +35,8 @@ class Destination(Record):
     ``deadline_s``: the exporter child exits by this many seconds after it starts, whatever
     happens. ``file_max_bytes``: size cap of the local file sink before it rotates.
     ``token``: Datadog's client token or PostHog's project key, both write-only (never
-    logged, hidden from the repr). ``insecure``: OTLP/gRPC only, a plaintext channel instead of TLS.
+    logged, hidden from the repr). ``insecure``: OTLP/gRPC only, a plaintext channel
+    instead of TLS.
     """
 
     __slots__ = (
