@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_cli_telemetry import OTLP, Telemetry
 from otel_cli_telemetry._disk import destination, state
 from otel_cli_telemetry._process import config
+from otel_cli_telemetry.destinations import OTLP
+from otel_cli_telemetry.telemetry import Telemetry
 
 
 def test_no_endpoint_means_local_file_sink() -> None:
