@@ -19,9 +19,13 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._process.consent import Decision
     from otel_cli_telemetry._process.run import CommandHandle
     from otel_cli_telemetry._version import __version__
+    from otel_cli_telemetry.destinations import OTLP, Datadog, PostHog
     from otel_cli_telemetry.telemetry import Telemetry
 
-__all__ = ["CommandHandle", "Decision", "Exit", "Status", "Telemetry", "__version__"]
+__all__ = [
+    "OTLP", "CommandHandle", "Datadog", "Decision", "Exit", "PostHog", "Status", "Telemetry",
+    "__version__",
+]  # fmt: skip
 
 
 def __getattr__(name: str) -> object:
@@ -42,6 +46,10 @@ def __getattr__(name: str) -> object:
         from otel_cli_telemetry._process.command import Exit
 
         value = Exit
+    elif name in ("OTLP", "Datadog", "PostHog"):
+        from otel_cli_telemetry import destinations
+
+        value = getattr(destinations, name)
     elif name == "Status":
         from otel_cli_telemetry._admin.status import Status
 

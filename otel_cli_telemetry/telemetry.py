@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from opentelemetry.trace import Tracer
 
+    from otel_cli_telemetry import destinations as destinations_mod
     from otel_cli_telemetry._admin.status import Status
     from otel_cli_telemetry._disk import destination as destination_mod
     from otel_cli_telemetry._disk import state
@@ -45,6 +46,10 @@ class Telemetry:
     >>> telemetry = Telemetry("assembly", version="1.2.3", env_prefix="ASSEMBLY")
     >>> with telemetry.command("transcribe"):
     ...     pass
+
+    ``destinations``: where spans go, e.g. ``[OTLP("https://otlp.example.com")]`` (see
+    ``otel_cli_telemetry.destinations``); none listed and none in the environment: the
+    embedded local file sink.
     """
 
     def __init__(
@@ -54,15 +59,8 @@ class Telemetry:
         version: str | None = None,
         env_prefix: str | None = None,
         app_name: str | None = None,
-        endpoint: str | None = None,
-        protocol: str | None = None,
-        headers: "Mapping[str, str] | None" = None,
+        destinations: "Iterable[destinations_mod.Destination] | None" = None,
         enabled: bool | None = None,
-        datadog_client_token: str | None = None,
-        datadog_site: str | None = None,
-        datadog_proxy_url: str | None = None,
-        posthog_api_key: str | None = None,
-        posthog_host: str | None = None,
         identity_linking: bool = False,
         sample_rate: float = 1.0,
         home: str | os.PathLike[str] | None = None,
@@ -77,38 +75,25 @@ class Telemetry:
     ) -> None:
         if not service_name or not isinstance(service_name, str):
             raise ValueError("service_name must be a non-empty string, e.g. 'assembly'")
-        if protocol is not None and protocol.lower() not in config.PROTOCOLS:
-            raise ValueError(f"protocol must be one of {', '.join(config.PROTOCOLS)}")
         if not (isinstance(sample_rate, (int, float)) and 0.0 <= sample_rate <= 1.0):
             raise ValueError("sample_rate must be a number from 0.0 to 1.0, e.g. 0.25")
         if not export_deadline > 0:
             raise ValueError("export_deadline must be a positive number of seconds")
-        if posthog_api_key is not None or posthog_host:
-            from otel_cli_telemetry._exporter.sinks import posthog
-
-            if posthog_api_key is None:
-                raise ValueError("posthog_host needs posthog_api_key")
-            posthog_api_key = posthog.validate_api_key(posthog_api_key)
-            posthog.batch_url(posthog_host)  # validates
         if ci_policy not in CI_POLICIES:
             raise ValueError(f"ci_policy must be one of {', '.join(CI_POLICIES)}")
         if show_notice not in NOTICE_MODES:
             raise ValueError(f"show_notice must be one of {', '.join(NOTICE_MODES)}")
-        if datadog_client_token is not None or datadog_site or datadog_proxy_url:
-            from otel_cli_telemetry._exporter.sinks import datadog
+        listed: tuple[destinations_mod.Destination, ...] = ()
+        if destinations:
+            # The author made the objects, so their module is loaded already.
+            from otel_cli_telemetry.destinations import checked
 
-            if datadog_client_token is not None:
-                datadog_client_token = datadog.validate_client_token(datadog_client_token)
-            datadog.intake_url(datadog_site, proxy_url=datadog_proxy_url)  # validates both
+            listed = checked(destinations)
         self.service_name = service_name
         self.version = version
         self.env_prefix = env_prefix or config.env_prefix_for(service_name)
         self.app_name = app_name or service_name
-        self._endpoint = endpoint
-        self._protocol = protocol
-        self._headers = dict(headers) if headers else None
-        self._datadog = (datadog_client_token, datadog_site, datadog_proxy_url)
-        self._posthog = (posthog_api_key, posthog_host)
+        self._listed = listed
         self.identity_linking = identity_linking
         self.sample_rate = float(sample_rate)
         self.ci_policy = ci_policy
@@ -183,24 +168,26 @@ class Telemetry:
         return decision
 
     def destinations(self) -> "list[destination_mod.Destination]":
-        """Where spans go: OTLP, Datadog and/or PostHog when configured, else the local file
-        sink (also in CI with ``ci_policy="local"``)."""
+        """Where spans go, resolved against the environment: the listed destinations and
+        those the environment configures (``OTEL_EXPORTER_OTLP_*``, the app's Datadog token),
+        else the local file sink (also in local mode, and in CI with ``ci_policy="local"``)."""
+        from otel_cli_telemetry import destinations as destinations_mod
         from otel_cli_telemetry._disk import destination as destination_mod
 
+        local = [destination_mod.Destination(deadline_s=self._deadline)]
         decision = self._last_decision or self.consent()
         if decision.mode == consent_mod.LOCAL:
-            return [destination_mod.Destination(deadline_s=self._deadline)]
-        return destination_mod.choose(
-            self.env,
-            self.env_prefix,
-            endpoint=self._endpoint,
-            protocol=self._protocol,
-            headers=self._headers,
-            deadline_s=self._deadline,
-            datadog=self._datadog,
-            posthog=self._posthog,
-            local_only_in_ci=self.ci_policy == "local",
+            return local
+        if self.ci_policy == "local":
+            from otel_cli_telemetry._process.attributes import ci_provider
+
+            if ci_provider(self.env) is not None:
+                return local
+        resolved = (
+            d.resolve(self.env, env_prefix=self.env_prefix, deadline_s=self._deadline)
+            for d in destinations_mod.with_env_defaults(self._listed)
         )
+        return [r for r in resolved if r is not None] or local
 
     def debug(self) -> bool:
         return bool(config.flag(self.env, config.APP_DEBUG.format(prefix=self.env_prefix)))

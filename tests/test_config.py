@@ -11,25 +11,28 @@ from hypothesis import strategies as st
 
 from otel_cli_telemetry._disk import destination, state, toml
 from otel_cli_telemetry._process import config
+from otel_cli_telemetry.destinations import OTLP
+from otel_cli_telemetry.telemetry import Telemetry
 
 
 def test_no_endpoint_means_local_file_sink() -> None:
     """With nothing configured, the embedded default is the local file sink."""
-    assert config.otlp_from_env({}) is None
-    assert destination.resolve({}).kind == destination.FILE
+    assert OTLP().resolve({}) is None
+    [only] = Telemetry("x", env={}, spawn=lambda *a, **k: None).destinations()
+    assert only.kind == destination.FILE
 
 
 def test_generic_endpoint_is_a_base_url() -> None:
     """OTEL_EXPORTER_OTLP_ENDPOINT gets v1/traces appended, with or without a slash."""
     for base in ("http://collector:4318", "http://collector:4318/"):
-        settings = config.otlp_from_env({config.OTLP_ENDPOINT: base})
+        settings = OTLP().resolve({config.OTLP_ENDPOINT: base})
         assert settings is not None
         assert settings.endpoint == "http://collector:4318/v1/traces"
 
 
 def test_traces_endpoint_is_used_as_is() -> None:
     """The signal-specific endpoint wins and is not modified."""
-    settings = config.otlp_from_env(
+    settings = OTLP().resolve(
         {config.OTLP_ENDPOINT: "http://a:4318", config.OTLP_TRACES_ENDPOINT: "https://b/custom"}
     )
     assert settings is not None
@@ -38,8 +41,8 @@ def test_traces_endpoint_is_used_as_is() -> None:
 
 def test_author_endpoint_beats_environment() -> None:
     """An explicit endpoint= argument takes precedence over OTEL_*."""
-    settings = config.otlp_from_env(
-        {config.OTLP_ENDPOINT: "http://env:4318"}, endpoint="http://author:4318"
+    settings = OTLP(endpoint="http://author:4318").resolve(
+        {config.OTLP_ENDPOINT: "http://env:4318"}
     )
     assert settings is not None
     assert settings.endpoint == "http://author:4318/v1/traces"
@@ -48,16 +51,16 @@ def test_author_endpoint_beats_environment() -> None:
 def test_protocol_default_and_fallback() -> None:
     """http/protobuf by default; an unsupported protocol falls back to it (grpc: test_grpc)."""
     env = {config.OTLP_ENDPOINT: "http://c:4318"}
-    assert config.otlp_from_env(env).protocol == "http/protobuf"  # type: ignore[union-attr]
+    assert OTLP().resolve(env).protocol == "http/protobuf"  # type: ignore[union-attr]
     env[config.OTLP_PROTOCOL] = "http/json"
-    assert config.otlp_from_env(env).protocol == "http/json"  # type: ignore[union-attr]
+    assert OTLP().resolve(env).protocol == "http/json"  # type: ignore[union-attr]
     env[config.OTLP_TRACES_PROTOCOL] = "http/xml"
-    assert config.otlp_from_env(env).protocol == "http/protobuf"  # type: ignore[union-attr]
+    assert OTLP().resolve(env).protocol == "http/protobuf"  # type: ignore[union-attr]
 
 
 def test_headers_parsed_and_percent_decoded() -> None:
     """k=v pairs, keys and values percent-decoded; malformed entries skipped."""
-    settings = config.otlp_from_env(
+    settings = OTLP().resolve(
         {
             config.OTLP_ENDPOINT: "http://c:4318",
             config.OTLP_HEADERS: "api%2Dkey=abc%20def, X-Team=cli ,broken,=novalue",
@@ -69,7 +72,7 @@ def test_headers_parsed_and_percent_decoded() -> None:
 
 def test_traces_headers_replace_the_generic_ones() -> None:
     """The signal-specific variable replaces the generic one whole (spec), not per key."""
-    settings = config.otlp_from_env(
+    settings = OTLP().resolve(
         {
             config.OTLP_ENDPOINT: "http://c:4318",
             config.OTLP_HEADERS: "api-key=generic,x-team=cli",
@@ -94,9 +97,7 @@ def test_traces_headers_replace_the_generic_ones() -> None:
 def test_timeout_is_milliseconds(raw: str, seconds: float) -> None:
     """Per the spec the timeout is milliseconds and 0 means no limit (the export deadline
     still bounds it); bad values fall back to 10 s."""
-    settings = config.otlp_from_env(
-        {config.OTLP_ENDPOINT: "http://c:4318", config.OTLP_TIMEOUT: raw}
-    )
+    settings = OTLP().resolve({config.OTLP_ENDPOINT: "http://c:4318", config.OTLP_TIMEOUT: raw})
     assert settings is not None
     assert settings.timeout_s == seconds
 
@@ -104,21 +105,22 @@ def test_timeout_is_milliseconds(raw: str, seconds: float) -> None:
 def test_compression() -> None:
     """gzip is supported; none and unknown values mean no compression."""
     env = {config.OTLP_ENDPOINT: "http://c:4318", config.OTLP_COMPRESSION: "gzip"}
-    assert config.otlp_from_env(env).compression == "gzip"  # type: ignore[union-attr]
+    assert OTLP().resolve(env).compression == "gzip"  # type: ignore[union-attr]
     env[config.OTLP_TRACES_COMPRESSION] = "zstd"
-    assert config.otlp_from_env(env).compression is None  # type: ignore[union-attr]
+    assert OTLP().resolve(env).compression is None  # type: ignore[union-attr]
 
 
 def test_non_http_endpoint_is_refused() -> None:
     """A gRPC-style or garbage endpoint does not become a destination."""
-    assert config.otlp_from_env({config.OTLP_ENDPOINT: "collector:4317"}) is None
+    assert OTLP().resolve({config.OTLP_ENDPOINT: "collector:4317"}) is None
 
 
 def test_destination_round_trip_and_validation() -> None:
     """destination.json is validated when read back; bad content falls back to the file sink."""
-    dest = destination.resolve(
+    dest = OTLP().resolve(
         {config.OTLP_ENDPOINT: "http://c:4318", config.OTLP_HEADERS: "k=v"}, deadline_s=3
     )
+    assert dest is not None
     assert destination.Destination.from_json(dest.to_json()) == dest
     assert "k=v" not in dest.describe()
     with pytest.raises(ValueError, match="endpoint"):

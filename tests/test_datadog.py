@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry import OTLP, Datadog, Telemetry
 from otel_cli_telemetry._disk import delivery, destination, spool, state
 from otel_cli_telemetry._exporter.child import run_child
 from otel_cli_telemetry._exporter.sinks import datadog
@@ -174,7 +174,7 @@ def test_client_token_accepted() -> None:
 def test_keys_that_must_not_ship_are_refused(value: str, why: str) -> None:
     """An API or application key in a shipped CLI is refused, saying why, never echoing it."""
     with pytest.raises(ValueError, match=why) as caught:
-        Telemetry("assembly", datadog_client_token=value)
+        Datadog(value)
     if value:
         assert value not in str(caught.value)
 
@@ -199,9 +199,9 @@ def test_site_to_intake_url(site: str | None, host: str) -> None:
 
 def test_unknown_site_and_bad_proxy_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown Datadog site"):
-        Telemetry("assembly", datadog_client_token=TOKEN, datadog_site="datadoghq.org")
+        Datadog(TOKEN, site="datadoghq.org")
     with pytest.raises(ValueError, match="proxy URL"):
-        Telemetry("assembly", datadog_client_token=TOKEN, datadog_proxy_url="ftp://x")
+        Datadog(TOKEN, proxy_url="ftp://x")
 
 
 def test_environment_overrides_the_author(home: Path) -> None:
@@ -210,7 +210,7 @@ def test_environment_overrides_the_author(home: Path) -> None:
     telemetry = Telemetry(
         "assembly",
         home=home,
-        datadog_client_token=TOKEN,
+        destinations=[Datadog(TOKEN)],
         env={
             "ASSEMBLY_TELEMETRY_DATADOG_CLIENT_TOKEN": other,
             "DD_SITE": "datadoghq.eu",
@@ -225,7 +225,7 @@ def test_environment_overrides_the_author(home: Path) -> None:
     proxied = Telemetry(
         "assembly",
         home=home,
-        datadog_client_token=TOKEN,
+        destinations=[Datadog(TOKEN)],
         env={
             "ASSEMBLY_TELEMETRY_DATADOG_URL": "https://proxy.example/dd?x=1",
             "ASSEMBLY_TELEMETRY_DATADOG_CLIENT_TOKEN": API_KEY,  # ignored: not a client token
@@ -325,9 +325,8 @@ def test_both_destinations_one_failing(home: Path, intake: tuple[Intake, str]) -
     server, url = intake
     with OtlpReceiver([ScriptedResponse(503)]) as otlp:
         telemetry = spool_commands(
-            home, ["a", "b"], endpoint=otlp.url, datadog_client_token=TOKEN,
-            datadog_proxy_url=url,
-        )  # fmt: skip
+            home, ["a", "b"], destinations=[Datadog(TOKEN, proxy_url=url), OTLP(otlp.url)]
+        )
         destinations = telemetry.destinations()
         assert [d.kind for d in destinations] == ["otlp", "datadog"]
         run_child(paths_for(home), [

@@ -28,7 +28,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as pb
 
-from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry import OTLP, Telemetry
 from otel_cli_telemetry._disk import delivery, destination, spool, state
 from otel_cli_telemetry._exporter.drain import drain, make_sink
 from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, RETRY
@@ -196,7 +196,7 @@ def request(name: str = "x", trace_id: str = "0" * 31 + "1") -> dict[str, Any]:
 )
 def test_protocol_is_case_insensitive(value: str, expected: str) -> None:
     env = {config.OTLP_ENDPOINT: "http://c:4317", config.OTLP_PROTOCOL: value}
-    settings = config.otlp_from_env(env)
+    settings = OTLP().resolve(env)
     assert settings is not None
     assert settings.protocol == expected
     # The traces-specific variable wins, with the same rules.
@@ -205,19 +205,28 @@ def test_protocol_is_case_insensitive(value: str, expected: str) -> None:
         config.OTLP_PROTOCOL: "http/protobuf",
         config.OTLP_TRACES_PROTOCOL: value,
     }
-    assert config.otlp_from_env(env).protocol == expected  # type: ignore[union-attr]
+    assert OTLP().resolve(env).protocol == expected  # type: ignore[union-attr]
     # An author's argument too.
-    assert config.otlp_from_env({}, endpoint="http://c:4317", protocol=value).protocol == expected  # type: ignore[union-attr]
+    if value.strip().lower() in config.PROTOCOLS:
+        author = OTLP(endpoint="http://c:4317", protocol=value).resolve({})
+        assert author is not None
+        assert author.protocol == expected
+    else:  # an author's unsupported protocol is refused when the object is made
+        with pytest.raises(ValueError, match="protocol must be one of"):
+            OTLP(endpoint="http://c:4317", protocol=value)
 
 
 def test_author_protocol_any_case() -> None:
     telemetry = Telemetry(
-        "x", endpoint="http://c:4317", protocol="GRPC", env={}, spawn=lambda *a, **k: None
+        "x",
+        destinations=[OTLP("http://c:4317", protocol="GRPC")],
+        env={},
+        spawn=lambda *a, **k: None,
     )
     [dest] = telemetry.destinations()
     assert (dest.protocol, dest.endpoint, dest.insecure) == ("grpc", "http://c:4317", True)
     with pytest.raises(ValueError, match="protocol"):
-        Telemetry("x", protocol="grpc+json")
+        Telemetry("x", destinations=[OTLP("http://c:4317", protocol="grpc+json")])
 
 
 @pytest.mark.parametrize(
@@ -257,10 +266,8 @@ def test_author_protocol_any_case() -> None:
 )
 def test_grpc_endpoint_and_insecure(env: dict[str, str], url: str, insecure: bool) -> None:
     env = {config.OTLP_PROTOCOL: "grpc", **env}
-    settings = config.otlp_from_env(env)
-    assert settings is not None
-    assert (settings.endpoint, settings.insecure) == (url, insecure)
-    dest = destination.resolve(env)
+    dest = OTLP().resolve(env)
+    assert dest is not None
     assert (dest.kind, dest.protocol, dest.endpoint, dest.insecure) == (
         "otlp",
         "grpc",
@@ -274,12 +281,12 @@ def test_grpc_endpoint_and_insecure(env: dict[str, str], url: str, insecure: boo
 @pytest.mark.parametrize("raw", ["unix:///tmp/sock", "ftp://c:4317", "c:4317/v1/traces", "a b"])
 def test_unusable_grpc_endpoint_disables_otlp(raw: str) -> None:
     env = {config.OTLP_PROTOCOL: "grpc", config.OTLP_ENDPOINT: raw}
-    assert config.otlp_from_env(env) is None
+    assert OTLP().resolve(env) is None
 
 
 def test_http_endpoints_are_unchanged_and_never_insecure() -> None:
     env = {config.OTLP_ENDPOINT: "http://c:4318", config.OTLP_INSECURE: "true"}
-    settings = config.otlp_from_env(env)
+    settings = OTLP().resolve(env)
     assert settings is not None
     assert (settings.endpoint, settings.insecure) == ("http://c:4318/v1/traces", False)
     data = grpc_dest("http://c:4318/v1/traces").to_json() | {"protocol": "HTTP/JSON"}
@@ -295,13 +302,12 @@ def test_http_endpoints_are_unchanged_and_never_insecure() -> None:
 
 def test_delivers_every_request_merged_with_metadata(collector: GrpcCollector) -> None:
     """One Export carrying every request; headers as lower-case metadata; user agent."""
-    settings = config.otlp_from_env(
+    settings = OTLP(headers={"X-Tenant": "acme"}).resolve(
         {
             config.OTLP_PROTOCOL: "grpc",
             config.OTLP_ENDPOINT: collector.url,
             config.OTLP_HEADERS: "X-Api-Key=s%C3%A9cret,Authorization=Bearer%20tok",
-        },
-        headers={"X-Tenant": "acme"},
+        }
     )
     assert settings is not None
     dest = destination.Destination(
@@ -598,7 +604,8 @@ def test_tls_verified_with_certificate_variables(pki: Path, mutual: bool) -> Non
     }
 
     def export(env: dict[str, str]) -> Any:
-        dest = destination.resolve(env)
+        dest = OTLP().resolve(env)
+        assert dest is not None
         sink = make_sink(dest, state.Paths(home=pki, config_dir=pki))
         try:
             return sink.export([request()], timeout_s=3)

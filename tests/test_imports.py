@@ -246,8 +246,11 @@ def test_public_names_resolve_lazily(tmp_path: Path) -> None:
     assert set(report["all"]) <= set(report["listed"])
     assert report["origins"] == {
         "CommandHandle": "otel_cli_telemetry._process.run",
+        "Datadog": "otel_cli_telemetry.destinations",
         "Decision": "otel_cli_telemetry._process.consent",
         "Exit": "otel_cli_telemetry._process.command",
+        "OTLP": "otel_cli_telemetry.destinations",
+        "PostHog": "otel_cli_telemetry.destinations",
         "Status": "otel_cli_telemetry._admin.status",
         "Telemetry": "otel_cli_telemetry.telemetry",
         "__version__": otel_cli_telemetry.__version__,
@@ -257,15 +260,29 @@ def test_public_names_resolve_lazily(tmp_path: Path) -> None:
 
 def test_public_api_is_unchanged() -> None:
     """``__all__`` is the documented public surface, and each name imports from the package."""
-    from otel_cli_telemetry import CommandHandle, Decision, Exit, Status, __version__
+    from otel_cli_telemetry import (
+        OTLP,
+        CommandHandle,
+        Datadog,
+        Decision,
+        Exit,
+        PostHog,
+        Status,
+        __version__,
+        destinations,
+    )
     from otel_cli_telemetry._admin import status
     from otel_cli_telemetry._process import command, consent, run
 
     assert sorted(otel_cli_telemetry.__all__) == [
-        "CommandHandle", "Decision", "Exit", "Status", "Telemetry", "__version__",
+        "CommandHandle", "Datadog", "Decision", "Exit", "OTLP", "PostHog", "Status", "Telemetry",
+        "__version__",
     ]  # fmt: skip
     assert (CommandHandle, Decision, Exit, Status) == (
         run.CommandHandle, consent.Decision, command.Exit, status.Status,
+    )  # fmt: skip
+    assert (OTLP, Datadog, PostHog) == (
+        destinations.OTLP, destinations.Datadog, destinations.PostHog,
     )  # fmt: skip
     assert isinstance(__version__, str)
     assert Telemetry.__module__ == "otel_cli_telemetry.telemetry"

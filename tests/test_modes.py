@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry import OTLP, Datadog, Telemetry
 from otel_cli_telemetry._disk import delivery, spool, state
 from otel_cli_telemetry._process import consent, launcher
 from tests.collector import OtlpReceiver
@@ -83,8 +83,7 @@ def test_local_mode_sends_to_the_file_sink_only(home: Path) -> None:
         "demo",
         home=home,
         env={"DEMO_TELEMETRY": "local"},
-        endpoint="http://127.0.0.1:9",
-        datadog_client_token="pub" + "0" * 32,
+        destinations=[OTLP("http://127.0.0.1:9"), Datadog("pub" + "0" * 32)],
         spawn=lambda *a, **k: None,
     )
     assert telemetry.consent().mode == "local"
@@ -126,7 +125,7 @@ def test_withdrawal_deletes_the_queue_and_counts_spans(home: Path, command: str)
     """Spans queued while the exporter is held back are deleted by ``disable`` / ``local``
     (a real process), which says how many: 3 commands of 2 spans each."""
     block_exporter(home)
-    queue_commands(home, {}, 3, endpoint="http://127.0.0.1:9")
+    queue_commands(home, {}, 3, destinations=[OTLP("http://127.0.0.1:9")])
     assert len(spool.entries(home / "spool")) == 3
 
     result = admin(home, command)
@@ -170,7 +169,7 @@ def unblock(home: Path) -> None:
 def test_child_sends_what_consent_allows(home: Path, receiver: OtlpReceiver) -> None:
     """Control for the next tests: with consent unchanged, the real child delivers."""
     block_exporter(home)
-    queue_commands(home, {}, 2, endpoint=receiver.url)
+    queue_commands(home, {}, 2, destinations=[OTLP(receiver.url)])
     unblock(home)
     proc = run_child(home)
     assert (proc.returncode, proc.stderr) == (0, b"")
@@ -193,7 +192,7 @@ def test_child_drops_what_it_may_no_longer_send(
     the queue, or the child is given ``DEMO_TELEMETRY=off``): the real child re-reads it
     before the batch, sends nothing, deletes the queue and counts the drop."""
     block_exporter(home)
-    queue_commands(home, {}, 3, endpoint=receiver.url)
+    queue_commands(home, {}, 3, destinations=[OTLP(receiver.url)])
     unblock(home)
     extra: dict[str, str] = {}
     if withdraw == "config_off":
@@ -218,7 +217,7 @@ def test_child_honours_the_env_the_command_had(home: Path, receiver: OtlpReceive
     the child so: its traces are sent (env beats the persisted choice, as in the CLI)."""
     consent.persist(home / "config.toml", "off")
     block_exporter(home)
-    queue_commands(home, {"DEMO_TELEMETRY_DISABLED": "0"}, 1, endpoint=receiver.url)
+    queue_commands(home, {"DEMO_TELEMETRY_DISABLED": "0"}, 1, destinations=[OTLP(receiver.url)])
     unblock(home)
     saved = json.loads((home / "consent.json").read_text())
     assert saved["env"] == {"DEMO_TELEMETRY_DISABLED": "0"}
@@ -230,8 +229,10 @@ def test_child_honours_the_env_the_command_had(home: Path, receiver: OtlpReceive
 def test_flush_refuses_to_send_after_withdrawal(home: Path, receiver: OtlpReceiver) -> None:
     """``flush`` in the foreground applies the same check: nothing reaches the receiver."""
     block_exporter(home)
-    queue_commands(home, {}, 2, endpoint=receiver.url)
-    telemetry = Telemetry("demo", home=home, env={"DEMO_TELEMETRY": "off"}, endpoint=receiver.url)
+    queue_commands(home, {}, 2, destinations=[OTLP(receiver.url)])
+    telemetry = Telemetry(
+        "demo", home=home, env={"DEMO_TELEMETRY": "off"}, destinations=[OTLP(receiver.url)]
+    )
     report = telemetry.flush(timeout=5)
     assert report.dropped == {"consent_withdrawn": 2}
     assert receiver.requests == []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry import OTLP, Telemetry
 from otel_cli_telemetry._disk import delivery, policy, spool
 from otel_cli_telemetry._process import config, consent
 from tests.collector import OtlpReceiver
@@ -219,7 +219,7 @@ def test_child_honours_a_policy_installed_after_queueing(tmp_path: Path, home: P
     env = {"OTEL_CLI_TELEMETRY_POLICY": str(file)}
     with OtlpReceiver() as receiver:
         block_exporter(home)
-        queue_commands(home, env, 2, endpoint=receiver.url)
+        queue_commands(home, env, 2, destinations=[OTLP(receiver.url)])
         unblock(home)
         write_policy(file, 'telemetry = "local"\n')
         proc = run_child(home)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry import PostHog, Telemetry
 from otel_cli_telemetry._disk import identity, state
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks import posthog
@@ -99,8 +99,7 @@ def make(home: Path, host: str, **kwargs: Any) -> Telemetry:
         home=home,
         env={},
         spawn=lambda *a, **k: None,
-        posthog_api_key=KEY,
-        posthog_host=host,
+        destinations=[PostHog(KEY, host=host)],
         **kwargs,
     )
 
@@ -120,12 +119,12 @@ def deliver(home: Path, telemetry: Telemetry) -> None:
 def test_keys(server: tuple[PostHogServer, str]) -> None:
     assert posthog.validate_api_key(f" {KEY} ") == KEY
     with pytest.raises(ValueError, match="personal API key") as caught:
-        Telemetry("x", posthog_api_key="phx_" + "z" * 30)
+        PostHog("phx_" + "z" * 30)
     assert "z" * 30 not in str(caught.value)
     with pytest.raises(ValueError, match="not a PostHog project API key"):
-        Telemetry("x", posthog_api_key="0123456789abcdef0123456789abcdef")
+        PostHog("0123456789abcdef0123456789abcdef")
     with pytest.raises(ValueError, match="http"):
-        Telemetry("x", posthog_api_key=KEY, posthog_host="ftp://x")
+        PostHog(KEY, host="ftp://x")
 
 
 def test_anonymous_events(home: Path, server: tuple[PostHogServer, str]) -> None:
@@ -286,10 +285,10 @@ def test_retries_and_refusals(
 _WORKER = """
 import sys
 from pathlib import Path
-from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry import PostHog, Telemetry
 home, host, key, n = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 telemetry = Telemetry("assembly", home=home, env={}, spawn=lambda *a, **k: None,
-                      posthog_api_key=key, posthog_host=host, identity_linking=True)
+                      destinations=[PostHog(key, host=host)], identity_linking=True)
 for round in range(3):
     telemetry.link_identity(f"user-{n}")
     with telemetry.command("work"):

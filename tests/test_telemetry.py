@@ -255,7 +255,5 @@ def test_status_reports_destination_without_secrets(home: Path) -> None:
 def test_constructor_validates() -> None:
     with pytest.raises(ValueError, match="service_name"):
         Telemetry("")
-    with pytest.raises(ValueError, match="protocol"):
-        Telemetry("x", protocol="http/xml")
     with pytest.raises(ValueError, match="export_deadline"):
         Telemetry("x", export_deadline=0)

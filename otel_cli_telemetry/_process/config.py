@@ -28,7 +28,7 @@ APP_MODE = "{prefix}_TELEMETRY"
 APP_DEBUG = "{prefix}_TELEMETRY_DEBUG"
 #: Directory holding config, state and spool instead of the platformdirs locations.
 APP_HOME = "{prefix}_TELEMETRY_HOME"
-#: Datadog client token (``pub`` + 32 hex); overrides the author's ``datadog_client_token``.
+#: Datadog client token (``pub`` + 32 hex); overrides ``Datadog(client_token=...)``.
 APP_DATADOG_TOKEN = "{prefix}_TELEMETRY_DATADOG_CLIENT_TOKEN"  # noqa: S105 - a name
 #: A company's intake proxy, as Datadog documents it: logs are POSTed to this URL with the
 #: intake path and parameters URL-encoded in a ``ddforward`` query parameter.
@@ -177,42 +177,9 @@ def flag(env: "Mapping[str, str]", name: str) -> bool | None:
     return True
 
 
-class OtlpSettings(Record):
-    """Where and how the exporter child sends OTLP (HTTP or gRPC).
-
-    ``insecure``: gRPC only, a plaintext channel (the endpoint's ``http`` scheme, or
-    ``OTEL_EXPORTER_OTLP_INSECURE=true`` for an endpoint without a scheme).
-    """
-
-    __slots__ = (
-        "endpoint", "protocol", "headers", "timeout_s", "compression",
-        "ca_file", "client_cert", "client_key", "insecure",
-    )  # fmt: skip
-
-    def __init__(
-        self,
-        endpoint: str,
-        protocol: str = DEFAULT_PROTOCOL,
-        headers: dict[str, str] | None = None,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
-        compression: str | None = None,
-        ca_file: str | None = None,
-        client_cert: str | None = None,
-        client_key: str | None = None,
-        insecure: bool = False,
-    ) -> None:
-        self.insecure = insecure
-        self.ca_file = ca_file
-        self.client_cert = client_cert
-        self.client_key = client_key
-        self.endpoint = endpoint
-        self.protocol = protocol
-        self.headers = headers if headers is not None else {}
-        self.timeout_s = timeout_s
-        self.compression = compression
-
-
-def _pick(env: "Mapping[str, str]", specific: str, general: str) -> tuple[str | None, bool]:
+def pick(env: "Mapping[str, str]", specific: str, general: str) -> tuple[str | None, bool]:
+    """The signal-specific variable if set, else the general one; and whether it was the
+    specific one."""
     value = get(env, specific)
     if value is not None:
         return value, True
@@ -281,7 +248,7 @@ def parse_timeout(raw: str, *, source: str) -> float | None:
 def headers_from_env(env: "Mapping[str, str]") -> dict[str, str]:
     """``OTEL_EXPORTER_OTLP_TRACES_HEADERS`` if set, else ``OTEL_EXPORTER_OTLP_HEADERS``:
     the signal-specific variable replaces the generic one (spec), it is not merged."""
-    raw, specific = _pick(env, OTLP_TRACES_HEADERS, OTLP_HEADERS)
+    raw, specific = pick(env, OTLP_TRACES_HEADERS, OTLP_HEADERS)
     if raw is None:
         return {}
     return parse_headers(raw, source=OTLP_TRACES_HEADERS if specific else OTLP_HEADERS)
@@ -289,80 +256,34 @@ def headers_from_env(env: "Mapping[str, str]") -> dict[str, str]:
 
 def timeout_from_env(env: "Mapping[str, str]") -> float:
     """The per-request timeout in seconds from ``OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT``."""
-    raw, specific = _pick(env, OTLP_TRACES_TIMEOUT, OTLP_TIMEOUT)
+    raw, specific = pick(env, OTLP_TRACES_TIMEOUT, OTLP_TIMEOUT)
     if raw is None:
         return DEFAULT_TIMEOUT_S
     source = OTLP_TRACES_TIMEOUT if specific else OTLP_TIMEOUT
     return parse_timeout(raw, source=source) or DEFAULT_TIMEOUT_S
 
 
-def otlp_from_env(
-    env: "Mapping[str, str]",
-    *,
-    endpoint: str | None = None,
-    protocol: str | None = None,
-    headers: "Mapping[str, str] | None" = None,
-) -> OtlpSettings | None:
-    """Resolve the OTLP destination; None when neither author nor environment set one.
-
-    An author's ``endpoint=`` is a base URL, like ``OTEL_EXPORTER_OTLP_ENDPOINT``. For
-    ``grpc`` every endpoint is used as given (see ``grpc_target``).
-    """
-    proto = protocol or _pick(env, OTLP_TRACES_PROTOCOL, OTLP_PROTOCOL)[0] or DEFAULT_PROTOCOL
-    proto = proto.strip().lower()
-    if proto not in PROTOCOLS:
-        warn_once(OTLP_PROTOCOL, f"unsupported protocol {proto!r}, using {DEFAULT_PROTOCOL}")
-        proto = DEFAULT_PROTOCOL
-
-    raw, specific = _pick(env, OTLP_TRACES_ENDPOINT, OTLP_ENDPOINT)
-    if endpoint:
-        raw, specific = endpoint, False
-    if raw is None:
+def compression_from_env(env: "Mapping[str, str]") -> str | None:
+    """``gzip`` or None, from ``OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION``."""
+    raw, _ = pick(env, OTLP_TRACES_COMPRESSION, OTLP_COMPRESSION)
+    if raw is None or raw.lower() == "none":
         return None
-    insecure = False
-    if proto == GRPC:
-        raw_insecure = _pick(env, OTLP_TRACES_INSECURE, OTLP_INSECURE)[0]
-        target = grpc_target(raw, insecure=(raw_insecure or "").lower() == "true")
-        if target is None:
-            warn_once("endpoint", f"not a gRPC endpoint, OTLP export disabled: {raw!r}")
-            return None
-        url, insecure = target
-    else:
-        url = traces_url(raw, is_signal_specific=specific)
-    if not url.startswith(("http://", "https://")):
-        warn_once("endpoint", f"not an http(s) URL, OTLP export disabled: {url!r}")
-        return None
+    if raw.lower() == "gzip":
+        return "gzip"
+    warn_once(OTLP_COMPRESSION, f"unsupported compression {raw!r}")
+    return None
 
-    merged = headers_from_env(env)
-    if headers:
-        merged.update({k.lower(): v for k, v in headers.items()})
 
-    timeout = timeout_from_env(env)
-
-    compression: str | None = None
-    raw_compression, _ = _pick(env, OTLP_TRACES_COMPRESSION, OTLP_COMPRESSION)
-    if raw_compression is not None:
-        if raw_compression.lower() == "gzip":
-            compression = "gzip"
-        elif raw_compression.lower() != "none":
-            warn_once(OTLP_COMPRESSION, f"unsupported compression {raw_compression!r}")
-    ca_file = _pick(env, OTLP_TRACES_CERTIFICATE, OTLP_CERTIFICATE)[0]
-    client_cert = _pick(env, OTLP_TRACES_CLIENT_CERTIFICATE, OTLP_CLIENT_CERTIFICATE)[0]
-    client_key = _pick(env, OTLP_TRACES_CLIENT_KEY, OTLP_CLIENT_KEY)[0]
-    if (client_cert is None) != (client_key is None):
+def tls_from_env(env: "Mapping[str, str]") -> "tuple[str | None, str | None, str | None]":
+    """The CA file, client certificate and client key (``OTEL_EXPORTER_OTLP_[TRACES_]
+    CERTIFICATE`` ...); certificate and key go together or are both ignored."""
+    ca_file = pick(env, OTLP_TRACES_CERTIFICATE, OTLP_CERTIFICATE)[0]
+    cert = pick(env, OTLP_TRACES_CLIENT_CERTIFICATE, OTLP_CLIENT_CERTIFICATE)[0]
+    key = pick(env, OTLP_TRACES_CLIENT_KEY, OTLP_CLIENT_KEY)[0]
+    if (cert is None) != (key is None):
         warn_once(OTLP_CLIENT_CERTIFICATE, "client certificate and key go together; both ignored")
-        client_cert = client_key = None
-    return OtlpSettings(
-        endpoint=url,
-        protocol=proto,
-        headers=merged,
-        timeout_s=timeout,
-        compression=compression,
-        ca_file=ca_file,
-        client_cert=client_cert,
-        client_key=client_key,
-        insecure=insecure,
-    )
+        return ca_file, None, None
+    return ca_file, cert, key
 
 
 def parse_resource_attributes(raw: str) -> dict[str, str]:
