@@ -316,6 +316,23 @@ def test_429_and_503_are_retried_with_retry_after(home: Path, intake: tuple[Inta
     assert server.violations == []
 
 
+@pytest.mark.parametrize("status", [408, 500])
+def test_408_and_every_5xx_are_retried(home: Path, intake: tuple[Intake, str], status: int) -> None:
+    """The intake's retry set is wider than OTLP's: 408 and any 5xx are retried too (the
+    back-off slept through the drain's hook)."""
+    server, url = intake
+    server.responses.append((status, {}))
+    spool_commands(home, ["a"])
+    from otel_cli_telemetry._exporter.drain import drain
+
+    waits: list[float] = []
+    report = drain(paths_for(home), dd_dest(url), sleep=waits.append)
+    assert [r.status for r in server.requests] == [status, 202]
+    assert report.delivered == 1
+    assert len(waits) == 1
+    assert delivery.load(home / "delivery.json").dropped == {}
+
+
 # --- both destinations at once -------------------------------------------------------
 
 

@@ -94,8 +94,10 @@ def test_partial_success_is_accepted_not_retried(home: Path) -> None:
     assert delivery.load(home / "delivery.json").dropped == {"partial_success_rejected_spans": 1}
 
 
-@pytest.mark.parametrize("status", [400, 401, 404, 413])
+@pytest.mark.parametrize("status", [400, 401, 404, 413, 408, 500])
 def test_non_retryable_status_drops_and_records(home: Path, status: int) -> None:
+    """Outside 429, 502, 503 and 504 (the OTLP retry set) nothing is retried, 408 and 500
+    included."""
     with OtlpReceiver([ScriptedResponse(status)]) as server:
         spool_commands(home, ["a"])
         report = drain(paths_for(home), otlp(server.url))

@@ -22,11 +22,10 @@ from typing import Any
 from otel_cli_telemetry._disk import delivery, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk.otlp_read import is_command_span, iter_spans
-from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, Result, Sink
+from otel_cli_telemetry._exporter.sinks import ExportResult, Result, Sink
 from otel_cli_telemetry._process import attributes
 
 MAX_BATCH_BYTES = 1024 * 1024
-MAX_BATCH_TRACES = 512
 #: Retries of one batch within one run, when the wait fits in the time left.
 MAX_ATTEMPTS_PER_RUN = 4
 #: How long a newly started child waits for a drainer that is just finishing.
@@ -166,7 +165,7 @@ def _drain_locked(
         for reason, count in dropped.items():
             report.dropped[f"cap_{reason}"] = report.dropped.get(f"cap_{reason}", 0) + count
     entries = spool.entries(paths.spool_dir)
-    max_items = int(getattr(sink, "max_batch_traces", MAX_BATCH_TRACES))
+    max_items = sink.max_batch_traces
     for batch in spool.iter_batches(entries, max_bytes=MAX_BATCH_BYTES, max_items=max_items):
         if clock() >= end:
             return True
@@ -187,13 +186,9 @@ def _drain_locked(
     return False
 
 
-#: Answers that refuse a whole batch for something one trace in it may have caused: the
-#: batch is split in halves until the trace is isolated, and only it is dropped.
-SPLIT_REASONS = frozenset({"http_400", "http_413", "grpc_invalid_argument"})
-
-
 class _Sender:
-    """Sends one batch with retries; splits a refused batch to isolate the bad trace."""
+    """Sends one batch with retries; splits a batch refused with ``Result.split`` to isolate
+    the bad trace."""
 
     def __init__(
         self,
@@ -228,7 +223,7 @@ class _Sender:
             attempts += 1
             self.report.attempts += 1
             result = self._export(requests)
-            if result.status in (ACCEPTED, DROP):
+            if result.status is not ExportResult.RETRY:
                 break
             wait = _on_retryable(self.paths, result, self.wall)
             self.report.last_error = result.reason
@@ -237,7 +232,7 @@ class _Sender:
                 continue
             self.report.backing_off = True
             return True
-        if result.status == DROP and result.unencodable:
+        if result.status is ExportResult.FAILURE and result.unencodable:
             bad = set(result.unencodable)
             for index in sorted(bad):
                 spool.quarantine(entries[index], self.paths.quarantine_dir)
@@ -246,7 +241,7 @@ class _Sender:
             if not rest:
                 return False
             return self.deliver([entries[i] for i in rest], [requests[i] for i in rest])
-        if result.status == DROP and result.reason in SPLIT_REASONS and len(entries) > 1:
+        if result.status is ExportResult.FAILURE and result.split and len(entries) > 1:
             half = len(entries) // 2
             if self.deliver(entries[:half], requests[:half]):
                 return True
@@ -254,7 +249,7 @@ class _Sender:
                 return True
             return self.deliver(entries[half:], requests[half:])
         removed = [spool.remove(entry) for entry in entries]
-        if result.status == ACCEPTED:
+        if result.status is ExportResult.SUCCESS:
             self.report.delivered += len(entries)
             reported: dict[str, int] = {}
             if self.reported is not None and any(id(r) == self.reported[0] for r in requests):
