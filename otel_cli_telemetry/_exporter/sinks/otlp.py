@@ -53,25 +53,25 @@ def to_protobuf(request: dict[str, Any]) -> bytes:
     return data
 
 
-def _rejected_spans(response: httpx.Response, protocol: str) -> tuple[int, str]:
+def _rejected_spans(response: httpx.Response, protocol: str) -> int:
+    """The ``partialSuccess.rejectedSpans`` of a success body (its message is not kept: it
+    is the server's words, and may quote the data)."""
     if not response.content:
-        return 0, ""
+        return 0
     try:
         if protocol == "http/json":
             body = json.loads(response.content)
             partial = body.get("partialSuccess") or {} if isinstance(body, dict) else {}
-            return int(partial.get("rejectedSpans") or 0), str(partial.get("errorMessage") or "")
+            return int(partial.get("rejectedSpans") or 0)
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
             ExportTraceServiceResponse,
         )
 
         message = ExportTraceServiceResponse()
         message.ParseFromString(response.content)
-        return int(message.partial_success.rejected_spans), str(
-            message.partial_success.error_message
-        )
+        return int(message.partial_success.rejected_spans)
     except Exception:  # noqa: BLE001 - a success body we cannot read is still a success
-        return 0, ""
+        return 0
 
 
 class OtlpHttpSink(HttpSink):
@@ -132,8 +132,7 @@ class OtlpHttpSink(HttpSink):
         if failure is not None:
             return failure
         assert response is not None
-        rejected, _message = _rejected_spans(response, self.destination.protocol)
-        return Result.success(rejected_spans=rejected)
+        return Result.success(rejected_spans=_rejected_spans(response, self.destination.protocol))
 
 
 def tls_context(destination: Destination) -> ssl.SSLContext:
