@@ -171,7 +171,8 @@ def _on_accepted(
     s.last_error = None
     s.delivered += count
     if result.rejected_spans:
-        s.add_drops({PARTIAL_SUCCESS: result.rejected_spans})
+        reason = f"refused_{result.reason}" if result.reason else PARTIAL_SUCCESS
+        s.add_drops({reason: result.rejected_spans})
 
 
 def _persist_backoff(run: Run, result: Result) -> float:

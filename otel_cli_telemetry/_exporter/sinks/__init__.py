@@ -38,8 +38,9 @@ class Result:
     reason: str = ""
     #: With RETRY: the delay the server asked for (``Retry-After``, gRPC ``RetryInfo``).
     retry_after_s: float | None = None
-    #: With SUCCESS: spans (traces, for the log and event sinks) the destination did not
-    #: keep; counted as ``partial_success_rejected_spans``, or ``refused_<reason>``.
+    #: With SUCCESS: spans the destination did not keep (an OTLP partial success), counted
+    #: as ``partial_success_rejected_spans``; with a ``reason``, traces the sink left out of
+    #: the batch (a Datadog log over the size limit), counted as ``refused_<reason>``.
     rejected_spans: int = 0
     #: With FAILURE: the indexes of the requests that cannot be encoded at all; the rest of
     #: the batch is fine and is sent without them.

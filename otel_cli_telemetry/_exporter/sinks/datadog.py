@@ -61,6 +61,8 @@ INTAKE_PATH = "/api/v2/logs"
 MAX_LOGS_PER_REQUEST = 50
 MAX_REQUEST_BYTES = 16 * 1024
 MAX_LOG_BYTES = 256 * 1024
+#: Why a log over ``MAX_LOG_BYTES`` is not sent (counted as ``refused_log_too_large``).
+TOO_LARGE = "log_too_large"
 
 #: ``ddtags`` of every log: tag -> the resource attribute it comes from (``outcome``: the
 #: span's ``cli_telemetry.outcome``).
@@ -264,10 +266,11 @@ class DatadogLogsSink(HttpSink):
                 continue
             lines.append(encoded)
         if not lines:
-            return Result.failure("log_too_large") if too_big else Result.success()
+            return Result.failure(TOO_LARGE) if too_big else Result.success()
         headers = {"content-type": "text/plain", "user-agent": user_agent()}
         for chunk in _chunks(lines):
             failure, _ = self.post(self.url(), b"\n".join(chunk), headers, timeout_s)
             if failure is not None:
                 return failure
-        return Result.success()
+        # The logs left out are lost like refused ones, and counted so (``status`` shows it).
+        return Result.success(rejected_spans=too_big, reason=TOO_LARGE if too_big else "")
