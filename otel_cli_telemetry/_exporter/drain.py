@@ -188,7 +188,7 @@ def _one_pass(
     run.count_drops({f"cap_{k}": v for k, v in spool.enforce_caps(paths.spool_dir).items()})
     entries = spool.entries(paths.spool_dir)
     max_items = run.sink.max_batch_traces
-    for entries_of_batch in spool.iter_batches(
+    for batch_entries in spool.iter_batches(
         entries, max_bytes=MAX_BATCH_BYTES, max_items=max_items
     ):
         if run.time_left() <= 0:
@@ -200,7 +200,7 @@ def _one_pass(
 
             run.count_drops({why: forget.drop_queue(paths.spool_dir)}, announce=False)
             return True
-        good, requests = batch.read(run, entries_of_batch)
+        good, requests = batch.read(run, batch_entries)
         if not requests:
             continue
         stop = batch.send(run, good, requests)
