@@ -20,6 +20,7 @@ from otel_cli_telemetry._exporter.child import run_child
 from otel_cli_telemetry._exporter.sinks import datadog
 from tests.collector import OtlpReceiver, ScriptedResponse
 from tests.conftest import cli_env, run_example, wait_for_exporters
+from tests.test_poison import request_for
 
 TOKEN = "pub" + "0123456789abcdef" * 2
 API_KEY = "0123456789abcdef" * 2
@@ -314,6 +315,43 @@ def test_429_and_503_are_retried_with_retry_after(home: Path, intake: tuple[Inta
     assert [r.status for r in server.requests] == [503, 429, 202]
     assert report.delivered == 1
     assert server.violations == []
+
+
+@pytest.mark.parametrize("status", [408, 500])
+def test_408_and_every_5xx_are_retried(home: Path, intake: tuple[Intake, str], status: int) -> None:
+    """The intake's retry set is wider than OTLP's: 408 and any 5xx are retried too (the
+    back-off slept through the drain's hook)."""
+    server, url = intake
+    server.responses.append((status, {}))
+    spool_commands(home, ["a"])
+    from otel_cli_telemetry._exporter.drain import drain
+
+    waits: list[float] = []
+    report = drain(paths_for(home), dd_dest(url), sleep=waits.append)
+    assert [r.status for r in server.requests] == [status, 202]
+    assert report.delivered == 1
+    assert len(waits) == 1
+    assert delivery.load(home / "delivery.json").dropped == {}
+
+
+def test_a_log_over_the_size_limit_is_counted_not_lost_silently(
+    home: Path, intake: tuple[Intake, str]
+) -> None:
+    """A command whose log would pass 256 KiB is left out of the request, the others go,
+    and the loss is counted where ``status`` shows it."""
+    server, url = intake
+    huge = {"key": "note", "value": {"stringValue": "x" * datadog.MAX_LOG_BYTES}}
+    state.ensure_dir(home)
+    for request in (request_for("small"), request_for("huge", [huge])):
+        spool.write(home / "spool", json.dumps(request).encode())
+    from otel_cli_telemetry._exporter.drain import drain
+
+    report = drain(paths_for(home), dd_dest(url))
+    assert [log["command"] for log in server.logs] == ["small"]
+    assert (report.delivered, report.remaining) == (2, 0)
+    assert delivery.load(home / "delivery.json").dropped == {"refused_log_too_large": 1}
+    status = "\n".join(Telemetry("assembly", home=home, env={}).status().lines())
+    assert "dropped: refused_log_too_large=1" in status
 
 
 # --- both destinations at once -------------------------------------------------------

@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import delivery, destination, locks, spool, state
+from otel_cli_telemetry._exporter import batch
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink
 from otel_cli_telemetry._process import launcher
@@ -94,8 +95,10 @@ def test_partial_success_is_accepted_not_retried(home: Path) -> None:
     assert delivery.load(home / "delivery.json").dropped == {"partial_success_rejected_spans": 1}
 
 
-@pytest.mark.parametrize("status", [400, 401, 404, 413])
+@pytest.mark.parametrize("status", [400, 401, 404, 413, 408, 500])
 def test_non_retryable_status_drops_and_records(home: Path, status: int) -> None:
+    """Outside 429, 502, 503 and 504 (the OTLP retry set) nothing is retried, 408 and 500
+    included."""
     with OtlpReceiver([ScriptedResponse(status)]) as server:
         spool_commands(home, ["a"])
         report = drain(paths_for(home), otlp(server.url))
@@ -244,3 +247,34 @@ def test_losses_are_reported_on_the_next_delivery(home: Path, receiver: OtlpRece
     spool_commands(home, ["next"])
     drain(paths_for(home), otlp(receiver.url))
     assert "cli_telemetry.dropped_traces" not in receiver.spans()[-1].attributes
+
+
+def test_retries_within_a_run_go_through_the_clock_and_sleep_hooks(home: Path) -> None:
+    """A batch is tried at most ``MAX_ATTEMPTS_PER_RUN`` times in one run, waiting the
+    server's Retry-After through the run's ``sleep`` (no real wait); the back-off it leaves
+    is on the ``wall`` clock, and the trace stays in the spool."""
+    now = [1000.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    answers = [ScriptedResponse(503, {"Retry-After": "7"})] * 5
+    with OtlpReceiver(answers) as server:
+        spool_commands(home, ["a"])
+        report = drain(
+            paths_for(home),
+            otlp(server.url),
+            deadline_s=60,
+            clock=lambda: now[0],
+            wall=lambda: 5000.0,
+            sleep=sleep,
+        )
+        assert len(server.requests) == batch.MAX_ATTEMPTS_PER_RUN
+    assert slept == [7.0] * (batch.MAX_ATTEMPTS_PER_RUN - 1)
+    assert (report.delivered, report.attempts, report.backing_off) == (0, 4, True)
+    assert report.last_error == "http_503"
+    saved = delivery.load(home / "delivery.json")
+    assert (saved.failures, saved.next_attempt_at) == (4, 5007.0)
+    assert len(spool.entries(home / "spool")) == 1

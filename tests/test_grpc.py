@@ -31,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as pb
 from otel_cli_telemetry import OTLP, Telemetry
 from otel_cli_telemetry._disk import delivery, destination, spool, state
 from otel_cli_telemetry._exporter.drain import drain, make_sink
-from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, RETRY
+from otel_cli_telemetry._exporter.sinks import ExportResult
 from otel_cli_telemetry._exporter.sinks import grpc as grpc_sink
 from otel_cli_telemetry._exporter.sinks.grpc import OtlpGrpcSink
 from otel_cli_telemetry._process import config
@@ -322,7 +322,7 @@ def test_delivers_every_request_merged_with_metadata(collector: GrpcCollector) -
         result = sink.export([request("a"), request("b"), request("c")], timeout_s=5)
     finally:
         sink.shutdown()
-    assert result.status == ACCEPTED
+    assert result.status == ExportResult.SUCCESS
     [received] = collector.received
     assert received.span_names() == ["a", "b", "c"]
     meta = received.metadata
@@ -371,11 +371,11 @@ def test_retryable_codes(collector: GrpcCollector, code: grpc.StatusCode) -> Non
     finally:
         sink.shutdown()
     assert (plain.status, plain.reason, plain.retry_after_s) == (
-        RETRY,
+        ExportResult.RETRY,
         f"grpc_{code.name.lower()}",
         None,
     )
-    assert (with_info.status, with_info.retry_after_s) == (RETRY, 1.25)
+    assert (with_info.status, with_info.retry_after_s) == (ExportResult.RETRY, 1.25)
 
 
 @pytest.mark.parametrize(
@@ -440,7 +440,7 @@ def test_partial_success_is_accepted(home: Path, collector: GrpcCollector) -> No
         result = sink.export([request()], timeout_s=5)
     finally:
         sink.shutdown()
-    assert (result.status, result.rejected_spans) == (ACCEPTED, 2)
+    assert (result.status, result.rejected_spans) == (ExportResult.SUCCESS, 2)
     collector.script[:] = [Answer(rejected_spans=1)]
     spool_commands(home, ["a"])
     report = drain(paths_for(home), grpc_dest(collector.url), deadline_s=10)
@@ -454,7 +454,11 @@ def test_unencodable_requests_are_named(home: Path, collector: GrpcCollector) ->
         result = sink.export([request("a"), request("b", trace_id="zz"), request("c")], timeout_s=5)
     finally:
         sink.shutdown()
-    assert (result.status, result.reason, result.unencodable) == (DROP, "unencodable", (1,))
+    assert (result.status, result.reason, result.unencodable) == (
+        ExportResult.FAILURE,
+        "unencodable",
+        (1,),
+    )
     assert collector.received == []
 
 
@@ -469,7 +473,10 @@ def test_timeout_is_bounded_by_the_time_left(collector: GrpcCollector) -> None:
         elapsed = time.monotonic() - started
     finally:
         sink.shutdown()
-    assert (by_deadline.status, by_deadline.reason) == (RETRY, "grpc_deadline_exceeded")
+    assert (by_deadline.status, by_deadline.reason) == (
+        ExportResult.RETRY,
+        "grpc_deadline_exceeded",
+    )
     assert elapsed < 1.5
     sink = OtlpGrpcSink(grpc_dest(collector.url, timeout_s=0.3))
     try:
@@ -488,7 +495,7 @@ def test_nothing_listening_is_retryable(dead_url: str) -> None:
         result = sink.export([request()], timeout_s=2)
     finally:
         sink.shutdown()
-    assert (result.status, result.reason) == (RETRY, "grpc_unavailable")
+    assert (result.status, result.reason) == (ExportResult.RETRY, "grpc_unavailable")
 
 
 class TcpRecorder:
@@ -551,7 +558,7 @@ def test_gzip(collector: GrpcCollector, compression: str | None) -> None:
     finally:
         sink.shutdown()
         relay.close()
-    assert result.status == ACCEPTED
+    assert result.status == ExportResult.SUCCESS
     assert collector.received[0].span_names() == [marker]
     on_wire = marker.encode() in bytes(relay.sent)
     assert on_wire == (compression is None)
@@ -613,21 +620,24 @@ def test_tls_verified_with_certificate_variables(pki: Path, mutual: bool) -> Non
             sink.shutdown()
 
     try:
-        assert export(base).status == RETRY
+        assert export(base).status == ExportResult.RETRY
         assert (
             export({**base, config.OTLP_ENDPOINT: f"http://127.0.0.1:{server.port}"}).status
-            == RETRY
+            == ExportResult.RETRY
         )
         assert server.received == []
         if mutual:
-            assert export(trusted).status == RETRY  # no client certificate
+            assert export(trusted).status == ExportResult.RETRY  # no client certificate
             assert server.received == []
-        assert export({**trusted, **client}).status == ACCEPTED
+        assert export({**trusted, **client}).status == ExportResult.SUCCESS
         assert len(server.received) == 1
         missing = {**trusted, config.OTLP_CERTIFICATE: str(pki / "absent.pem")}
         missing[config.OTLP_TRACES_CERTIFICATE] = str(pki / "absent.pem")
         result = export(missing)
-        assert (result.status, result.reason) == (RETRY, "tls_config:FileNotFoundError")
+        assert (result.status, result.reason) == (
+            ExportResult.RETRY,
+            "tls_config:FileNotFoundError",
+        )
     finally:
         server.stop()
 
@@ -679,7 +689,7 @@ def test_missing_extra_keeps_the_spool(home: Path, collector: GrpcCollector) -> 
     dest = grpc_dest(collector.url)
     sink = OtlpGrpcSink(dest, load_grpc=_no_grpc)
     result = sink.export([request()], timeout_s=5)
-    assert (result.status, result.reason) == (RETRY, "grpc_extra_missing")
+    assert (result.status, result.reason) == (ExportResult.RETRY, "grpc_extra_missing")
     report = drain(paths_for(home), dest, deadline_s=5, sink=OtlpGrpcSink(dest, load_grpc=_no_grpc))
     assert (report.delivered, report.dropped, report.attempts) == (0, {}, 1)
     assert report.backing_off

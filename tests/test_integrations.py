@@ -7,6 +7,7 @@ author would.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from click.testing import CliRunner as ClickRunner
 from typer.testing import CliRunner as TyperRunner
 
 from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._admin import cli
 from otel_cli_telemetry.integrations import argparse as argparse_integration
 from otel_cli_telemetry.integrations.click import consent_group
 from otel_cli_telemetry.integrations.click import instrument as instrument_click
@@ -342,3 +344,46 @@ def test_first_run_notice(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert run(tty=True, version=2) == ""
     assert run(tty=False, version=3, show="always") == first
     assert run(tty=True, version=4, show="never") == ""
+
+
+def test_typer_consent_app_is_built_from_the_admin_table(home: Path) -> None:
+    """Each command of the admin table, with its help and its options as typer shows them
+    (no ``--no-json`` twin, the default shown); the options reach the action, and a flush
+    that leaves traces waiting exits 1."""
+    telemetry = Telemetry(
+        "assembly",
+        home=home,
+        env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"},
+        spawn=lambda *a, **k: None,
+    )
+    for name in ("a", "b", "c"):
+        with telemetry.command(name):
+            pass
+    app = make_typer_app(telemetry)
+    runner = TyperRunner()
+    wide = {"COLUMNS": "200", "TERM": "dumb", "NO_COLOR": "1"}
+    listing = runner.invoke(app, ["telemetry", "--help"], env=wide)
+    assert listing.exit_code == 0
+    for command in cli.COMMANDS:
+        assert command.help in listing.output
+        page = runner.invoke(app, ["telemetry", command.name, "--help"], env=wide)
+        assert page.exit_code == 0
+        assert command.help in page.output
+        for option in command.options:
+            assert all(flag in page.output for flag in option.flags)
+            assert option.help in page.output
+    show_page = runner.invoke(app, ["telemetry", "show", "--help"], env=wide).output
+    assert "[default: 20]" in show_page
+    assert "--no-json" not in show_page
+    as_json = runner.invoke(app, ["telemetry", "show", "--json", "--limit", "2"])
+    assert as_json.exit_code == 0
+    assert [json.loads(line)["resourceSpans"] != [] for line in as_json.output.splitlines()] == [
+        True,
+        True,
+    ]
+    terse = runner.invoke(app, ["telemetry", "show"]).output
+    verbose = runner.invoke(app, ["telemetry", "show", "-v"]).output
+    assert len(verbose.splitlines()) > len(terse.splitlines())
+    flushed = runner.invoke(app, ["telemetry", "flush", "--timeout", "0.5"])
+    assert flushed.exit_code == 1
+    assert "still waiting 3" in flushed.output

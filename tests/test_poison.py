@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import destination, otlp_json, spool, state
 from otel_cli_telemetry._exporter.drain import drain
+from otel_cli_telemetry._exporter.sinks import ExportResult
 from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink, to_protobuf
 from tests.collector import OtlpReceiver, Rotel
 from tests.test_trust import CLI, env_for, run, wait_for_exporters
@@ -401,7 +402,7 @@ def test_a_hard_linked_sink_file_is_never_written_through(tmp_path: Path) -> Non
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")
     os.link(victim, home / "traces.jsonl")
-    assert FileSink(home / "traces.jsonl").export([request_for("x")]).status == "accepted"
+    assert FileSink(home / "traces.jsonl").export([request_for("x")]).status is ExportResult.SUCCESS
     assert victim.read_text() == "precious\n"
     assert os.stat(home / "traces.jsonl").st_nlink == 1
 
@@ -415,5 +416,5 @@ def test_a_directory_in_the_way_of_rotation_is_moved_aside(tmp_path: Path) -> No
     (home / "traces.jsonl").write_bytes(b"x" * 100)
     (home / "traces.jsonl").chmod(0o600)
     sink = FileSink(home / "traces.jsonl", max_bytes=50)
-    assert sink.export([request_for("x")]).status == "accepted"
+    assert sink.export([request_for("x")]).status is ExportResult.SUCCESS
     assert (home / "traces.jsonl.1").is_file()

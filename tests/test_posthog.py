@@ -282,6 +282,24 @@ def test_retries_and_refusals(
     assert bool(recorder.events) is delivered
 
 
+@pytest.mark.parametrize("status", [408, 500])
+def test_408_and_every_5xx_are_retried(
+    home: Path, server: tuple[PostHogServer, str], status: int
+) -> None:
+    """PostHog's retry set is wider than OTLP's: 408 and any 5xx are retried too (the
+    back-off slept through the drain's hook)."""
+    recorder, host = server
+    recorder.responses.append((status, {}))
+    telemetry = make(home, host)
+    run(telemetry, "x")
+    [dest] = telemetry.destinations()
+    waits: list[float] = []
+    report = drain(state.Paths(home=home, config_dir=home), dest, sleep=waits.append)
+    assert [answer for answer, _ in recorder.batches] == [status, 200]
+    assert (report.delivered, len(waits)) == (1, 1)
+    assert [event["event"] for event in recorder.events] == [posthog.EVENT]
+
+
 _WORKER = """
 import sys
 from pathlib import Path

@@ -1,18 +1,19 @@
 """``python -m otel_cli_telemetry``: status, enable, local, disable, reset, show, flush and
 disclosure for an app.
 
-The same actions back the command group that click and typer CLIs mount
-(``otel_cli_telemetry.integrations``), so both speak the same words.
+One table, ``COMMANDS``, names every action with its help and options: this module's
+argparse CLI, the click group and the typer app the integrations mount, and the argparse
+integration's ``telemetry`` subcommands are all built from it, so they speak the same words.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from otel_cli_telemetry._admin.show import do_show
 from otel_cli_telemetry.telemetry import Telemetry
 
 
@@ -75,46 +76,6 @@ def do_reset(telemetry: Telemetry, out: TextIO) -> int:
 
 def do_disclosure(telemetry: Telemetry, out: TextIO) -> int:
     out.write(telemetry.disclosure())
-    return 0
-
-
-def do_show(
-    telemetry: Telemetry,
-    out: TextIO,
-    *,
-    limit: int = 20,
-    as_json: bool = False,
-    verbose: bool = False,
-) -> int:
-    from otel_cli_telemetry._admin.show import render
-    from otel_cli_telemetry._disk import spool
-    from otel_cli_telemetry._exporter.sinks.file import read_requests
-
-    paths = telemetry.paths
-    pending = []
-    for entry in spool.entries(paths.spool_dir)[-limit:]:
-        try:
-            pending.append(spool.read(entry))
-        except (ValueError, OSError):
-            continue
-    sent = read_requests(paths.sink_file, limit=limit)
-    if as_json:
-        for request in sent:
-            out.write(json.dumps(request) + "\n")
-        for request in pending:
-            out.write(json.dumps(request) + "\n")
-        return 0
-    lines = render(sent, label="local", verbose=verbose) + render(
-        pending, label="pending", verbose=verbose
-    )
-    if not lines:
-        out.write(
-            f"Nothing recorded yet for {telemetry.app_name} in {paths.home}.\n"
-            "(With an OTLP endpoint configured, delivered spans are at the endpoint, not here.)\n"
-        )
-        return 0
-    for line in lines:
-        out.write(line + "\n")
     return 0
 
 

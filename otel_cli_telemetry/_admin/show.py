@@ -1,17 +1,61 @@
-"""Readable rendering of what was (or would be) sent, for ``show``."""
+"""``show``: what was recorded locally or waits to be sent, rendered readably or as JSON."""
 
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, attributes, is_command, iter_spans
 
-__all__ = ["render"]
+if TYPE_CHECKING:
+    from otel_cli_telemetry.telemetry import Telemetry
+
+__all__ = ["do_show", "render"]
 
 # Shown as columns, so left out of the attribute listing.
 _COLUMNS = frozenset({EXIT_CODE, "cli_telemetry.outcome", "cli_telemetry.duration_ms"})
+
+
+def do_show(
+    telemetry: Telemetry,
+    out: TextIO,
+    *,
+    limit: int = 20,
+    as_json: bool = False,
+    verbose: bool = False,
+) -> int:
+    """The last ``limit`` traces of the local file, then those waiting in the spool."""
+    from otel_cli_telemetry._disk import spool
+    from otel_cli_telemetry._exporter.sinks.file import read_requests
+
+    paths = telemetry.paths
+    pending = []
+    for entry in spool.entries(paths.spool_dir)[-limit:]:
+        try:
+            pending.append(spool.read(entry))
+        except (ValueError, OSError):
+            continue
+    sent = read_requests(paths.sink_file, limit=limit)
+    if as_json:
+        for request in sent:
+            out.write(json.dumps(request) + "\n")
+        for request in pending:
+            out.write(json.dumps(request) + "\n")
+        return 0
+    lines = render(sent, label="local", verbose=verbose) + render(
+        pending, label="pending", verbose=verbose
+    )
+    if not lines:
+        out.write(
+            f"Nothing recorded yet for {telemetry.app_name} in {paths.home}.\n"
+            "(With an OTLP endpoint configured, delivered spans are at the endpoint, not here.)\n"
+        )
+        return 0
+    for line in lines:
+        out.write(line + "\n")
+    return 0
 
 
 def render(requests: Iterable[dict[str, Any]], *, label: str, verbose: bool = False) -> list[str]:

@@ -51,6 +51,37 @@ class Status(Record):
         #: What is on disk for this app now: (what, where).
         self.kept = kept if kept is not None else []
 
+    def _delivery_lines(self) -> "list[str]":
+        """Every count ``delivery.json`` keeps: deliveries, attempts, the back-off, losses."""
+        import datetime
+        import time
+
+        delivery = self.delivery
+        lines = []
+        if delivery.get("delivered"):
+            lines.append(f"delivered so far: {delivery['delivered']}")
+        if delivery.get("attempts") or delivery.get("exporter_runs"):
+            lines.append(
+                f"export requests so far: {delivery.get('attempts') or 0} "
+                f"(exporter runs: {delivery.get('exporter_runs') or 0})"
+            )
+        if delivery.get("failures"):
+            line = f"failed attempts in a row: {delivery['failures']}"
+            next_at = delivery.get("next_attempt_at")
+            if isinstance(next_at, (int, float)) and next_at > time.time():
+                when = datetime.datetime.fromtimestamp(next_at).strftime("%Y-%m-%d %H:%M:%S")
+                line += f", next attempt after {when}"
+            lines.append(line)
+        if delivery.get("last_error"):
+            lines.append(f"last delivery error: {delivery['last_error']}")
+        if delivery.get("dropped"):
+            dropped = ", ".join(f"{k}={v}" for k, v in sorted(delivery["dropped"].items()))
+            unreported = sum((delivery.get("unreported") or {}).values())
+            if unreported:
+                dropped += f" ({unreported} not yet reported on a delivered span)"
+            lines.append(f"dropped: {dropped}")
+        return lines
+
     def lines(self) -> list[str]:
         from otel_cli_telemetry._exporter.sinks import grpc as grpc_sink  # no grpc import
 
@@ -67,13 +98,7 @@ class Status(Record):
             f"config file: {self.config_file}",
             f"spooled traces waiting: {self.spooled}",
         ]
-        if self.delivery.get("delivered"):
-            lines.append(f"delivered so far: {self.delivery['delivered']}")
-        if self.delivery.get("last_error"):
-            lines.append(f"last delivery error: {self.delivery['last_error']}")
-        if self.delivery.get("dropped"):
-            dropped = ", ".join(f"{k}={v}" for k, v in sorted(self.delivery["dropped"].items()))
-            lines.append(f"dropped: {dropped}")
+        lines.extend(self._delivery_lines())
         failure = self.delivery.get("exporter_failure")
         if isinstance(failure, dict) and failure.get("type"):
             lines.append(

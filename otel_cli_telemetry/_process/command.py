@@ -33,7 +33,6 @@ ERROR: "Final" = "error"
 INTERRUPTED: "Final" = "interrupted"
 USAGE_ERROR: "Final" = "usage_error"
 INTERNAL_ERROR: "Final" = "internal_error"
-OUTCOMES: "Final" = (SUCCESS, ERROR, INTERRUPTED, USAGE_ERROR, INTERNAL_ERROR)
 
 #: ``error.type`` when the command chose a non-zero exit code without a real exception.
 OTHER: "Final" = "_OTHER"

@@ -10,8 +10,9 @@ the first-run notice names.
 
 from __future__ import annotations
 
+import inspect
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, Optional
 
 import typer
@@ -89,50 +90,44 @@ class _ConsentGroup(typer.core.TyperGroup):
 
 
 def consent_app(telemetry: Telemetry) -> typer.Typer:
-    """Build the sub-app; mount it with ``app.add_typer(consent_app(t), name="telemetry")``."""
+    """Build the sub-app; mount it with ``app.add_typer(consent_app(t), name="telemetry")``.
+
+    Its commands come from the admin command table, as the click group's and the argparse
+    parsers' do.
+    """
     sub = typer.Typer(
         help=f"Control the usage telemetry of {telemetry.app_name}.", cls=_ConsentGroup
     )
+    for command in cli.COMMANDS:
+        sub.command(command.name, help=command.help)(_typer_command(command, telemetry))
+    return sub
 
-    @sub.command(help="Say whether telemetry is on, and which rule decided.")
-    def status() -> None:
-        cli.do_status(telemetry, sys.stdout)
 
-    @sub.command(help="Send anonymous usage telemetry (saved; env variables still win).")
-    def enable() -> None:
-        cli.do_enable(telemetry, sys.stdout)
+def _typer_command(command: cli.AdminCommand, telemetry: Telemetry) -> Callable[..., None]:
+    """A function typer reads as it reads a hand-written command: one keyword parameter per
+    option of ``command``, its type as the annotation and a ``typer.Option`` as default."""
 
-    @sub.command(help=cli.command_named("local").help)
-    def local() -> None:
-        cli.do_local(telemetry, sys.stdout)
-
-    @sub.command(help=cli.command_named("disable").help)
-    def disable() -> None:
-        cli.do_disable(telemetry, sys.stdout)
-
-    @sub.command(help=cli.command_named("reset").help)
-    def reset() -> None:
-        cli.do_reset(telemetry, sys.stdout)
-
-    @sub.command(help=cli.command_named("disclosure").help)
-    def disclosure() -> None:
-        cli.do_disclosure(telemetry, sys.stdout)
-
-    @sub.command(help="Print what was recorded locally or waits to be sent.")
-    def show(
-        limit: int = typer.Option(20, help="How many traces."),
-        as_json: bool = typer.Option(False, "--json", help="Raw OTLP JSON lines."),
-        verbose: bool = typer.Option(False, "-v", "--verbose", help="Every attribute."),
-    ) -> None:
-        cli.do_show(telemetry, sys.stdout, limit=limit, as_json=as_json, verbose=verbose)
-
-    @sub.command(help="Deliver waiting telemetry now (for CI jobs).")
-    def flush(
-        # typer reads the annotation at run time; Optional keeps Python 3.9-era typers happy
-        timeout: Optional[float] = typer.Option(None, help="Seconds to wait at most."),  # noqa: UP045
-    ) -> None:
-        code = cli.do_flush(telemetry, sys.stdout, timeout=timeout)
+    def run(**options: Any) -> None:
+        code = command.run(telemetry, sys.stdout, **options)
         if code:
             raise typer.Exit(code)
 
-    return sub
+    parameters: list[inspect.Parameter] = []
+    for option in command.options:
+        kind: Any = bool if option.is_flag else option.kind
+        if option.default is None and not option.is_flag:
+            # typer reads the annotation at run time; Optional suits older typers too
+            kind = Optional[kind]  # noqa: UP045
+        default = False if option.is_flag else option.default
+        parameters.append(
+            inspect.Parameter(
+                option.dest,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=typer.Option(default, *option.flags, help=option.help),
+                annotation=kind,
+            )
+        )
+    run.__signature__ = inspect.Signature(parameters, return_annotation=None)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    run.__name__ = run.__qualname__ = command.name
+    return run

@@ -1,35 +1,116 @@
-"""Destinations the exporter child delivers spooled traces to.
+"""Destinations the exporter child delivers spooled traces to, behind one small contract.
 
-A sink has the shape of an OpenTelemetry span exporter: ``export(requests)`` returns a
-``Result`` saying whether the destination accepted the batch, may accept it later
-(retry, with an optional server-chosen delay), or refused it for good (drop).
+A sink has the shape of an OpenTelemetry span exporter: ``export(requests, timeout_s=)``
+answers a ``Result`` and ``shutdown()`` releases its connection. The answer's status is an
+``ExportResult``: OpenTelemetry's SUCCESS and FAILURE, plus the RETRY the OTLP specification
+asks for (keep the batch, back off, send it again). Which answers of a server mean which is
+decided here, once, for every sink: the retryable HTTP statuses and gRPC codes, and the
+refusals the drain splits a batch on.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-ACCEPTED = "accepted"
-RETRY = "retry"
-DROP = "drop"
+#: Traces one ``export`` call carries at most, unless a sink asks for fewer.
+MAX_BATCH_TRACES = 512
+
+
+class ExportResult(enum.Enum):
+    """What the destination did with a batch (OpenTelemetry's ``SpanExportResult``, plus RETRY)."""
+
+    #: Accepted: the spooled files are deleted (a partial success included, never retried).
+    SUCCESS = "success"
+    #: Refused for good: the files are deleted and the loss counted by reason.
+    FAILURE = "failure"
+    #: Not now (a timeout, a connection error, an overloaded server): kept, with a back-off.
+    RETRY = "retry"
 
 
 @dataclass(frozen=True)
 class Result:
-    status: str
-    reason: str = ""
-    retry_after_s: float | None = None
-    #: Spans the destination accepted but reported as rejected (OTLP partial success).
-    rejected_spans: int = 0
-    #: With DROP: the indexes of the requests that could not be encoded at all; the rest
-    #: of the batch is fine and is sent without them.
-    unencodable: tuple[int, ...] = ()
+    """A sink's answer for one batch; build it with ``success``, ``failure`` or ``retry``."""
 
-    @property
-    def accepted(self) -> bool:
-        return self.status == ACCEPTED
+    status: ExportResult
+    reason: str = ""
+    #: With RETRY: the delay the server asked for (``Retry-After``, gRPC ``RetryInfo``).
+    retry_after_s: float | None = None
+    #: With SUCCESS: spans the destination did not keep (an OTLP partial success), counted
+    #: as ``partial_success_rejected_spans``; with a ``reason``, traces the sink left out of
+    #: the batch (a Datadog log over the size limit), counted as ``refused_<reason>``.
+    rejected_spans: int = 0
+    #: With FAILURE: the indexes of the requests that cannot be encoded at all; the rest of
+    #: the batch is fine and is sent without them.
+    unencodable: tuple[int, ...] = ()
+    #: With FAILURE: the refusal may be one trace's fault (a malformed or too large
+    #: request): the drain splits the batch in halves until that trace is isolated.
+    split: bool = False
+
+    @classmethod
+    def success(cls, *, rejected_spans: int = 0, reason: str = "") -> Result:
+        return cls(ExportResult.SUCCESS, reason, rejected_spans=rejected_spans)
+
+    @classmethod
+    def failure(
+        cls, reason: str, *, unencodable: tuple[int, ...] = (), split: bool = False
+    ) -> Result:
+        return cls(ExportResult.FAILURE, reason, unencodable=unencodable, split=split)
+
+    @classmethod
+    def retry(cls, reason: str, *, retry_after_s: float | None = None) -> Result:
+        return cls(ExportResult.RETRY, reason, retry_after_s=retry_after_s)
+
+
+class Sink(Protocol):
+    """What the drain hands batches to (``drain.make_sink`` picks one per destination)."""
+
+    #: How many traces one ``export`` call may carry (the drain batches by it).
+    max_batch_traces: int
+
+    def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
+        """Deliver OTLP JSON ``ExportTraceServiceRequest`` objects as one batch."""
+
+    def shutdown(self) -> None:
+        """Release the connection; called once, when the drain ends."""
+
+
+# --- what a server's answer means (the OTLP specification, and the intakes' documentation)
+
+#: OTLP/HTTP: retry only these (and connection errors); any other non-2xx drops the batch.
+OTLP_HTTP_RETRYABLE = frozenset({429, 502, 503, 504})
+#: The Datadog logs and PostHog intakes: 408, 429 and every 5xx are worth retrying.
+INTAKE_RETRYABLE = frozenset({408, 429, *range(500, 600)})
+#: OTLP/gRPC: retryable codes; RESOURCE_EXHAUSTED too, but only with a ``RetryInfo`` (the
+#: server says it can recover).
+GRPC_RETRYABLE = frozenset(
+    {"CANCELLED", "DEADLINE_EXCEEDED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS"}
+)
+GRPC_RETRYABLE_WITH_RETRY_INFO = frozenset({"RESOURCE_EXHAUSTED"})
+#: Refusals of a whole batch that one trace in it may have caused (split, see ``Result``).
+SPLIT_HTTP = frozenset({400, 413})
+SPLIT_GRPC = frozenset({"INVALID_ARGUMENT"})
+
+
+def http_result(status: int, retry_after: float | None, retryable: frozenset[int]) -> Result:
+    """The answer for a non-2xx HTTP ``status``; ``retry_after``: the parsed header."""
+    reason = f"http_{status}"
+    if status in retryable:
+        return Result.retry(reason, retry_after_s=retry_after)
+    return Result.failure(reason, split=status in SPLIT_HTTP)
+
+
+def grpc_result(code: str, retry_delay: float | None) -> Result:
+    """The answer for a gRPC status ``code`` name other than OK; ``retry_delay``: its
+    ``RetryInfo``, if it sent one."""
+    reason = f"grpc_{code.lower()}"
+    if code in GRPC_RETRYABLE or (
+        code in GRPC_RETRYABLE_WITH_RETRY_INFO and retry_delay is not None
+    ):
+        return Result.retry(reason, retry_after_s=retry_delay)
+    return Result.failure(reason, split=code in SPLIT_GRPC)
 
 
 def convert_each(
@@ -46,12 +127,3 @@ def convert_each(
         except Exception:  # noqa: BLE001 - any failure of this data is this request's own
             bad.append(index)
     return items, tuple(bad)
-
-
-class Sink(Protocol):
-    def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
-        """Deliver OTLP JSON ``ExportTraceServiceRequest`` objects as one batch."""
-
-    def shutdown(self) -> None: ...
-
-    def force_flush(self, timeout_s: float = 30.0) -> bool: ...

@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from otel_cli_telemetry._disk import delivery
-from otel_cli_telemetry._exporter.sinks import DROP, RETRY, Result
+from otel_cli_telemetry._exporter.sinks import (
+    MAX_BATCH_TRACES,
+    OTLP_HTTP_RETRYABLE,
+    Result,
+    http_result,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -17,8 +22,9 @@ if TYPE_CHECKING:
 class HttpSink:
     """Base of the OTLP, Datadog and PostHog sinks. ``client=`` is the test seam."""
 
-    #: Statuses worth retrying; everything else outside 2xx drops the batch.
-    retryable: frozenset[int] = frozenset({429, 502, 503, 504})
+    #: Statuses worth retrying (see ``sinks``); everything else outside 2xx is refused.
+    retryable: frozenset[int] = OTLP_HTTP_RETRYABLE
+    max_batch_traces = MAX_BATCH_TRACES
 
     def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
         self.destination = destination
@@ -40,29 +46,24 @@ class HttpSink:
             if self._client is None:
                 self._client = self._new_client()
         except (OSError, ValueError) as exc:  # e.g. an unreadable CA or client certificate
-            return Result(RETRY, f"tls_config:{exc.__class__.__name__}"), None
+            return Result.retry(f"tls_config:{exc.__class__.__name__}"), None
         timeout = max(0.05, min(timeout_s, self.destination.timeout_s))
         try:
             response = self._client.post(url, content=body, headers=headers, timeout=timeout)
         except httpx.TimeoutException:
-            return Result(RETRY, "timeout"), None
+            return Result.retry("timeout"), None
         except httpx.TransportError as exc:
-            return Result(RETRY, f"transport:{exc.__class__.__name__}"), None
+            return Result.retry(f"transport:{exc.__class__.__name__}"), None
         status = response.status_code
         if 200 <= status < 300:
             return None, response
-        if status in self.retryable:
-            retry_after = delivery.parse_retry_after(response.headers.get("retry-after"))
-            return Result(RETRY, f"http_{status}", retry_after_s=retry_after), response
-        return Result(DROP, f"http_{status}"), response
+        retry_after = delivery.parse_retry_after(response.headers.get("retry-after"))
+        return http_result(status, retry_after, self.retryable), response
 
     def shutdown(self) -> None:
         if self._client is not None and self._owns_client:
             self._client.close()
         self._client = None
-
-    def force_flush(self, timeout_s: float = 30.0) -> bool:
-        return True
 
 
 def user_agent() -> str:

@@ -32,7 +32,7 @@ from urllib.parse import urlencode, urlsplit
 
 from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, is_command, iter_spans
 from otel_cli_telemetry._disk.otlp_read import attributes as decode_attributes
-from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, Result, convert_each
+from otel_cli_telemetry._exporter.sinks import INTAKE_RETRYABLE, Result, convert_each
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
 
 if TYPE_CHECKING:
@@ -61,7 +61,8 @@ INTAKE_PATH = "/api/v2/logs"
 MAX_LOGS_PER_REQUEST = 50
 MAX_REQUEST_BYTES = 16 * 1024
 MAX_LOG_BYTES = 256 * 1024
-RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
+#: Why a log over ``MAX_LOG_BYTES`` is not sent (counted as ``refused_log_too_large``).
+TOO_LARGE = "log_too_large"
 
 #: ``ddtags`` of every log: tag -> the resource attribute it comes from (``outcome``: the
 #: span's ``cli_telemetry.outcome``).
@@ -239,7 +240,7 @@ class DatadogLogsSink(HttpSink):
 
     #: Keeps one export call's worth of logs within a couple of intake requests.
     max_batch_traces = MAX_LOGS_PER_REQUEST
-    retryable = RETRYABLE_STATUS
+    retryable = INTAKE_RETRYABLE
 
     def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
         if not destination.endpoint or not destination.token:
@@ -254,7 +255,7 @@ class DatadogLogsSink(HttpSink):
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
         logs, bad = convert_each(requests, to_logs)
         if bad:
-            return Result(DROP, "unencodable", unencodable=bad)
+            return Result.failure("unencodable", unencodable=bad)
         lines: list[bytes] = []
         too_big = 0
         for log in logs:
@@ -265,10 +266,11 @@ class DatadogLogsSink(HttpSink):
                 continue
             lines.append(encoded)
         if not lines:
-            return Result(ACCEPTED if not too_big else DROP, "log_too_large" if too_big else "")
+            return Result.failure(TOO_LARGE) if too_big else Result.success()
         headers = {"content-type": "text/plain", "user-agent": user_agent()}
         for chunk in _chunks(lines):
             failure, _ = self.post(self.url(), b"\n".join(chunk), headers, timeout_s)
             if failure is not None:
                 return failure
-        return Result(ACCEPTED)
+        # The logs left out are lost like refused ones, and counted so (``status`` shows it).
+        return Result.success(rejected_spans=too_big, reason=TOO_LARGE if too_big else "")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_cli_telemetry._disk import fs as _fs
-from otel_cli_telemetry._exporter.sinks import ACCEPTED, RETRY, Result
+from otel_cli_telemetry._exporter.sinks import MAX_BATCH_TRACES, Result
 
 #: ``show`` reads at most this much of each file (the sink rotates at 5 MiB by default).
 MAX_READ_BYTES = 64 * 1024 * 1024
@@ -21,6 +21,8 @@ MAX_READ_BYTES = 64 * 1024 * 1024
 
 class FileSink:
     """Append each request as one JSON line; rotate to ``<name>.1`` past ``max_bytes``."""
+
+    max_batch_traces = MAX_BATCH_TRACES
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes: int = 5 * 1024 * 1024) -> None:
         self.path = Path(path)
@@ -38,8 +40,8 @@ class FileSink:
             with os.fdopen(fd, "ab") as fh:
                 fh.write(lines)
         except OSError as exc:
-            return Result(RETRY, f"file:{exc.__class__.__name__}")
-        return Result(ACCEPTED)
+            return Result.retry(f"file:{exc.__class__.__name__}")
+        return Result.success()
 
     def _open(self) -> int:
         """Append to our own regular file: a link, FIFO or directory in its place is moved
@@ -66,9 +68,6 @@ class FileSink:
 
     def shutdown(self) -> None:
         return None
-
-    def force_flush(self, timeout_s: float = 30.0) -> bool:
-        return True
 
 
 def read_requests(path: str | os.PathLike[str], *, limit: int = 50) -> list[dict[str, Any]]:

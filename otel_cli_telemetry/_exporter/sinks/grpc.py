@@ -5,11 +5,12 @@ CLI process never imports grpc. Without it nothing is sent anywhere (never OTLP/
 gRPC port): every export answers RETRY ``grpc_extra_missing`` with a long back-off, so the
 spans wait in the spool until the extra is installed, and ``status`` says how.
 
-Status handling follows the OTLP/gRPC specification: OK is success (a partial success is
-recorded, never retried); CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE
-and DATA_LOSS are retryable, honouring a ``google.rpc.RetryInfo`` sent in the
-``grpc-status-details-bin`` trailer; RESOURCE_EXHAUSTED is retryable only with a RetryInfo
-(the server says it can recover); every other status drops the batch.
+Status handling follows the OTLP/gRPC specification (the codes are in ``sinks``): OK is
+success (a partial success is recorded, never retried); CANCELLED, DEADLINE_EXCEEDED,
+ABORTED, OUT_OF_RANGE, UNAVAILABLE and DATA_LOSS are retryable, honouring a
+``google.rpc.RetryInfo`` sent in the ``grpc-status-details-bin`` trailer; RESOURCE_EXHAUSTED
+is retryable only with a RetryInfo (the server says it can recover); every other status
+drops the batch.
 
 One channel per exporter run: plaintext for an ``http://`` endpoint (or
 ``OTEL_EXPORTER_OTLP_INSECURE=true`` and no scheme), TLS otherwise, verified against the
@@ -22,7 +23,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, RETRY, Result
+from otel_cli_telemetry._exporter.sinks import (
+    MAX_BATCH_TRACES,
+    Result,
+    convert_each,
+    grpc_result,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -39,10 +45,6 @@ INSTALL_HINT = (
 #: The back-off after a run found the extra missing: installing it is a human's job.
 EXTRA_MISSING_RETRY_S = 300.0
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-#: OTLP/gRPC: retryable status codes (RESOURCE_EXHAUSTED only with a RetryInfo).
-RETRYABLE = frozenset(
-    {"CANCELLED", "DEADLINE_EXCEEDED", "ABORTED", "OUT_OF_RANGE", "UNAVAILABLE", "DATA_LOSS"}
-)
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
 #: Metadata gRPC itself owns: never sent from ``OTEL_EXPORTER_OTLP_HEADERS``.
@@ -176,6 +178,8 @@ class OtlpGrpcSink:
     """Send batches to one OTLP/gRPC ``TraceService``. ``load_grpc`` is the test seam for
     an installation without the extra."""
 
+    max_batch_traces = MAX_BATCH_TRACES
+
     def __init__(
         self, destination: Destination, *, load_grpc: Callable[[], Any] | None = None
     ) -> None:
@@ -193,7 +197,7 @@ class OtlpGrpcSink:
         try:
             self._grpc = grpc = self._load_grpc()
         except ImportError:
-            return Result(RETRY, EXTRA_MISSING, retry_after_s=EXTRA_MISSING_RETRY_S)
+            return Result.retry(EXTRA_MISSING, retry_after_s=EXTRA_MISSING_RETRY_S)
         from urllib.parse import urlsplit
 
         from otel_cli_telemetry._exporter.sinks._http import user_agent
@@ -212,7 +216,7 @@ class OtlpGrpcSink:
                     certificate_chain=_read(dest.client_cert),
                 )
             except (OSError, ValueError) as exc:  # an unreadable CA or client certificate
-                return Result(RETRY, f"tls_config:{exc.__class__.__name__}")
+                return Result.retry(f"tls_config:{exc.__class__.__name__}")
             self._channel = grpc.secure_channel(target, credentials, options=options)
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
             ExportTraceServiceResponse,
@@ -232,15 +236,9 @@ class OtlpGrpcSink:
             return failure
         from otel_cli_telemetry._exporter.sinks.otlp import to_protobuf
 
-        parts: list[bytes] = []
-        bad: list[int] = []
-        for index, request in enumerate(requests):
-            try:
-                parts.append(to_protobuf(request))
-            except Exception:  # noqa: BLE001 - whatever the converter raises, it is this one
-                bad.append(index)
+        parts, bad = convert_each(requests, lambda request: [to_protobuf(request)])
         if bad:
-            return Result(DROP, "unencodable", unencodable=tuple(bad))
+            return Result.failure("unencodable", unencodable=bad)
         grpc = self._grpc
         dest = self.destination
         limit = dest.timeout_s
@@ -255,30 +253,21 @@ class OtlpGrpcSink:
         except grpc.RpcError as error:
             return self._failure(error)
         partial = response.partial_success
-        return Result(ACCEPTED, rejected_spans=max(0, int(partial.rejected_spans)))
+        return Result.success(rejected_spans=max(0, int(partial.rejected_spans)))
 
     def _failure(self, error: Any) -> Result:
         try:
             name = str(error.code().name)
         except Exception:  # noqa: BLE001 - not a call error: treat as a transport failure
             name = "UNAVAILABLE"
-        reason = f"grpc_{name.lower()}"
         details = _trailer(error, STATUS_DETAILS_KEY)
-        delay = retry_delay(details) if details is not None else None
-        if name in RETRYABLE:
-            return Result(RETRY, reason, retry_after_s=delay)
-        if name == "RESOURCE_EXHAUSTED" and delay is not None:
-            return Result(RETRY, reason, retry_after_s=delay)
-        return Result(DROP, reason)
+        return grpc_result(name, retry_delay(details) if details is not None else None)
 
     def shutdown(self) -> None:
         if self._channel is not None:
             self._channel.close()
         self._channel = None
         self._export = None
-
-    def force_flush(self, timeout_s: float = 30.0) -> bool:
-        return True
 
 
 def _import_grpc() -> Any:

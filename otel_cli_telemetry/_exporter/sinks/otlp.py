@@ -1,8 +1,8 @@
 """OTLP/HTTP sink (``http/protobuf`` or ``http/json``), used only in the exporter child.
 
-Response handling follows the OTLP/HTTP specification: any 2xx is success (a
-``partialSuccess`` is recorded, never retried); 429, 502, 503, 504 and connection
-errors are retryable, honouring ``Retry-After``; every other status drops the batch.
+Response handling follows the OTLP/HTTP specification (the statuses are in ``sinks``): any
+2xx is success (a ``partialSuccess`` is recorded, never retried); 429, 502, 503, 504 and
+connection errors are retryable, honouring ``Retry-After``; every other status drops the batch.
 """
 
 from __future__ import annotations
@@ -13,23 +13,13 @@ import json
 import ssl
 from typing import TYPE_CHECKING, Any
 
-from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, Result
+from otel_cli_telemetry._exporter.sinks import Result, convert_each
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
 
 if TYPE_CHECKING:
     import httpx
 
     from otel_cli_telemetry._disk.destination import Destination
-
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
-
-
-class Unencodable(ValueError):
-    """Requests of a batch that cannot be converted for the wire, by index."""
-
-    def __init__(self, indexes: tuple[int, ...]) -> None:
-        super().__init__(f"{len(indexes)} request(s) cannot be encoded")
-        self.indexes = indexes
 
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
@@ -63,31 +53,29 @@ def to_protobuf(request: dict[str, Any]) -> bytes:
     return data
 
 
-def _rejected_spans(response: httpx.Response, protocol: str) -> tuple[int, str]:
+def _rejected_spans(response: httpx.Response, protocol: str) -> int:
+    """The ``partialSuccess.rejectedSpans`` of a success body (its message is not kept: it
+    is the server's words, and may quote the data)."""
     if not response.content:
-        return 0, ""
+        return 0
     try:
         if protocol == "http/json":
             body = json.loads(response.content)
             partial = body.get("partialSuccess") or {} if isinstance(body, dict) else {}
-            return int(partial.get("rejectedSpans") or 0), str(partial.get("errorMessage") or "")
+            return int(partial.get("rejectedSpans") or 0)
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
             ExportTraceServiceResponse,
         )
 
         message = ExportTraceServiceResponse()
         message.ParseFromString(response.content)
-        return int(message.partial_success.rejected_spans), str(
-            message.partial_success.error_message
-        )
+        return int(message.partial_success.rejected_spans)
     except Exception:  # noqa: BLE001 - a success body we cannot read is still a success
-        return 0, ""
+        return 0
 
 
 class OtlpHttpSink(HttpSink):
     """Send batches to one OTLP/HTTP traces endpoint."""
-
-    retryable = RETRYABLE_STATUS
 
     def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
         assert destination.endpoint is not None
@@ -100,23 +88,9 @@ class OtlpHttpSink(HttpSink):
             verify=tls_context(self.destination), follow_redirects=False, trust_env=True
         )
 
-    def encode(self, requests: list[dict[str, Any]]) -> tuple[bytes, dict[str, str]]:
-        """One request body for the batch. Raises Unencodable naming the requests that
-        cannot be converted, so that only they are set aside."""
+    def encode(self, parts: list[bytes]) -> tuple[bytes, dict[str, str]]:
+        """One request body for the batch, from each request's ``_encode_one``."""
         headers = dict(self.destination.headers)
-        if self.destination.protocol != "http/json":
-            # Imported before the loop: a broken installation is not bad data.
-            from google.protobuf import json_format  # noqa: F401
-            from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
-        parts: list[bytes] = []
-        bad: list[int] = []
-        for index, request in enumerate(requests):
-            try:
-                parts.append(self._encode_one(request))
-            except Exception:  # noqa: BLE001 - whatever the converter raises, it is this one
-                bad.append(index)
-        if bad:
-            raise Unencodable(tuple(bad))
         if self.destination.protocol == "http/json":
             # Each part is the "resourceSpans" list of one request, without its brackets.
             body = b'{"resourceSpans":[' + b",".join(p for p in parts if p) + b"]}"
@@ -145,17 +119,20 @@ class OtlpHttpSink(HttpSink):
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
         assert self.destination.endpoint is not None
-        try:
-            body, headers = self.encode(requests)
-        except Unencodable as exc:
+        if self.destination.protocol != "http/json":
+            # Imported before the loop: a broken installation is not bad data.
+            from google.protobuf import json_format  # noqa: F401
+            from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
+        parts, bad = convert_each(requests, lambda request: [self._encode_one(request)])
+        if bad:
             # That spooled data cannot be encoded: retrying will not help; the rest can go.
-            return Result(DROP, "unencodable", unencodable=exc.indexes)
+            return Result.failure("unencodable", unencodable=bad)
+        body, headers = self.encode(parts)
         failure, response = self.post(self.destination.endpoint, body, headers, timeout_s)
         if failure is not None:
             return failure
         assert response is not None
-        rejected, _message = _rejected_spans(response, self.destination.protocol)
-        return Result(ACCEPTED, rejected_spans=rejected)
+        return Result.success(rejected_spans=_rejected_spans(response, self.destination.protocol))
 
 
 def tls_context(destination: Destination) -> ssl.SSLContext:

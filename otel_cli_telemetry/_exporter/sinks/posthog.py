@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from otel_cli_telemetry._disk import spool
 from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, is_command, iter_spans
 from otel_cli_telemetry._disk.otlp_read import attributes as decode_attributes
-from otel_cli_telemetry._exporter.sinks import ACCEPTED, DROP, Result, convert_each
+from otel_cli_telemetry._exporter.sinks import INTAKE_RETRYABLE, Result, convert_each
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ EVENT = "cli command executed"
 ALIAS_SCOPE = "otel_cli_telemetry._disk.identity"
 ALIAS_SPAN = "$create_alias"
 MAX_EVENTS_PER_REQUEST = 100
-RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 _UUID_NAMESPACE = uuid.UUID("6f1d3c2a-8e4b-5a7c-9d0e-1f2a3b4c5d6e")
 #: Event properties copied from the resource: property -> resource attribute.
 FROM_RESOURCE = (
@@ -204,7 +203,7 @@ class PostHogSink(HttpSink):
     """POST usage events (and aliases) to PostHog's ``/batch/`` endpoint."""
 
     max_batch_traces = MAX_EVENTS_PER_REQUEST
-    retryable = RETRYABLE_STATUS
+    retryable = INTAKE_RETRYABLE
 
     def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
         if not destination.endpoint or not destination.token:
@@ -214,9 +213,9 @@ class PostHogSink(HttpSink):
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
         events, bad = convert_each(requests, to_events)
         if bad:
-            return Result(DROP, "unencodable", unencodable=bad)
+            return Result.failure("unencodable", unencodable=bad)
         if not events:
-            return Result(ACCEPTED)
+            return Result.success()
         body = json.dumps(
             {"api_key": self.destination.token, "batch": events},
             separators=(",", ":"),
@@ -230,4 +229,4 @@ class PostHogSink(HttpSink):
             {"content-type": "application/json", "user-agent": user_agent()},
             timeout_s,
         )
-        return failure or Result(ACCEPTED)
+        return failure or Result.success()

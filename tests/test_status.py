@@ -1,0 +1,83 @@
+"""``status``: every count the delivery state keeps is shown, so no loss goes unseen."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry._disk import delivery, state
+from otel_cli_telemetry._exporter.drain import drain
+from tests.collector import OtlpReceiver, ScriptedResponse
+from tests.test_exporter import otlp, paths_for, spool_commands
+
+
+def status_text(home: Path) -> str:
+    return "\n".join(Telemetry("assembly", home=home, env={}).status().lines())
+
+
+def test_every_field_of_the_delivery_state_is_shown(home: Path) -> None:
+    """Each field ``delivery.json`` keeps has its line in ``status``: a new count that
+    ``status`` does not show fails here."""
+    later = time.time() + 600
+
+    def fill(s: delivery.DeliveryState) -> None:
+        s.delivered = 7
+        s.attempts = 11
+        s.exporter_runs = 3
+        s.failures = 2
+        s.next_attempt_at = later
+        s.last_error = "http_503"
+        s.add_drops({"refused_http_400": 4, "cap_count": 1})
+        s.mark_reported({"cap_count": 1})
+        s.takeovers = 5
+        s.exporter_failure = {"type": "OSError", "step": "linger", "at": 0}
+
+    state.ensure_dir(home)
+    paths = paths_for(home)
+    delivery.update(paths.delivery_file, paths.state_lock, fill)
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(later))
+    shown = {
+        "delivered": "delivered so far: 7",
+        "attempts": "export requests so far: 11",
+        "exporter_runs": "(exporter runs: 3)",
+        "failures": "failed attempts in a row: 2",
+        "next_attempt_at": f"next attempt after {when}",
+        "last_error": "last delivery error: http_503",
+        "dropped": "dropped: cap_count=1, refused_http_400=4",
+        "unreported": "(4 not yet reported on a delivered span)",
+        "takeovers": "stopped exporters taken over: 5",
+        "exporter_failure": "last exporter failure: OSError during linger",
+    }
+    assert set(shown) == set(delivery.DeliveryState().to_json())
+    text = status_text(home)
+    for field, line in shown.items():
+        assert line in text, field
+
+
+def test_a_fresh_state_shows_no_counts(home: Path) -> None:
+    text = status_text(home)
+    for word in ("delivered so far", "export requests", "failed attempts", "dropped:"):
+        assert word not in text
+
+
+def test_a_failing_destination_shows_its_back_off(home: Path) -> None:
+    """After a run that met only 503s: the attempts, the back-off and the error, as the
+    exporter left them (the retries slept through the drain's hook)."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with OtlpReceiver([ScriptedResponse(503)] * 4) as server:
+        spool_commands(home, ["a"])
+        report = drain(
+            paths_for(home), otlp(server.url), deadline_s=600, clock=lambda: now[0], sleep=sleep
+        )
+        assert len(server.requests) == 4
+    assert report.backing_off
+    text = status_text(home)
+    assert "export requests so far: 4 (exporter runs: 0)" in text
+    assert "failed attempts in a row: 4, next attempt after " in text
+    assert "last delivery error: http_503" in text
+    assert "spooled traces waiting: 1" in text
