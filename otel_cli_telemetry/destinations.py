@@ -118,7 +118,9 @@ class OTLP(Destination):
         """Per the OTLP exporter specification; a bad environment value is noted once (debug
         log) and ignored. None when neither this object nor the environment names an
         endpoint, or the endpoint cannot be used."""
-        pick = config.pick
+        from otel_cli_telemetry._process import otlp_env
+
+        pick = otlp_env.pick
         proto = self.protocol
         if proto is None:
             raw_proto = pick(env, config.OTLP_TRACES_PROTOCOL, config.OTLP_PROTOCOL)[0]
@@ -140,17 +142,17 @@ class OTLP(Destination):
                 return None
             url, insecure = target
         else:
-            url = config.traces_url(raw, is_signal_specific=specific)
+            url = otlp_env.traces_url(raw, is_signal_specific=specific)
         if not url.startswith(("http://", "https://")):
             config.warn_once("endpoint", f"not an http(s) URL, OTLP export off: {url!r}")
             return None
-        ca_file, client_cert, client_key = config.tls_from_env(env)
+        ca_file, client_cert, client_key = otlp_env.tls_from_env(env)
         return {
             "endpoint": url,
             "protocol": proto,
-            "headers": {**config.headers_from_env(env), **self.headers},
-            "timeout_s": config.timeout_from_env(env),
-            "compression": config.compression_from_env(env),
+            "headers": {**otlp_env.headers_from_env(env), **self.headers},
+            "timeout_s": otlp_env.timeout_from_env(env),
+            "compression": otlp_env.compression_from_env(env),
             "ca_file": ca_file,
             "client_cert": client_cert,
             "client_key": client_key,

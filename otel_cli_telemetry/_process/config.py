@@ -1,4 +1,5 @@
-"""Every environment variable the library reads, and how its values are parsed.
+"""Every environment variable the library reads, and how its values are parsed (the OTLP
+exporter's values in ``otlp_env``, which loads only when a command records).
 
 Precedence, everywhere: explicit constructor argument > the app's own variable
 (``{PREFIX}_TELEMETRY_*``) > standard ``OTEL_*`` / ``DO_NOT_TRACK`` > the persisted
@@ -177,23 +178,6 @@ def flag(env: "Mapping[str, str]", name: str) -> bool | None:
     return True
 
 
-def pick(env: "Mapping[str, str]", specific: str, general: str) -> tuple[str | None, bool]:
-    """The signal-specific variable if set, else the general one; and whether it was the
-    specific one."""
-    value = get(env, specific)
-    if value is not None:
-        return value, True
-    return get(env, general), False
-
-
-def traces_url(base_or_full: str, *, is_signal_specific: bool) -> str:
-    """Per spec: the generic endpoint is a base URL (``v1/traces`` appended), the
-    traces-specific one is used exactly as given."""
-    if is_signal_specific:
-        return base_or_full
-    return base_or_full.rstrip("/") + "/v1/traces"
-
-
 def grpc_target(raw: str, *, insecure: bool) -> tuple[str, bool] | None:
     """An OTLP/gRPC endpoint as the spec reads it: used as given (no ``v1/traces``); the
     scheme decides TLS (``http`` plaintext, ``https`` TLS); without a scheme, ``insecure``
@@ -207,83 +191,6 @@ def grpc_target(raw: str, *, insecure: bool) -> tuple[str, bool] | None:
     if scheme not in ("http", "https") or not authority or any(c in authority for c in "/?#@ \t"):
         return None
     return f"{scheme}://{authority}", scheme == "http"
-
-
-def parse_headers(raw: str, *, source: str) -> dict[str, str]:
-    """``k=v,k2=v2``, keys and values percent-decoded (the spec's W3C baggage format)."""
-    import re
-    from urllib.parse import unquote
-
-    headers: dict[str, str] = {}
-    for item in raw.split(","):
-        if not item.strip():
-            continue
-        key, sep, value = item.partition("=")
-        key = unquote(key.strip())
-        if not sep or not key or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", key):
-            # Never echo the value: headers carry credentials.
-            warn_once(source, "skipped a malformed header entry")
-            continue
-        headers[key.lower()] = unquote(value.strip())
-    return headers
-
-
-def parse_timeout(raw: str, *, source: str) -> float | None:
-    """Spec timeouts are integer milliseconds. The Python SDK reads seconds; we follow the
-    spec and treat any value as milliseconds. ``0`` means no limit (``NO_TIMEOUT_S``: the
-    exporter child's hard deadline still bounds every request)."""
-    try:
-        millis = float(raw)
-    except ValueError:
-        warn_once(source, f"not a number of milliseconds: {raw!r}")
-        return None
-    if millis == 0:
-        return NO_TIMEOUT_S
-    if not millis > 0 or millis != millis or millis == float("inf"):
-        warn_once(source, f"timeout must be positive: {raw!r}")
-        return None
-    return min(millis / 1000.0, NO_TIMEOUT_S)
-
-
-def headers_from_env(env: "Mapping[str, str]") -> dict[str, str]:
-    """``OTEL_EXPORTER_OTLP_TRACES_HEADERS`` if set, else ``OTEL_EXPORTER_OTLP_HEADERS``:
-    the signal-specific variable replaces the generic one (spec), it is not merged."""
-    raw, specific = pick(env, OTLP_TRACES_HEADERS, OTLP_HEADERS)
-    if raw is None:
-        return {}
-    return parse_headers(raw, source=OTLP_TRACES_HEADERS if specific else OTLP_HEADERS)
-
-
-def timeout_from_env(env: "Mapping[str, str]") -> float:
-    """The per-request timeout in seconds from ``OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT``."""
-    raw, specific = pick(env, OTLP_TRACES_TIMEOUT, OTLP_TIMEOUT)
-    if raw is None:
-        return DEFAULT_TIMEOUT_S
-    source = OTLP_TRACES_TIMEOUT if specific else OTLP_TIMEOUT
-    return parse_timeout(raw, source=source) or DEFAULT_TIMEOUT_S
-
-
-def compression_from_env(env: "Mapping[str, str]") -> str | None:
-    """``gzip`` or None, from ``OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION``."""
-    raw, _ = pick(env, OTLP_TRACES_COMPRESSION, OTLP_COMPRESSION)
-    if raw is None or raw.lower() == "none":
-        return None
-    if raw.lower() == "gzip":
-        return "gzip"
-    warn_once(OTLP_COMPRESSION, f"unsupported compression {raw!r}")
-    return None
-
-
-def tls_from_env(env: "Mapping[str, str]") -> "tuple[str | None, str | None, str | None]":
-    """The CA file, client certificate and client key (``OTEL_EXPORTER_OTLP_[TRACES_]
-    CERTIFICATE`` ...); certificate and key go together or are both ignored."""
-    ca_file = pick(env, OTLP_TRACES_CERTIFICATE, OTLP_CERTIFICATE)[0]
-    cert = pick(env, OTLP_TRACES_CLIENT_CERTIFICATE, OTLP_CLIENT_CERTIFICATE)[0]
-    key = pick(env, OTLP_TRACES_CLIENT_KEY, OTLP_CLIENT_KEY)[0]
-    if (cert is None) != (key is None):
-        warn_once(OTLP_CLIENT_CERTIFICATE, "client certificate and key go together; both ignored")
-        return ca_file, None, None
-    return ca_file, cert, key
 
 
 def parse_resource_attributes(raw: str) -> dict[str, str]:
