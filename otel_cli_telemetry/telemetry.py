@@ -294,35 +294,16 @@ class Telemetry:
         """
         if not principal_id or not self.identity_linking or not self.consent().enabled:
             return False
-        from otel_cli_telemetry._disk import destination as destination_mod
-        from otel_cli_telemetry._disk import identity, state
+        from otel_cli_telemetry._admin import actions
 
-        posthog_queue = next(
-            (q for q, d in destination_mod.queues(self.paths, self.destinations())
-             if d.kind == destination_mod.POSTHOG),
-            None,
-        )  # fmt: skip
-
-        on_alias = None
-        if posthog_queue is not None:
-            from otel_cli_telemetry._exporter.sinks.posthog import alias_queuer
-
-            on_alias = alias_queuer(posthog_queue.spool_dir)
-        state.ensure_dir(self.paths.home)
-        linked = identity.link(self.paths, principal_id, on_alias=on_alias)
-        # The next command's resource carries the new identity.
-        self._recorder = self._capture_recorder = None
-        return linked
+        return actions.link_identity(self, principal_id)
 
     def unlink_identity(self) -> None:
         """Call on logout: forget the principal and rotate the anonymous installation id."""
-        if not self.consent().enabled:
-            return
-        from otel_cli_telemetry._disk import identity, state
+        if self.consent().enabled:
+            from otel_cli_telemetry._admin import actions
 
-        state.ensure_dir(self.paths.home)
-        identity.unlink(self.paths)
-        self._recorder = self._capture_recorder = None
+            actions.unlink_identity(self)
 
     def notice_text(self) -> str:
         """The first-run notice (the author's, or a plain default)."""
@@ -395,37 +376,9 @@ class Telemetry:
     def status(self) -> "Status":
         """Whether telemetry is on, in which mode, which rule decided, and what is on disk
         where. Records nothing; works with telemetry off."""
-        decision = self.consent()
-        paths = self.paths
-        from otel_cli_telemetry._admin.status import Status
-        from otel_cli_telemetry._disk import delivery, forget, spool
-        from otel_cli_telemetry._disk import destination as destination_mod
+        from otel_cli_telemetry._admin import actions
 
-        destinations = self.destinations()
-        queues = [q for q, _ in destination_mod.queues(paths, destinations)]
-        return Status(
-            enabled=decision.enabled,
-            rule=decision.rule,
-            detail=decision.detail,
-            home=paths.home,
-            config_file=paths.config_file,
-            destination="; ".join(d.describe() for d in destinations),
-            debug=self.debug(),
-            spooled=sum(len(spool.entries(q.spool_dir)) for q in queues),
-            delivery=delivery.load(paths.delivery_file).to_json(),
-            mode=decision.mode,
-            policy=self._policy_summary(),
-            kept=forget.kept(paths),
-        )
-
-    def _policy_summary(self) -> str:
-        from otel_cli_telemetry._disk import policy
-
-        where = config.policy_path(self.env)
-        found = policy.load(where)
-        if found is None:
-            return f"none ({where} does not exist)"
-        return found.mode_for(self.service_name)[1]
+        return actions.status(self)
 
     def enable(self) -> consent_mod.Decision:
         """Persist "on" (environment variables and the machine policy still win) and return
@@ -436,34 +389,30 @@ class Telemetry:
     def disable(self) -> "consent_mod.Change":
         """Persist "off", delete every trace waiting to be sent, and return the new decision
         with how many spans were deleted (``deleted_spans``)."""
-        return self._withdraw(consent_mod.OFF)
+        from otel_cli_telemetry._admin import actions
+
+        return actions.withdraw(self, consent_mod.OFF)
 
     def local(self) -> "consent_mod.Change":
         """Persist "local" (record to the local file sink only, send nothing), delete every
         trace waiting to be sent elsewhere, and return the new decision with the count."""
-        return self._withdraw(consent_mod.LOCAL)
+        from otel_cli_telemetry._admin import actions
 
-    def _withdraw(self, mode: str) -> "consent_mod.Change":
-        from otel_cli_telemetry._disk import forget, state
+        return actions.withdraw(self, consent_mod.LOCAL)
 
-        consent_mod.persist(self.paths.config_file, mode)
-        spans = traces = 0
-        if state.check_dir(self.paths.home):
-            spans, traces = forget.delete_queued(self.paths, keep_local=mode == consent_mod.LOCAL)
+    def _forget_recorders(self) -> None:
+        """After a change of consent or identity: the next command builds its hand-off
+        afresh (destinations, identity, consent context)."""
         self._recorder = self._capture_recorder = None
-        decision = self.consent()
-        return consent_mod.Change(decision, deleted_spans=spans, deleted_traces=traces)
 
     def reset(self) -> list[str]:
         """Forget this installation: delete the installation id (a new one is minted on the
         next recorded command), any linked account, every queue, the local file sink and the
         delivery state. The choice (``config.toml``) is kept. Returns what was deleted.
         Records and sends nothing; works with telemetry off."""
-        from otel_cli_telemetry._disk import forget
+        from otel_cli_telemetry._admin import actions
 
-        removed = forget.reset(self.paths)
-        self._recorder = self._capture_recorder = None
-        return removed
+        return actions.reset(self)
 
     def disclosure(self) -> str:
         """Every field this app can send, per destination, as Markdown (generated from the
@@ -491,18 +440,9 @@ class Telemetry:
         For CI jobs that want their spans sent before the runner goes away. Ignores the
         back-off (the user asked) but honours the deadline (default: the export deadline).
         """
-        from otel_cli_telemetry._exporter.drain import drain_all
+        from otel_cli_telemetry._admin import actions
 
-        destinations = self.destinations()
-        limit = timeout if timeout is not None else destinations[0].deadline_s
-        decision = self.consent()
-
-        def withdrawn(dest: "destination_mod.Destination") -> str | None:
-            return consent_mod.withdrawn(decision, dest.kind)
-
-        return drain_all(
-            self.paths, destinations, timeout_s=limit, progress=progress, withdrawn=withdrawn
-        )
+        return actions.flush(self, timeout, progress)
 
 
 #: What ``functools.wraps`` copies (``__type_params__`` exists from 3.12).

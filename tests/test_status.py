@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from otel_cli_telemetry import Telemetry
@@ -81,3 +82,35 @@ def test_a_failing_destination_shows_its_back_off(home: Path) -> None:
     assert "failed attempts in a row: 4, next attempt after " in text
     assert "last delivery error: http_503" in text
     assert "spooled traces waiting: 1" in text
+
+
+def test_each_destination_shows_its_own_queue(home: Path) -> None:
+    """With two destinations, each queue's delivery state has its own lines in ``status``
+    (the second queue's losses are not hidden behind the first's), and its file is listed
+    among what is kept on disk."""
+    from otel_cli_telemetry import OTLP, PostHog
+    from otel_cli_telemetry._disk import destination as destination_mod
+
+    telemetry = Telemetry(
+        "assembly",
+        home=home,
+        env={},
+        destinations=[OTLP("http://127.0.0.1:9"), PostHog("phc_" + "a" * 40)],
+    )
+    state.ensure_dir(home)
+    (first, _), (second, _) = destination_mod.queues(telemetry.paths, telemetry.destinations())
+
+    def dropped(reason: str) -> Callable[[delivery.DeliveryState], None]:
+        return lambda s: s.add_drops({reason: 2})
+
+    delivery.update(first.delivery_file, first.state_lock, dropped("refused_http_400"))
+    delivery.update(second.delivery_file, second.state_lock, dropped("refused_http_413"))
+    status = telemetry.status()
+    lines = status.lines()
+    headers = [i for i, line in enumerate(lines) if not line.startswith(" ") and line.endswith(":")]
+    names = [lines[i] for i in headers if "OTLP" in lines[i] or "PostHog" in lines[i]]
+    assert len(names) == 2, lines
+    text = "\n".join(lines)
+    assert "  dropped: refused_http_400=2" in text
+    assert "  dropped: refused_http_413=2" in text
+    assert second.delivery_file in [where for _, where in status.kept]

@@ -16,7 +16,7 @@ class Status(Record):
 
     __slots__ = (
         "enabled", "rule", "detail", "home", "config_file", "destination", "debug",
-        "spooled", "delivery", "mode", "policy", "kept",
+        "spooled", "delivery", "mode", "policy", "kept", "queues",
     )  # fmt: skip
 
     def __init__(
@@ -34,6 +34,7 @@ class Status(Record):
         mode: str | None = None,
         policy: str | None = None,
         kept: "list[tuple[str, str]] | None" = None,
+        queues: "list[tuple[str, dict[str, Any]]] | None" = None,
     ) -> None:
         self.enabled = enabled
         self.rule = rule
@@ -50,13 +51,16 @@ class Status(Record):
         self.policy = policy
         #: What is on disk for this app now: (what, where).
         self.kept = kept if kept is not None else []
+        #: Each destination's delivery state (each has its own queue), by description;
+        #: ``delivery`` is the first one's.
+        self.queues = queues if queues is not None else []
 
-    def _delivery_lines(self) -> "list[str]":
+    @staticmethod
+    def _delivery_lines(delivery: "dict[str, Any]") -> "list[str]":
         """Every count ``delivery.json`` keeps: deliveries, attempts, the back-off, losses."""
         import datetime
         import time
 
-        delivery = self.delivery
         lines = []
         if delivery.get("delivered"):
             lines.append(f"delivered so far: {delivery['delivered']}")
@@ -98,7 +102,15 @@ class Status(Record):
             f"config file: {self.config_file}",
             f"spooled traces waiting: {self.spooled}",
         ]
-        lines.extend(self._delivery_lines())
+        if len(self.queues) > 1:  # one queue per destination: each says how it is doing
+            for name, delivery in self.queues:
+                lines.append(f"{name}:")
+                lines.extend(
+                    f"  {line}"
+                    for line in self._delivery_lines(delivery) or ["nothing delivered or lost yet"]
+                )
+        else:
+            lines.extend(self._delivery_lines(self.delivery))
         failure = self.delivery.get("exporter_failure")
         if isinstance(failure, dict) and failure.get("type"):
             lines.append(

@@ -120,10 +120,16 @@ def kept(paths: state.Paths) -> list[tuple[str, str]]:
     for path, what in checks:
         if os.path.isfile(path):
             items.append((what, path))
+    for name in sorted(_fs.scan_names(paths.home)) if os.path.isdir(paths.home) else []:
+        queue = name[len("delivery-") : -len(".json")]
+        if name.startswith("delivery-") and name.endswith(".json") and queue:
+            further = paths.for_queue(queue).delivery_file
+            items.append((f"the delivery state of the {queue} queue", further))
     for directory, _kind in spool_dirs(paths) if os.path.isdir(paths.home) else []:
         count = len(spool.entries(directory))
         if count:
             items.append((f"{count} trace(s) waiting to be sent", directory))
+
     if os.path.isdir(paths.quarantine_dir) and _fs.scan_names(paths.quarantine_dir):
         items.append(("files that could not be sent (quarantine)", paths.quarantine_dir))
     return items

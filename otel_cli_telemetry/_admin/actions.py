@@ -1,0 +1,125 @@
+"""What ``Telemetry``'s consent and identity methods do: ``status``, ``enable``/``disable``/
+``local``, ``reset``, ``flush``, ``link_identity``/``unlink_identity``. The methods keep
+their signatures and docstrings in ``telemetry.py``; their bodies load from here only when
+called, so a command never pays for them.
+"""
+
+from otel_cli_telemetry._process import config
+from otel_cli_telemetry._process import consent as consent_mod
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from otel_cli_telemetry._admin.status import Status
+    from otel_cli_telemetry._disk import destination as destination_mod
+    from otel_cli_telemetry._exporter.drain import Report
+    from otel_cli_telemetry.telemetry import Telemetry
+
+
+def status(telemetry: "Telemetry") -> "Status":
+    from otel_cli_telemetry._admin.status import Status
+    from otel_cli_telemetry._disk import delivery, forget, spool
+    from otel_cli_telemetry._disk import destination as destination_mod
+
+    decision = telemetry.consent()
+    paths = telemetry.paths
+    destinations = telemetry.destinations()
+    queues = destination_mod.queues(paths, destinations)
+    deliveries = [(d.describe(), delivery.load(q.delivery_file).to_json()) for q, d in queues]
+    return Status(
+        enabled=decision.enabled,
+        rule=decision.rule,
+        detail=decision.detail,
+        home=paths.home,
+        config_file=paths.config_file,
+        destination="; ".join(d.describe() for d in destinations),
+        debug=telemetry.debug(),
+        spooled=sum(len(spool.entries(q.spool_dir)) for q, _ in queues),
+        delivery=deliveries[0][1],
+        queues=deliveries,
+        mode=decision.mode,
+        policy=policy_summary(telemetry),
+        kept=forget.kept(paths),
+    )
+
+
+def policy_summary(telemetry: "Telemetry") -> str:
+    from otel_cli_telemetry._disk import policy
+
+    where = config.policy_path(telemetry.env)
+    found = policy.load(where)
+    if found is None:
+        return f"none ({where} does not exist)"
+    return found.mode_for(telemetry.service_name)[1]
+
+
+def withdraw(telemetry: "Telemetry", mode: str) -> "consent_mod.Change":
+    """Persist ``mode`` (off or local) and delete what waits to be sent where it no longer
+    may go."""
+    from otel_cli_telemetry._disk import forget, state
+
+    paths = telemetry.paths
+    consent_mod.persist(paths.config_file, mode)
+    spans = traces = 0
+    if state.check_dir(paths.home):
+        spans, traces = forget.delete_queued(paths, keep_local=mode == consent_mod.LOCAL)
+    telemetry._forget_recorders()
+    decision = telemetry.consent()
+    return consent_mod.Change(decision, deleted_spans=spans, deleted_traces=traces)
+
+
+def reset(telemetry: "Telemetry") -> list[str]:
+    from otel_cli_telemetry._disk import forget
+
+    removed = forget.reset(telemetry.paths)
+    telemetry._forget_recorders()
+    return removed
+
+
+def flush(
+    telemetry: "Telemetry",
+    timeout: float | None,
+    progress: "Callable[[Report], None] | None",
+) -> "Report":
+    from otel_cli_telemetry._exporter.drain import drain_all
+
+    destinations = telemetry.destinations()
+    limit = timeout if timeout is not None else destinations[0].deadline_s
+    decision = telemetry.consent()
+
+    def withdrawn(dest: "destination_mod.Destination") -> str | None:
+        return consent_mod.withdrawn(decision, dest.kind)
+
+    return drain_all(
+        telemetry.paths, destinations, timeout_s=limit, progress=progress, withdrawn=withdrawn
+    )
+
+
+def link_identity(telemetry: "Telemetry", principal_id: str) -> bool:
+    from otel_cli_telemetry._disk import destination as destination_mod
+    from otel_cli_telemetry._disk import identity, state
+
+    paths = telemetry.paths
+    posthog_queue = next(
+        (q for q, d in destination_mod.queues(paths, telemetry.destinations())
+         if d.kind == destination_mod.POSTHOG),
+        None,
+    )  # fmt: skip
+    on_alias = None
+    if posthog_queue is not None:
+        from otel_cli_telemetry._exporter.sinks.posthog import alias_queuer
+
+        on_alias = alias_queuer(posthog_queue.spool_dir)
+    state.ensure_dir(paths.home)
+    linked = identity.link(paths, principal_id, on_alias=on_alias)
+    telemetry._forget_recorders()  # the next command's resource carries the new identity
+    return linked
+
+
+def unlink_identity(telemetry: "Telemetry") -> None:
+    from otel_cli_telemetry._disk import identity, state
+
+    state.ensure_dir(telemetry.paths.home)
+    identity.unlink(telemetry.paths)
+    telemetry._forget_recorders()
