@@ -15,7 +15,8 @@ that list short.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from otel_cli_telemetry._admin.status import Status
-    from otel_cli_telemetry._process.command import Exit
+    from otel_cli_telemetry._exporter.drain import Report as FlushReport
+    from otel_cli_telemetry._process.command import ExitStatus
     from otel_cli_telemetry._process.consent import Decision
     from otel_cli_telemetry._process.run import CommandHandle
     from otel_cli_telemetry._version import __version__
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from otel_cli_telemetry.telemetry import Telemetry
 
 __all__ = [
-    "OTLP", "CommandHandle", "Datadog", "Decision", "Exit", "PostHog", "Status", "Telemetry",
-    "__version__",
+    "OTLP", "CommandHandle", "Datadog", "Decision", "ExitStatus", "FlushReport", "PostHog",
+    "Status", "Telemetry", "__version__",
 ]  # fmt: skip
 
 
@@ -42,10 +43,14 @@ def __getattr__(name: str) -> object:
         from otel_cli_telemetry._process.run import CommandHandle
 
         value = CommandHandle
-    elif name == "Exit":
-        from otel_cli_telemetry._process.command import Exit
+    elif name == "ExitStatus":
+        from otel_cli_telemetry._process.command import ExitStatus
 
-        value = Exit
+        value = ExitStatus
+    elif name == "FlushReport":
+        from otel_cli_telemetry._exporter.drain import Report
+
+        value = Report
     elif name in ("OTLP", "Datadog", "PostHog"):
         from otel_cli_telemetry import destinations
 

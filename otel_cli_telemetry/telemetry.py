@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._admin.status import Status
     from otel_cli_telemetry._disk import destination as destination_mod
     from otel_cli_telemetry._disk import state
-    from otel_cli_telemetry._exporter.drain import Report
+    from otel_cli_telemetry._exporter.drain import Report as FlushReport
     from otel_cli_telemetry._process.launcher import Spawn
     from otel_cli_telemetry._process.recorder import Recorder
 
@@ -433,8 +433,11 @@ class Telemetry:
         )
 
     def flush(
-        self, timeout: float | None = None, *, progress: "Callable[[Report], None] | None" = None
-    ) -> "Report":
+        self,
+        timeout: float | None = None,
+        *,
+        progress: "Callable[[FlushReport], None] | None" = None,
+    ) -> "FlushReport":
         """Deliver the spool now, in the foreground, waiting for a running exporter.
 
         For CI jobs that want their spans sent before the runner goes away. Ignores the

@@ -48,7 +48,7 @@ def test_classify(
 
 def test_returned_exit_code_is_used_when_nothing_escaped() -> None:
     """A command that returns a code (argparse style) gets it recorded."""
-    assert command.classify(None, default_code=5) == command.Exit(5, "error", "_OTHER")
+    assert command.classify(None, default_code=5) == command.ExitStatus(5, "error", "_OTHER")
 
 
 def test_error_type_never_contains_the_message() -> None:

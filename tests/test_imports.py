@@ -248,7 +248,8 @@ def test_public_names_resolve_lazily(tmp_path: Path) -> None:
         "CommandHandle": "otel_cli_telemetry._process.run",
         "Datadog": "otel_cli_telemetry.destinations",
         "Decision": "otel_cli_telemetry._process.consent",
-        "Exit": "otel_cli_telemetry._process.command",
+        "ExitStatus": "otel_cli_telemetry._process.command",
+        "FlushReport": "otel_cli_telemetry._exporter.drain",
         "OTLP": "otel_cli_telemetry.destinations",
         "PostHog": "otel_cli_telemetry.destinations",
         "Status": "otel_cli_telemetry._admin.status",
@@ -265,22 +266,25 @@ def test_public_api_is_unchanged() -> None:
         CommandHandle,
         Datadog,
         Decision,
-        Exit,
+        ExitStatus,
+        FlushReport,
         PostHog,
         Status,
         __version__,
         destinations,
     )
     from otel_cli_telemetry._admin import status
+    from otel_cli_telemetry._exporter import drain
     from otel_cli_telemetry._process import command, consent, run
 
     assert sorted(otel_cli_telemetry.__all__) == [
-        "CommandHandle", "Datadog", "Decision", "Exit", "OTLP", "PostHog", "Status", "Telemetry",
-        "__version__",
+        "CommandHandle", "Datadog", "Decision", "ExitStatus", "FlushReport", "OTLP", "PostHog",
+        "Status", "Telemetry", "__version__",
     ]  # fmt: skip
-    assert (CommandHandle, Decision, Exit, Status) == (
-        run.CommandHandle, consent.Decision, command.Exit, status.Status,
+    assert (CommandHandle, Decision, ExitStatus, Status) == (
+        run.CommandHandle, consent.Decision, command.ExitStatus, status.Status,
     )  # fmt: skip
+    assert FlushReport is drain.Report
     assert (OTLP, Datadog, PostHog) == (
         destinations.OTLP, destinations.Datadog, destinations.PostHog,
     )  # fmt: skip

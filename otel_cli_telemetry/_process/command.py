@@ -40,7 +40,7 @@ USAGE_EXIT_CODE: "Final" = 2
 SIGINT_EXIT_CODE: "Final" = 130
 
 
-class Exit(Record):
+class ExitStatus(Record):
     """How a command ended."""
 
     __slots__ = ("code", "outcome", "error_type")
@@ -59,15 +59,15 @@ def qualified_name(cls: type[BaseException]) -> str:
     return f"{module}.{cls.__qualname__}"
 
 
-def from_code(code: int) -> "Exit":
+def from_code(code: int) -> "ExitStatus":
     """A command that returned (or exited with) ``code`` on purpose."""
     if code == 0:
-        return Exit(0, SUCCESS)
+        return ExitStatus(0, SUCCESS)
     if code == USAGE_EXIT_CODE:
-        return Exit(code, USAGE_ERROR, OTHER)
+        return ExitStatus(code, USAGE_ERROR, OTHER)
     if code == SIGINT_EXIT_CODE:
-        return Exit(code, INTERRUPTED, OTHER)
-    return Exit(code, ERROR, OTHER)
+        return ExitStatus(code, INTERRUPTED, OTHER)
+    return ExitStatus(code, ERROR, OTHER)
 
 
 def _system_exit_code(value: object) -> int:
@@ -81,18 +81,18 @@ def _system_exit_code(value: object) -> int:
     return 1
 
 
-def classify(exc: BaseException | None, *, default_code: int = 0) -> "Exit":
+def classify(exc: BaseException | None, *, default_code: int = 0) -> "ExitStatus":
     """Map what escaped a command (or None) to its exit code, outcome and error type."""
     if exc is None:
         return from_code(default_code)
     if isinstance(exc, SystemExit):
         return from_code(_system_exit_code(exc.code))
     if isinstance(exc, KeyboardInterrupt):
-        return Exit(SIGINT_EXIT_CODE, INTERRUPTED, qualified_name(type(exc)))
+        return ExitStatus(SIGINT_EXIT_CODE, INTERRUPTED, qualified_name(type(exc)))
     click_exit = _classify_click(exc)
     if click_exit is not None:
         return click_exit
-    return Exit(1, INTERNAL_ERROR, qualified_name(type(exc)))
+    return ExitStatus(1, INTERNAL_ERROR, qualified_name(type(exc)))
 
 
 # click, typer (which, from 0.20 or so, ships its own copy of click under typer._click and
@@ -102,7 +102,7 @@ _FRAMEWORK_MODULES: "Final" = frozenset(
 )
 
 
-def _classify_click(exc: BaseException) -> "Exit | None":
+def _classify_click(exc: BaseException) -> "ExitStatus | None":
     """Recognise click and typer exceptions by their class hierarchy, without importing them."""
     name = qualified_name(type(exc))
     for cls in type(exc).__mro__:
@@ -112,9 +112,9 @@ def _classify_click(exc: BaseException) -> "Exit | None":
         if kind == "Exit":
             return from_code(_system_exit_code(getattr(exc, "exit_code", 0)))
         if kind == "Abort":
-            return Exit(1, INTERRUPTED, name)
+            return ExitStatus(1, INTERRUPTED, name)
         if kind == "UsageError":
-            return Exit(_system_exit_code(getattr(exc, "exit_code", 2)), USAGE_ERROR, name)
+            return ExitStatus(_system_exit_code(getattr(exc, "exit_code", 2)), USAGE_ERROR, name)
         if kind in ("ClickException", "TyperException"):
-            return Exit(_system_exit_code(getattr(exc, "exit_code", 1)), ERROR, name)
+            return ExitStatus(_system_exit_code(getattr(exc, "exit_code", 1)), ERROR, name)
     return None

@@ -170,7 +170,9 @@ class CommandSpan:
         """This run is not to be recorded (e.g. the ``telemetry`` consent commands)."""
         self.recorder.gate.discard(self.ids.trace_id)
 
-    def finish(self, outcome: "command.Exit", extra: "Mapping[str, Any] | None" = None) -> None:
+    def finish(
+        self, outcome: "command.ExitStatus", extra: "Mapping[str, Any] | None" = None
+    ) -> None:
         self.recorder.closed(self)
         if os.getpid() != self.pid:
             if self.sdk is not None:

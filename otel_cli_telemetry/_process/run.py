@@ -145,7 +145,7 @@ class CommandContext:
             if inner is not None and outcome.code != 0:
                 seen = command.classify(inner)
                 if seen.code != 0:
-                    outcome = command.Exit(outcome.code, seen.outcome, seen.error_type)
+                    outcome = command.ExitStatus(outcome.code, seen.outcome, seen.error_type)
             span.finish(outcome)
         except Exception:  # noqa: BLE001, S110 - never replace the host's exception with ours
             pass
