@@ -189,7 +189,7 @@ class Telemetry:
         )
         return [r for r in resolved if r is not None] or local
 
-    def debug(self) -> bool:
+    def _debug(self) -> bool:
         return bool(config.flag(self.env, config.APP_DEBUG.format(prefix=self.env_prefix)))
 
     # --- commands -----------------------------------------------------------------
@@ -242,7 +242,7 @@ class Telemetry:
                 Handoff(
                     self._options(
                         destinations=self.destinations(),
-                        debug=self.debug(),
+                        debug=self._debug(),
                         consent_context=self._consent_context(),
                     )
                 )

@@ -34,7 +34,7 @@ def status(telemetry: "Telemetry") -> "Status":
         home=paths.home,
         config_file=paths.config_file,
         destination="; ".join(d.describe() for d in destinations),
-        debug=telemetry.debug(),
+        debug=telemetry._debug(),
         spooled=sum(len(spool.entries(q.spool_dir)) for q, _ in queues),
         delivery=deliveries[0][1],
         queues=deliveries,
