@@ -5,8 +5,6 @@ description from ``destination.json`` (0600, in the private state dir), which th
 rewrites only when it changed. Headers may hold credentials: they are never logged.
 """
 
-from __future__ import annotations
-
 from otel_cli_telemetry import destinations as _public
 from otel_cli_telemetry._disk import state
 from otel_cli_telemetry._process import config
@@ -74,13 +72,13 @@ class Destination(Record):
         self.file_max_bytes = file_max_bytes
         self.token = token
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> "dict[str, Any]":
         data = self._asdict()
         data["headers"] = dict(self.headers)
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Destination:
+    def from_json(cls, data: "Mapping[str, Any]") -> "Destination":
         kind = data.get("kind", FILE)
         if kind not in KINDS:
             raise ValueError("unknown destination kind")
@@ -140,19 +138,19 @@ def _positive(value: object, default: float) -> float:
     return default
 
 
-def queue_name(index: int, dest: Destination) -> str:
+def queue_name(index: int, dest: "Destination") -> str:
     """The first destination uses ``spool/``; each further one ``spool-<kind>/``."""
     return "" if index == 0 else dest.kind
 
 
 def queues(
-    paths: state.Paths, destinations: list[Destination]
-) -> list[tuple[state.Paths, Destination]]:
+    paths: "state.Paths", destinations: "list[Destination]"
+) -> "list[tuple[state.Paths, Destination]]":
     """Each destination with the paths of its own spool, lock and back-off."""
     return [(paths.for_queue(queue_name(i, d)), d) for i, d in enumerate(destinations)]
 
 
-def save(path: StrPath, destinations: list[Destination]) -> None:
+def save(path: "StrPath", destinations: "list[Destination]") -> None:
     """Persist for the exporter child, rewriting only when it changed."""
     wanted = {"destinations": [d.to_json() for d in destinations]}
     try:
@@ -163,7 +161,7 @@ def save(path: StrPath, destinations: list[Destination]) -> None:
     state.write_json(path, wanted)
 
 
-def load(path: StrPath) -> list[Destination]:
+def load(path: "StrPath") -> "list[Destination]":
     """The destinations the last command chose; the local file sink if none or unreadable."""
     try:
         data = state.read_json(path)
