@@ -171,7 +171,6 @@ class Telemetry:
         """Where spans go, resolved against the environment: the listed destinations and
         those the environment configures (``OTEL_EXPORTER_OTLP_*``, the app's Datadog token),
         else the local file sink (also in local mode, and in CI with ``ci_policy="local"``)."""
-        from otel_cli_telemetry import destinations as destinations_mod
         from otel_cli_telemetry._disk import destination as destination_mod
 
         local = [destination_mod.Destination(deadline_s=self._deadline)]
@@ -183,6 +182,10 @@ class Telemetry:
 
             if ci_provider(self.env) is not None:
                 return local
+        if not self._listed and not config.configures_a_destination(self.env, self.env_prefix):
+            return local  # the default, known without loading the destination classes
+        from otel_cli_telemetry import destinations as destinations_mod
+
         resolved = (
             d.resolve(self.env, env_prefix=self.env_prefix, deadline_s=self._deadline)
             for d in destinations_mod.with_env_defaults(self._listed)

@@ -285,3 +285,73 @@ def test_an_otlp_destination_costs_one_light_module_when_off(tmp_path: Path) -> 
     assert set(report["added"]) == LIGHT_ENTRY - {"otel_cli_telemetry._process.noop"} | {
         "otel_cli_telemetry.destinations"
     }
+
+
+# --- the default (local file sink) is known without the destination classes -------------
+
+#: Every variable ``config`` names, each with a value a destination would accept.
+_ALL_VARIABLES = {
+    value.format(prefix="ASSEMBLY"): "http://127.0.0.1:4318"
+    for name, value in vars(config).items()
+    if name.isupper() and isinstance(value, str) and value.replace("{prefix}", "P").isupper()
+}
+_ALL_VARIABLES["ASSEMBLY_TELEMETRY_DATADOG_CLIENT_TOKEN"] = TOKEN
+
+
+def _resolved_without_shortcut(env: dict[str, str]) -> list[Any]:
+    from otel_cli_telemetry import destinations
+
+    found = (d.resolve(env, env_prefix="ASSEMBLY") for d in destinations.with_env_defaults(()))
+    return [d for d in found if d is not None]
+
+
+@pytest.mark.parametrize("name", sorted(_ALL_VARIABLES))
+def test_only_the_destination_variables_add_a_destination(name: str) -> None:
+    """``config.destination_variables`` is exactly the set of variables that, alone, make
+    the destination classes resolve something: the shortcut that skips loading them for the
+    default sink can never hide a destination the environment configures."""
+    env = {name: _ALL_VARIABLES[name]}
+    named = name in config.destination_variables("ASSEMBLY")
+    assert config.configures_a_destination(env, "ASSEMBLY") is named
+    assert bool(_resolved_without_shortcut(env)) is named
+
+
+def test_the_default_sink_loads_no_destination_class(tmp_path: Path) -> None:
+    """A recorded command with no destination listed or configured loads neither
+    ``destinations`` nor the OTLP variables' reader (in a fresh interpreter)."""
+    code = (
+        "import sys\n"
+        "from otel_cli_telemetry import Telemetry\n"
+        "t = Telemetry('assembly', env={'ASSEMBLY_TELEMETRY_HOME': sys.argv[1]},\n"
+        "              spawn=lambda *a, **k: None)\n"
+        "with t.command('run'):\n"
+        "    pass\n"
+        "print([d.kind for d in t.destinations()],\n"
+        "      'otel_cli_telemetry.destinations' in sys.modules,\n"
+        "      'otel_cli_telemetry._process.otlp_env' in sys.modules)\n"
+    )
+    report = run_python_text(code, tmp_path)
+    assert report == "['file'] False False"
+
+
+def run_python_text(code: str, tmp_path: Path) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "home")],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={k: v for k, v in probe_env(tmp_path).items() if not k.startswith("ASSEMBLY_")},
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def test_the_on_disk_kind_tags_are_the_classes_kinds() -> None:
+    """``destination.json``'s tags (kept literal so the record module needs no class) are
+    exactly the public classes' ``kind`` names, plus the local file sink's."""
+    from otel_cli_telemetry import destinations
+
+    assert (destination.FILE, *(c.kind for c in destinations.KINDS)) == destination.KINDS
+    assert (
+        OTLP.kind, Datadog.kind, PostHog.kind,
+    ) == (destination.OTLP, destination.DATADOG, destination.POSTHOG)  # fmt: skip

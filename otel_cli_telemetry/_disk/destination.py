@@ -5,11 +5,9 @@ description from ``destination.json`` (0600, in the private state dir), which th
 rewrites only when it changed. Headers may hold credentials: they are never logged.
 """
 
-from otel_cli_telemetry import destinations as _public
 from otel_cli_telemetry._disk import state
 from otel_cli_telemetry._process import config
 from otel_cli_telemetry._record import Record
-from otel_cli_telemetry.destinations import by_kind
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,12 +17,13 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk.fs import StrPath
 
 #: The ``kind`` tags of ``destination.json``: the local file sink's, and each vendor class's
-#: (``otel_cli_telemetry.destinations``, which knows how to check and describe its records).
+#: ``kind`` in ``otel_cli_telemetry.destinations`` (which checks and describes its records,
+#: and is loaded only for that: a command to the default sink never needs it).
 FILE = "file"
-OTLP = _public.OTLP.kind
-DATADOG = _public.Datadog.kind
-POSTHOG = _public.PostHog.kind
-KINDS = (FILE, *(cls.kind for cls in _public.KINDS))
+OTLP = "otlp"
+DATADOG = "datadog"
+POSTHOG = "posthog"
+KINDS = (FILE, OTLP, DATADOG, POSTHOG)
 
 
 class Destination(Record):
@@ -88,7 +87,7 @@ class Destination(Record):
         ):
             raise ValueError("headers must map strings to strings")
         endpoint = data.get("endpoint")
-        spec = by_kind(kind)
+        spec = _spec(kind)
         if spec is not None and not (isinstance(endpoint, str) and endpoint.startswith("http")):
             raise ValueError(f"an {kind} destination needs an http(s) endpoint")
         token = spec.check_token(data.get("token")) if spec is not None else None
@@ -117,7 +116,7 @@ class Destination(Record):
 
     def describe(self) -> str:
         """A human summary without secrets, for ``status``."""
-        spec = by_kind(self.kind)
+        spec = _spec(self.kind)
         return "local file (embedded default)" if spec is None else spec.describe(self)
 
     def __repr__(self) -> str:
@@ -126,6 +125,15 @@ class Destination(Record):
         fields["headers"] = f"<{len(self.headers)} hidden>"
         fields["token"] = "<hidden>" if self.token else "None"
         return f"Destination({', '.join(f'{k}={v}' for k, v in fields.items())})"
+
+
+def _spec(kind: str) -> "Any":
+    """The public class of a vendor ``kind`` (None for the local file sink)."""
+    if kind == FILE:
+        return None
+    from otel_cli_telemetry.destinations import by_kind
+
+    return by_kind(kind)
 
 
 def _optional_str(value: object) -> str | None:

@@ -178,6 +178,18 @@ def flag(env: "Mapping[str, str]", name: str) -> bool | None:
     return True
 
 
+def destination_variables(env_prefix: str) -> "tuple[str, ...]":
+    """The variables that alone add a destination (``destinations.FROM_ENV``): an OTLP
+    endpoint, the app's Datadog client token."""
+    return (OTLP_TRACES_ENDPOINT, OTLP_ENDPOINT, APP_DATADOG_TOKEN.format(prefix=env_prefix))
+
+
+def configures_a_destination(env: "Mapping[str, str]", env_prefix: str) -> bool:
+    """Whether the environment names a destination. When it does not and the app lists none,
+    spans go to the local file sink and a command need not load ``destinations``."""
+    return any(get(env, name) is not None for name in destination_variables(env_prefix))
+
+
 def grpc_target(raw: str, *, insecure: bool) -> tuple[str, bool] | None:
     """An OTLP/gRPC endpoint as the spec reads it: used as given (no ``v1/traces``); the
     scheme decides TLS (``http`` plaintext, ``https`` TLS); without a scheme, ``insecure``
