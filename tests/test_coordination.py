@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from otel_cli_telemetry._disk import locks, state
+from otel_cli_telemetry._disk import locks, state, takeover
 from otel_cli_telemetry._disk import marker as coordination
 from tests.conftest import ROOT
 
@@ -32,10 +32,10 @@ def test_unadopted_claim_goes_stale_after_the_grace_period(home: Path) -> None:
     paths = paths_for(home)
     assert coordination.claim(paths)
     marker = coordination.marker_path(paths)
-    assert not coordination.is_stale(marker)
+    assert not takeover.is_stale(marker)
     old = time.time() - coordination.STARTUP_GRACE_S - 1
     os.utime(marker, (old, old))
-    assert coordination.is_stale(marker)
+    assert takeover.is_stale(marker)
     assert coordination.claim(paths)
 
 
@@ -67,7 +67,7 @@ def test_live_child_blocks_and_dead_child_is_taken_over(home: Path) -> None:
         assert not coordination.claim(paths)
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
-        assert coordination.is_stale(marker)
+        assert takeover.is_stale(marker)
         assert coordination.claim(paths)
     finally:
         if child.poll() is None:

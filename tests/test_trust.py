@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry._disk import delivery, state
+from otel_cli_telemetry._disk import delivery, state, takeover
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._process import launcher
 from tests.conftest import ROOT, exporter_pids, wait_for_exporters, without_coverage
@@ -626,9 +626,9 @@ def test_a_marker_naming_a_process_that_does_not_hold_its_lock_ends_nobody(
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "held"
         record = {"pid": bystander.pid, "started": 0, "deadline": 1,
-                  **coordination.identity(bystander.pid)}  # fmt: skip
+                  **takeover.identity(bystander.pid)}  # fmt: skip
         marker.write_text(json.dumps(record))
-        assert coordination.overdue_pid(marker) is None
+        assert takeover.overdue_pid(marker) is None
         assert not coordination.claim(paths)
         assert bystander.poll() is None
     finally:
