@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,42 @@ def test_the_command_path_caches_the_sdk_version_in_its_state_dir(tmp_path: Path
     with Telemetry("cached", home=home, env={}, spawn=lambda *a, **k: None).command("b"):
         pass  # a new object: the first one's resource is computed once
     assert json.loads((home / "sdk.json").read_text())["version"]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda r: {k: v for k, v in r.items() if k != "file"},  # a field missing
+        lambda r: {**r, "file": 42},  # a field of the wrong type
+        lambda r: {**r, "mtime_ns": "soon"},
+        lambda r: {**r, "key": None},
+    ],
+)
+def test_a_cache_of_the_wrong_shape_is_replaced_not_fatal(
+    tmp_path: Path, damage: Callable[[dict[str, object]], dict[str, object]]
+) -> None:
+    """Whatever shape ``sdk.json`` has, the version comes from the SDK and the file is
+    written afresh (a bad shape once made every later command lose its span)."""
+    from opentelemetry.sdk.version import __version__
+
+    cache, record = _cached(tmp_path)
+    cache.write_text(json.dumps(damage(record)))
+    assert _probe(cache) == [__version__, "True"]
+    assert json.loads(cache.read_text()) == record
+
+
+def test_a_path_entry_that_is_not_a_string_is_skipped_as_import_skips_it(tmp_path: Path) -> None:
+    """``sys.path.append(Path(...))`` is legal (import ignores it): the cache key skips it
+    instead of raising."""
+    from opentelemetry.sdk.version import __version__
+
+    cache = tmp_path / "sdk.json"
+    probe = _SDK_PROBE.replace(
+        "import sys\n", "import sys, pathlib\nsys.path.append(pathlib.Path('/nowhere'))\n"
+    )
+    for imported in ("True", "False"):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(cache)],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        assert done.stdout.split() == [__version__, imported]

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import delivery, state
 from otel_cli_telemetry._exporter.drain import drain
@@ -114,3 +116,65 @@ def test_each_destination_shows_its_own_queue(home: Path) -> None:
     assert "  dropped: refused_http_400=2" in text
     assert "  dropped: refused_http_413=2" in text
     assert second.delivery_file in [where for _, where in status.kept]
+
+
+def test_losses_waiting_as_tally_files_are_shown(home: Path) -> None:
+    """On a full disk losses are kept as empty tally files until ``delivery.json`` can be
+    written: ``status`` counts them meanwhile (it reads, it never folds them in)."""
+    state.ensure_dir(home)
+    paths = paths_for(home)
+    stem = Path(paths.delivery_file).stem
+    for n in range(3):
+        (home / f"{delivery.TALLY_PREFIX}{stem}~spool_write_OSError~{n}-1").touch()
+    assert "dropped: spool_write_OSError=3" in status_text(home)
+    assert len(list(home.glob(f"{delivery.TALLY_PREFIX}*"))) == 3  # left for the next write
+
+
+def test_a_trace_lost_to_an_internal_error_is_counted(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug of ours while recording never reaches the command, and the lost trace is
+    counted where ``status`` shows it."""
+    from otel_cli_telemetry._process import recorder
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(recorder.CommandSpan, "finish", broken)
+    telemetry = Telemetry("assembly", home=home, env={}, spawn=lambda *a, **k: None)
+    with telemetry.command("run") as handle:
+        handle.exit_code = 3
+    assert "dropped: internal_KeyError=1" in status_text(home)
+
+
+def test_a_trace_that_cannot_reach_a_second_queue_is_counted_there(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each destination has its own queue (a hard link per trace); when the link fails
+    that destination never gets the trace, and its queue counts the loss."""
+    import errno
+    import os
+
+    from otel_cli_telemetry import OTLP, PostHog
+    from otel_cli_telemetry._disk import spool
+
+    def cross_device(*args: object) -> None:
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+
+    monkeypatch.setattr(spool, "link", cross_device)
+    telemetry = Telemetry(
+        "assembly",
+        home=home,
+        env={},
+        spawn=lambda *a, **k: None,
+        destinations=[OTLP("http://127.0.0.1:9"), PostHog("phc_" + "a" * 40)],
+    )
+    with telemetry.command("run"):
+        pass
+    lines = telemetry.status().lines()
+    posthog = next(i for i, line in enumerate(lines) if line.startswith("PostHog"))
+    assert (
+        lines[posthog + 1]
+        == "  dropped: spool_link_OSError=1 (1 not yet reported on a delivered span)"
+    )
+    assert "spool_link" not in "\n".join(lines[:posthog])  # the first queue got its trace

@@ -26,7 +26,10 @@ def status(telemetry: "Telemetry") -> "Status":
     paths = telemetry.paths
     destinations = telemetry.destinations()
     queues = destination_mod.queues(paths, destinations)
-    deliveries = [(d.describe(), delivery.load(q.delivery_file).to_json()) for q, d in queues]
+    deliveries = [
+        (d.describe(), delivery.load(q.delivery_file, with_tallies=True).to_json())
+        for q, d in queues
+    ]
     return Status(
         enabled=decision.enabled,
         rule=decision.rule,

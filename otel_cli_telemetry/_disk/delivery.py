@@ -115,13 +115,20 @@ def _counts(value: object) -> dict[str, int]:
     }
 
 
-def load(path: "StrPath") -> "DeliveryState":
-    """The shared state; a missing or corrupt file reads as a fresh start."""
+def load(path: "StrPath", *, with_tallies: bool = False) -> "DeliveryState":
+    """The shared state; a missing or corrupt file reads as a fresh start. With
+    ``with_tallies`` (``status``), losses still waiting as tally files count too."""
     try:
         data = state.read_json(path)
     except (ValueError, OSError):
-        return DeliveryState()
-    return DeliveryState.from_json(data or {})
+        data = None
+    loaded = DeliveryState.from_json(data or {})
+    if with_tallies:
+        waiting: dict[str, int] = {}
+        for _, reason in _tallies(path):
+            waiting[reason] = waiting.get(reason, 0) + 1
+        loaded.add_drops(waiting)
+    return loaded
 
 
 #: Losses this process could not write down yet, by delivery file (a full disk): written

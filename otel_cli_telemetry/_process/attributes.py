@@ -199,17 +199,23 @@ def sdk_version(cache_file: str | None = None) -> str:
     """
     # Not sys.path[0], the entry point's directory: a console script and ``python -m`` of
     # the same app would otherwise overwrite each other's cache on every command.
-    key = [sys.executable, os.pathsep.join(sys.path[1:])]
+    # Import skips entries that are not strings (``sys.path.append(Path(...))``): so do we.
+    key = [sys.executable, os.pathsep.join(p for p in sys.path[1:] if isinstance(p, str))]
     if cache_file is not None:
         from otel_cli_telemetry._disk import state
 
         try:
             cached = state.read_json(cache_file) or {}
-            fresh = cached.get("key") == key and _is_version(cached.get("version"))
-            if fresh and os.stat(str(cached["file"])).st_mtime_ns == cached.get("mtime_ns"):
-                return str(cached["version"])
-        except (OSError, ValueError):
-            pass  # unreadable, corrupt or stale: import, and write it afresh
+            file, version = cached.get("file"), cached.get("version")
+            if (
+                isinstance(file, str)
+                and cached.get("key") == key
+                and _is_version(version)
+                and os.stat(file).st_mtime_ns == cached.get("mtime_ns")
+            ):
+                return str(version)
+        except Exception:  # noqa: BLE001, S110 - any bad shape: import, and write it afresh
+            pass
     from opentelemetry.sdk import version as module
 
     version = str(module.__version__)
@@ -221,8 +227,8 @@ def sdk_version(cache_file: str | None = None) -> str:
         try:
             record["mtime_ns"] = os.stat(file).st_mtime_ns
             state.write_json(cache_file, record)
-        except (OSError, ValueError):
-            pass  # the next command imports again; nothing else depends on the cache
+        except Exception:  # noqa: BLE001, S110 - the next command imports again
+            pass
     return version
 
 

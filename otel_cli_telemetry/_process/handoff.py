@@ -162,7 +162,10 @@ class Handoff:
             try:
                 spool.link(path, extra.spool_dir)
             except (OSError, ValueError) as exc:
-                self.counters.count(f"spool_link_{exc.__class__.__name__}")
+                reason = f"spool_link_{exc.__class__.__name__}"
+                self.counters.count(reason)
+                # That destination never gets this trace: its queue counts the loss.
+                delivery.record_drops(extra.delivery_file, extra.state_lock, {reason: 1})
         self.counters.spooled += 1
         self.counters.last_spool_file = os.path.basename(path)
         try:

@@ -120,8 +120,9 @@ class CommandContext:
                 self._token = active_var.set((*active, id(self._telemetry)))
                 self._handle.recording = True
                 self._handle._span = self._span
-        except Exception:  # noqa: BLE001 - telemetry must never break the command
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the command
             self._span = None
+            _count_internal_error(self._telemetry, exc)
         return self._handle
 
     def __exit__(
@@ -147,6 +148,20 @@ class CommandContext:
                 if seen.code != 0:
                     outcome = command.ExitStatus(outcome.code, seen.outcome, seen.error_type)
             span.finish(outcome)
-        except Exception:  # noqa: BLE001, S110 - never replace the host's exception with ours
-            pass
+        except Exception as exc:  # noqa: BLE001 - never replace the host's exception with ours
+            _count_internal_error(self._telemetry, exc)
         # Returning None lets the host's exception (SystemExit included) propagate.
+
+
+def _count_internal_error(telemetry: "Telemetry", exc: Exception) -> None:
+    """A trace lost to a bug of ours: counted in ``delivery.json`` (``status`` shows it,
+    the next delivered span reports it) as ``internal_<ExceptionClass>``, never raised."""
+    try:
+        from otel_cli_telemetry._disk import delivery, state
+
+        paths = telemetry.paths
+        if state.check_dir(paths.home):
+            reason = f"internal_{type(exc).__name__}"
+            delivery.record_drops(paths.delivery_file, paths.state_lock, {reason: 1})
+    except Exception:  # noqa: BLE001, S110 - the count is best effort; the command goes on
+        pass
