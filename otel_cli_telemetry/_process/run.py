@@ -156,6 +156,9 @@ class CommandContext:
 def _count_internal_error(telemetry: "Telemetry", exc: Exception) -> None:
     """A trace lost to a bug of ours: counted in ``delivery.json`` (``status`` shows it,
     the next delivered span reports it) as ``internal_<ExceptionClass>``, never raised."""
+    decision = telemetry._last_decision
+    if decision is None or not decision.enabled:
+        return  # consent is unknown or no: nothing may be written
     try:
         from otel_cli_telemetry._disk import delivery, state
 
