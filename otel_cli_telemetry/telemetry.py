@@ -211,20 +211,9 @@ class Telemetry:
         """Decorator form: ``@telemetry.track("transcribe")``; the name defaults to the
         function's. An integer return value is taken as the exit code."""
 
-        def decorate(func: "F") -> "F":
-            command_name = name or func.__name__.replace("_", "-")
+        from otel_cli_telemetry._process.run import track
 
-            def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
-                with self.command(command_name) as handle:
-                    result = func(*args, **kwargs)
-                    if isinstance(result, int) and not isinstance(result, bool):
-                        handle.exit_code = result
-                    return result
-
-            _update_wrapper(wrapper, func)
-            return wrapper  # type: ignore[return-value]
-
-        return decorate
+        return track(self, name)
 
     def _recorder_for_run(self) -> "Recorder":
         """The recorder of this app's command spans (light until the SDK is asked for)."""
@@ -451,12 +440,6 @@ class Telemetry:
         return actions.flush(self, timeout, progress)
 
 
-#: What ``functools.wraps`` copies (``__type_params__`` exists from 3.12).
-_WRAPPER_ASSIGNMENTS = (
-    "__module__", "__name__", "__qualname__", "__doc__", "__annotations__", "__type_params__",
-)  # fmt: skip
-
-
 def _declared(
     values: "Iterable[str] | Mapping[str, str] | None",
 ) -> "dict[str, str]":
@@ -481,16 +464,3 @@ def _stderr_is_terminal() -> bool:
         return sys.stderr is not None and sys.stderr.isatty()
     except (AttributeError, ValueError, OSError):
         return False
-
-
-def _update_wrapper(wrapper: "Callable[..., Any]", wrapped: "Callable[..., Any]") -> None:
-    """``functools.update_wrapper`` by hand: name, doc, annotations, ``__dict__`` and
-    ``__wrapped__`` (for ``inspect.signature``), without importing ``functools``."""
-    for attr in _WRAPPER_ASSIGNMENTS:
-        try:
-            value = getattr(wrapped, attr)
-        except AttributeError:
-            continue
-        setattr(wrapper, attr, value)
-    wrapper.__dict__.update(getattr(wrapped, "__dict__", {}))
-    wrapper.__wrapped__ = wrapped  # type: ignore[attr-defined]

@@ -70,13 +70,13 @@ class CurrentSpan:
         return None
 
     def __call__(self, func: "F") -> "F":
-        from otel_cli_telemetry.telemetry import _update_wrapper
+        from otel_cli_telemetry._process.run import update_wrapper
 
         def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
             with CurrentSpan():
                 return func(*args, **kwargs)
 
-        _update_wrapper(wrapper, func)
+        update_wrapper(wrapper, func)
         return wrapper  # type: ignore[return-value]
 
 

@@ -11,12 +11,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from contextvars import ContextVar, Token
     from types import TracebackType
-    from typing import Any, TypeAlias
+    from typing import Any, TypeAlias, TypeVar
 
     from otel_cli_telemetry._process.recorder import CommandSpan
     from otel_cli_telemetry.telemetry import Telemetry
 
     Capture: TypeAlias = Callable[[dict[str, Any]], None]
+    F = TypeVar("F", bound=Callable[..., Any])
 
     # Made by ``_context_vars``; declared here for type checkers and ``from .run import``.
     _active: ContextVar[tuple[int, ...]]
@@ -168,3 +169,41 @@ def _count_internal_error(telemetry: "Telemetry", exc: Exception) -> None:
             delivery.record_drops(paths.delivery_file, paths.state_lock, {reason: 1})
     except Exception:  # noqa: BLE001, S110 - the count is best effort; the command goes on
         pass
+
+
+def track(telemetry: "Telemetry", name: "str | None") -> "Callable[[F], F]":
+    """``telemetry.track(name)``: the decorator that runs the function as one command."""
+
+    def decorate(func: "F") -> "F":
+        command_name = name or func.__name__.replace("_", "-")
+
+        def wrapper(*args: "Any", **kwargs: "Any") -> "Any":
+            with telemetry.command(command_name) as handle:
+                result = func(*args, **kwargs)
+                if isinstance(result, int) and not isinstance(result, bool):
+                    handle.exit_code = result
+                return result
+
+        update_wrapper(wrapper, func)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+#: What ``functools.wraps`` copies (``__type_params__`` exists from 3.12).
+WRAPPER_ASSIGNMENTS = (
+    "__module__", "__name__", "__qualname__", "__doc__", "__annotations__", "__type_params__",
+)  # fmt: skip
+
+
+def update_wrapper(wrapper: "Callable[..., Any]", wrapped: "Callable[..., Any]") -> None:
+    """``functools.update_wrapper`` by hand: name, doc, annotations, ``__dict__`` and
+    ``__wrapped__`` (for ``inspect.signature``), without importing ``functools``."""
+    for attr in WRAPPER_ASSIGNMENTS:
+        try:
+            value = getattr(wrapped, attr)
+        except AttributeError:
+            continue
+        setattr(wrapper, attr, value)
+    wrapper.__dict__.update(getattr(wrapped, "__dict__", {}))
+    wrapper.__wrapped__ = wrapped  # type: ignore[attr-defined]

@@ -186,9 +186,9 @@ def track(telemetry: "Telemetry") -> "Callable[[F], F]":
                     handle.exit_code = 1  # sys.exit("message") exits 1
                 return result
 
-        from otel_cli_telemetry.telemetry import _update_wrapper
+        from otel_cli_telemetry._process.run import update_wrapper
 
-        _update_wrapper(wrapper, main)
+        update_wrapper(wrapper, main)
         return wrapper  # type: ignore[return-value]
 
     return decorate
