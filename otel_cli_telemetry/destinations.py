@@ -55,12 +55,27 @@ class Destination(Record):
     @classmethod
     def describe(cls, record: "Resolved") -> str:
         """A human summary of a resolved record of this kind, without secrets."""
-        raise NotImplementedError
+        if cls.token_name is None:
+            raise NotImplementedError
+        return f"{cls.label} at {record.endpoint} ({cls.token_name})"
+
+    #: A vendor that authenticates with a write-only token: what the token is called, and
+    #: what the service is called, in messages and ``status`` (None: no token).
+    token_name: "str | None" = None
+    label = ""
 
     @classmethod
     def check_token(cls, token: object) -> "str | None":
         """The credential of a record read back from disk, checked again (ValueError)."""
-        return None
+        if cls.token_name is None:
+            return None
+        if not isinstance(token, str):
+            raise ValueError(f"a {cls.__name__} destination needs a {cls.token_name}")
+        return cls._validate_token(token)
+
+    @staticmethod
+    def _validate_token(token: str) -> str:
+        raise NotImplementedError
 
 
 class OTLP(Destination):
@@ -178,6 +193,7 @@ class Datadog(Destination):
 
     __slots__ = ("client_token", "site", "proxy_url")
     kind = "datadog"
+    label, token_name = "Datadog logs intake", "client token"
 
     def __init__(
         self,
@@ -235,16 +251,10 @@ class Datadog(Destination):
             url = dd.intake_url(site, proxy_url=self.proxy_url)
         return {"endpoint": url, "token": token}
 
-    @classmethod
-    def describe(cls, record: "Resolved") -> str:
-        return f"Datadog logs intake at {record.endpoint} (client token)"
-
-    @classmethod
-    def check_token(cls, token: object) -> "str | None":
+    @staticmethod
+    def _validate_token(token: str) -> str:
         from otel_cli_telemetry._exporter.sinks.datadog import validate_client_token
 
-        if not isinstance(token, str):
-            raise ValueError("a Datadog destination needs a client token")
         return validate_client_token(token)
 
 
@@ -255,6 +265,7 @@ class PostHog(Destination):
 
     __slots__ = ("api_key", "host")
     kind = "posthog"
+    label, token_name = "PostHog", "project API key"
 
     def __init__(self, api_key: str, *, host: str | None = None) -> None:
         from otel_cli_telemetry._exporter.sinks import posthog
@@ -276,16 +287,10 @@ class PostHog(Destination):
 
         return {"endpoint": batch_url(self.host), "token": self.api_key}
 
-    @classmethod
-    def describe(cls, record: "Resolved") -> str:
-        return f"PostHog at {record.endpoint} (project API key)"
-
-    @classmethod
-    def check_token(cls, token: object) -> "str | None":
+    @staticmethod
+    def _validate_token(token: str) -> str:
         from otel_cli_telemetry._exporter.sinks.posthog import validate_api_key
 
-        if not isinstance(token, str):
-            raise ValueError("a PostHog destination needs a project API key")
         return validate_api_key(token)
 
 
