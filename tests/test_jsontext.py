@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from otel_cli_telemetry._disk import jsontext
+from tests.conftest import without_coverage
 
 scalars = (
     st.none()
@@ -114,7 +116,9 @@ def test_reading_and_writing_loads_no_json_module() -> None:
         "assert jsontext.loads(text.encode()) == {'a': [1, 2.5, None, True, 'é']}\n"
         "print(sorted(m for m in sys.modules if m == 're' or m.startswith('json')))\n"
     )
+    # Without coverage.py's variables: a measured subprocess would load json for coverage.
     done = subprocess.run(
-        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
-    )
+        [sys.executable, "-I", "-c", code],
+        capture_output=True, text=True, check=True, env=without_coverage(dict(os.environ)),
+    )  # fmt: skip
     assert done.stdout.strip() == "[]"
