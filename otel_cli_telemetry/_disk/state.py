@@ -35,12 +35,10 @@ if TYPE_CHECKING:
 
 CONFIG_FILE = "config.toml"
 STATE_FILE = "state.json"
-DELIVERY_FILE = "delivery.json"
 DESTINATION_FILE = "destination.json"
 SPOOL_DIR = "spool"
 QUARANTINE_DIR = "quarantine"
 SINK_FILE = "traces.jsonl"
-EXPORT_LOCK = "export.lock"
 STATE_LOCK = "state.lock"
 #: Where the OpenTelemetry SDK's version was found (``attributes.sdk_version``).
 SDK_FILE = "sdk.json"
