@@ -37,6 +37,7 @@ from otel_cli_telemetry._exporter.sinks.grpc import OtlpGrpcSink
 from otel_cli_telemetry._process import config
 from tests.collector import OtlpReceiver, Rotel
 from tests.conftest import ROOT, cli_env, run_example, wait_for_exporters
+from tests.test_exporter import paths_for, spool_commands
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 NAME = "assembly transcribe"
@@ -159,18 +160,6 @@ def collector() -> Iterator[GrpcCollector]:
 def grpc_dest(url: str, **kw: Any) -> destination.Destination:
     kw.setdefault("insecure", url.startswith("http://"))
     return destination.Destination(kind=destination.OTLP, endpoint=url, protocol="grpc", **kw)
-
-
-def paths_for(home: Path) -> state.Paths:
-    return state.Paths(home=home, config_dir=home)
-
-
-def spool_commands(home: Path, names: list[str]) -> None:
-    """Spool real command spans through the real pipeline (exporter launch faked)."""
-    telemetry = Telemetry("assembly", home=home, env={}, spawn=lambda *a, **k: None)
-    for name in names:
-        with telemetry.command(name):
-            pass
 
 
 def request(name: str = "x", trace_id: str = "0" * 31 + "1") -> dict[str, Any]:
@@ -466,25 +455,23 @@ def test_timeout_is_bounded_by_the_time_left(collector: GrpcCollector) -> None:
     """The per-request timeout (OTEL_EXPORTER_OTLP_TIMEOUT) and the drain's remaining time,
     whichever is shorter, become the call's deadline."""
     collector.script[:] = [Answer(sleep_s=2.0), Answer(sleep_s=2.0)]
-    sink = OtlpGrpcSink(grpc_dest(collector.url, timeout_s=10.0))
-    try:
-        started = time.monotonic()
-        by_deadline = sink.export([request()], timeout_s=0.3)
-        elapsed = time.monotonic() - started
-    finally:
-        sink.shutdown()
+
+    def export(setting_s: float, left_s: float) -> tuple[Any, float]:
+        sink = OtlpGrpcSink(grpc_dest(collector.url, timeout_s=setting_s))
+        try:
+            started = time.monotonic()
+            result = sink.export([request()], timeout_s=left_s)
+            return result, time.monotonic() - started
+        finally:
+            sink.shutdown()
+
+    by_deadline, elapsed = export(setting_s=10.0, left_s=0.3)
     assert (by_deadline.status, by_deadline.reason) == (
         ExportResult.RETRY,
         "grpc_deadline_exceeded",
     )
     assert elapsed < 1.5
-    sink = OtlpGrpcSink(grpc_dest(collector.url, timeout_s=0.3))
-    try:
-        started = time.monotonic()
-        by_setting = sink.export([request()], timeout_s=10)
-        elapsed = time.monotonic() - started
-    finally:
-        sink.shutdown()
+    by_setting, elapsed = export(setting_s=0.3, left_s=10)
     assert by_setting.reason == "grpc_deadline_exceeded"
     assert elapsed < 1.5
 
