@@ -124,10 +124,7 @@ def load(path: "StrPath", *, with_tallies: bool = False) -> "DeliveryState":
         data = None
     loaded = DeliveryState.from_json(data or {})
     if with_tallies:
-        waiting: dict[str, int] = {}
-        for _, reason in _tallies(path):
-            waiting[reason] = waiting.get(reason, 0) + 1
-        loaded.add_drops(waiting)
+        loaded.add_drops(_counted(_tallies(path)))
     return loaded
 
 
@@ -161,6 +158,14 @@ def _tallies(path: "StrPath") -> list[tuple[str, str]]:
     return found
 
 
+def _counted(tallies: "list[tuple[str, str]]") -> dict[str, int]:
+    """The losses the tally files stand for, by reason (one file, one loss)."""
+    counts: dict[str, int] = {}
+    for _, reason in tallies:
+        counts[reason] = counts.get(reason, 0) + 1
+    return counts
+
+
 def update(path: "StrPath", lock_path: "StrPath", change: "Any") -> "DeliveryState":
     """Read-modify-write ``delivery.json`` under the state lock. ``change(state)`` mutates.
 
@@ -174,8 +179,7 @@ def update(path: "StrPath", lock_path: "StrPath", change: "Any") -> "DeliverySta
         pending = _unwritten.pop(str(path), {})
         tallies = _tallies(path)
         current.add_drops(pending)
-        for _, reason in tallies:
-            current.add_drops({reason: 1})
+        current.add_drops(_counted(tallies))
         try:
             state.write_json(path, current.to_json())
         except BaseException:

@@ -197,31 +197,32 @@ def sdk_version(cache_file: str | None = None) -> str:
     entry point's directory aside) that found it. Any of them changing (an upgrade,
     another virtual environment) imports again.
     """
+    if cache_file is None:
+        from opentelemetry.sdk.version import __version__
+
+        return str(__version__)
+    from otel_cli_telemetry._disk import state
+
     # Not sys.path[0], the entry point's directory: a console script and ``python -m`` of
     # the same app would otherwise overwrite each other's cache on every command.
     # Import skips entries that are not strings (``sys.path.append(Path(...))``): so do we.
     key = [sys.executable, os.pathsep.join(p for p in sys.path[1:] if isinstance(p, str))]
-    if cache_file is not None:
-        from otel_cli_telemetry._disk import state
-
-        try:
-            cached = state.read_json(cache_file) or {}
-            file, version = cached.get("file"), cached.get("version")
-            if (
-                isinstance(file, str)
-                and cached.get("key") == key
-                and _is_version(version)
-                and os.stat(file).st_mtime_ns == cached.get("mtime_ns")
-            ):
-                return str(version)
-        except Exception:  # noqa: BLE001, S110 - any bad shape: import, and write it afresh
-            pass
+    try:
+        cached = state.read_json(cache_file) or {}
+        file, version = cached.get("file"), cached.get("version")
+        if (
+            isinstance(file, str)
+            and cached.get("key") == key
+            and _is_version(version)
+            and os.stat(file).st_mtime_ns == cached.get("mtime_ns")
+        ):
+            return str(version)
+    except Exception:  # noqa: BLE001, S110 - any bad shape: import, and write it afresh
+        pass
     from opentelemetry.sdk import version as module
 
     version = str(module.__version__)
-    if cache_file is not None and _is_version(version):
-        from otel_cli_telemetry._disk import state
-
+    if _is_version(version):
         file = os.path.abspath(str(module.__file__))
         record: dict[str, object] = {"key": key, "version": version, "file": file}
         try:
