@@ -24,8 +24,7 @@ def status(telemetry: "Telemetry") -> "Status":
 
     decision = telemetry.consent()
     paths = telemetry.paths
-    destinations = telemetry.destinations()
-    queues = destination_mod.queues(paths, destinations)
+    queues = destination_mod.queues(paths, telemetry.destinations())
     deliveries = [
         (d.describe(), delivery.load(q.delivery_file, with_tallies=True).to_json())
         for q, d in queues
@@ -36,10 +35,8 @@ def status(telemetry: "Telemetry") -> "Status":
         detail=decision.detail,
         home=paths.home,
         config_file=paths.config_file,
-        destination="; ".join(d.describe() for d in destinations),
         debug=telemetry._debug(),
         spooled=sum(len(spool.entries(q.spool_dir)) for q, _ in queues),
-        delivery=deliveries[0][1],
         queues=deliveries,
         mode=decision.mode,
         policy=policy_summary(telemetry),

@@ -15,8 +15,8 @@ class Status(Record):
     """What ``status`` reports: whether telemetry is on, which rule decided, and where."""
 
     __slots__ = (
-        "enabled", "rule", "detail", "home", "config_file", "destination", "debug",
-        "spooled", "delivery", "mode", "policy", "kept", "queues",
+        "enabled", "rule", "detail", "home", "config_file", "debug", "spooled", "queues",
+        "mode", "policy", "kept",
     )  # fmt: skip
 
     def __init__(
@@ -27,33 +27,39 @@ class Status(Record):
         detail: str,
         home: "StrPath",
         config_file: "StrPath",
-        destination: str,
         debug: bool,
         spooled: int,
-        delivery: "dict[str, Any]",
+        queues: "list[tuple[str, dict[str, Any]]]",
         mode: str | None = None,
         policy: str | None = None,
         kept: "list[tuple[str, str]] | None" = None,
-        queues: "list[tuple[str, dict[str, Any]]] | None" = None,
     ) -> None:
         self.enabled = enabled
         self.rule = rule
         self.detail = detail
         self.home = home
         self.config_file = config_file
-        self.destination = destination
         self.debug = debug
         self.spooled = spooled
-        self.delivery = delivery
+        #: Each destination (its description) with its queue's delivery state.
+        self.queues = queues
         #: ``on``, ``local`` (the local file sink only) or ``off``.
         self.mode = mode if mode is not None else ("on" if enabled else "off")
         #: The machine policy: where it is and what it says for this app.
         self.policy = policy
         #: What is on disk for this app now: (what, where).
         self.kept = kept if kept is not None else []
-        #: Each destination's delivery state (each has its own queue), by description;
-        #: ``delivery`` is the first one's.
-        self.queues = queues if queues is not None else []
+
+    @property
+    def destination(self) -> str:
+        """Where spans go, every destination described (``; `` between them)."""
+        return "; ".join(name for name, _ in self.queues)
+
+    @property
+    def delivery(self) -> "dict[str, Any]":
+        """The first destination's delivery state (the exporter records its failures and
+        takeovers there)."""
+        return self.queues[0][1] if self.queues else {}
 
     @staticmethod
     def _delivery_lines(delivery: "dict[str, Any]") -> "list[str]":
