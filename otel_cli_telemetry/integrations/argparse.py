@@ -152,7 +152,12 @@ def instrument(
         args: "Sequence[str] | None" = None, namespace: "argparse.Namespace | None" = None
     ) -> "tuple[argparse.Namespace, list[str]]":
         _hook_actions(parser)  # subcommands added after instrument() are covered too
-        return original(args, namespace)
+        try:
+            return original(args, namespace)
+        except SystemExit as exc:
+            if _handles and exc.code not in (0, None):
+                _handles[-1].usage_error = True  # argparse refused the command line
+            raise
 
     parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
     return parser
