@@ -139,8 +139,34 @@ class AdminCommand:
     ) -> None:
         self.name = name
         self.help = help
-        self.run = run
+        self.run = _guarded(name, run)
         self.options = options
+
+
+#: The exit code of an admin command that could not use the state directory.
+DISK_ERROR_EXIT = 1
+
+
+def _guarded(name: str, run: Callable[..., int]) -> Callable[..., int]:
+    """``run``, with a state directory it cannot use (a file where a directory should be,
+    no permission, an unsafe parent) reported as one line on stderr and exit code
+    ``DISK_ERROR_EXIT``, never a traceback. In every admin surface: they all call ``run``."""
+
+    def guarded(telemetry: Telemetry, out: TextIO, **options: Any) -> int:
+        try:
+            return run(telemetry, out, **options)
+        except BrokenPipeError:
+            raise  # the reader went away: ``main`` ends quietly
+        except OSError as exc:  # UnsafeHomeError is one too
+            problem = f"cannot use {exc.filename}: {exc.strerror}" if exc.strerror else str(exc)
+            out.flush()
+            sys.stderr.write(f"telemetry {name}: {problem}\n")
+            sys.stderr.flush()
+            return DISK_ERROR_EXIT
+
+    guarded.__name__ = guarded.__qualname__ = getattr(run, "__name__", name)
+    guarded.__doc__ = run.__doc__
+    return guarded
 
 
 #: The one table the module CLI, click, typer and argparse integrations build from.
