@@ -421,12 +421,14 @@ class Telemetry:
 
         return actions.reset(self)
 
-    def disclosure(self) -> str:
-        """Every field this app can send, per destination, as Markdown (generated from the
-        allow-lists the code uses, plus ``declared_attributes``)."""
-        from otel_cli_telemetry._admin.disclosure import render
+    def disclosure(self, *, every_destination: bool = False) -> str:
+        """Every field this app can send, as Markdown (generated from the allow-lists the
+        code uses, plus ``declared_attributes``), for the destinations it is configured for
+        (``every_destination=True``: for all of them, as the README lists them)."""
+        from otel_cli_telemetry._admin.disclosure import configured_kinds, render
 
-        return render(self.declared_attributes)
+        kinds = None if every_destination else configured_kinds(self)
+        return render(self.declared_attributes, kinds)
 
     def _consent_context(self) -> "dict[str, object]":
         """What the exporter child is told (``consent.json``, 0600) so that it decides again

@@ -74,8 +74,8 @@ def do_reset(telemetry: Telemetry, out: TextIO) -> int:
     return 0
 
 
-def do_disclosure(telemetry: Telemetry, out: TextIO) -> int:
-    out.write(telemetry.disclosure())
+def do_disclosure(telemetry: Telemetry, out: TextIO, *, every: bool = False) -> int:
+    out.write(telemetry.disclosure(every_destination=every))
     return 0
 
 
@@ -185,7 +185,10 @@ COMMANDS: list[AdminCommand] = [
         do_reset,
     ),
     AdminCommand(
-        "disclosure", "Print every field this app can send, per destination.", do_disclosure
+        "disclosure",
+        "Print every field this app can send to its destinations.",
+        do_disclosure,
+        (Option("--all", dest="every", is_flag=True, help="Every destination's fields."),),
     ),
     AdminCommand(
         "show",

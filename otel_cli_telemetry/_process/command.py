@@ -79,8 +79,7 @@ def checked_exit_codes(value: object) -> "dict[int, str]":
     for code, outcome in items():
         if isinstance(code, bool) or not isinstance(code, int) or not 1 <= code <= 255:
             raise ValueError(
-                f"exit_codes: {code!r} is not an exit code from 1 to 255 "
-                "(0 always means success)"
+                f"exit_codes: {code!r} is not an exit code from 1 to 255 (0 always means success)"
             )
         if outcome not in AUTHOR_OUTCOMES:
             raise ValueError(
