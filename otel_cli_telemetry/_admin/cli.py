@@ -99,6 +99,12 @@ def do_flush(telemetry: Telemetry, out: TextIO, *, timeout: float | None = None)
     return 0 if report.remaining == 0 else 1
 
 
+def _view(telemetry: Telemetry, out: TextIO, **options: Any) -> int:
+    from otel_cli_telemetry._admin.view import do_view  # loaded only when asked for
+
+    return do_view(telemetry, out, **options)
+
+
 def _isatty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
@@ -198,6 +204,15 @@ COMMANDS: list[AdminCommand] = [
             Option("--limit", dest="limit", kind=int, default=20, help="How many traces."),
             Option("--json", dest="as_json", is_flag=True, help="Raw OTLP JSON lines."),
             Option("-v", "--verbose", dest="verbose", is_flag=True, help="Every attribute."),
+        ),
+    ),
+    AdminCommand(
+        "view",
+        "Write a page of what was recorded and sent (charts, no network); print its path.",
+        _view,
+        (
+            Option("--open", dest="open_it", is_flag=True, help="Open it in a browser."),
+            Option("--output", dest="output", help="Write it here instead."),
         ),
     ),
     AdminCommand(

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: The file the CLI leaves for the exporter child: how to decide consent again.
 CONSENT_FILE = "consent.json"
+#: The page ``telemetry view`` writes (it shows what was recorded: forgotten on reset).
+VIEW_FILE = "view.html"
 
 
 def spool_dirs(paths: state.Paths) -> list[tuple[str, str]]:
@@ -97,7 +99,7 @@ def reset(paths: state.Paths) -> list[str]:
     for name in sorted(names):
         full = os.path.join(paths.home, name)
         ours = name.startswith((state.SINK_FILE, "delivery", delivery.TALLY_PREFIX))
-        ours = ours or name in (state.DESTINATION_FILE, state.SDK_FILE, CONSENT_FILE)
+        ours = ours or name in (state.DESTINATION_FILE, state.SDK_FILE, CONSENT_FILE, VIEW_FILE)
         if ours and _remove(full):
             removed.append(name)
     quarantine = paths.quarantine_dir
