@@ -140,8 +140,10 @@ def _remove_free_locks(paths: state.Paths) -> list[str]:
         try:
             if not lock.acquire(0.0):
                 continue
-        except OSError:
-            continue  # a link or not a regular file: left for status to report
+        except (OSError, ValueError):  # NotRegularFile: a link, a FIFO, a directory
+            if os.path.islink(full) and _remove(full):
+                gone.append(name)  # the link itself, never what it points to
+            continue
         try:
             if _remove(full):
                 gone.append(name)

@@ -29,7 +29,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import Any, TypeVar
+    from typing import Any, NoReturn, TypeVar
 
     from otel_cli_telemetry._process.run import CommandHandle
     from otel_cli_telemetry.telemetry import Telemetry
@@ -160,6 +160,15 @@ def instrument(
             raise
 
     parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
+    original_error = parser.error
+
+    def error(message: str) -> "NoReturn":
+        # ``parse_args`` rejects unrecognised arguments after ``parse_known_args`` returned
+        if _handles:
+            _handles[-1].usage_error = True
+        original_error(message)
+
+    parser.error = error  # type: ignore[method-assign]
     return parser
 
 
