@@ -244,13 +244,16 @@ def test_disclosure_lists_only_the_configured_destinations(home: Path) -> None:
     Datadog token in its environment, Datadog's fields; ``--all`` lists every one."""
     plain = run_example("click_cli.py", "telemetry", "disclosure", env=cli_env(home)).stdout
     assert "process.exit.code" in plain
-    assert "Datadog" not in plain and "PostHog" not in plain
+    assert "Datadog" not in plain
+    assert "PostHog" not in plain
     assert "local file sink" in plain
     token = {"NOTES_TELEMETRY_DATADOG_CLIENT_TOKEN": "pub" + "0" * 32}
     datadog = run_example("click_cli.py", "telemetry", "disclosure", env=cli_env(home, **token))
-    assert "Datadog logs" in datadog.stdout and "PostHog" not in datadog.stdout
+    assert "Datadog logs" in datadog.stdout
+    assert "PostHog" not in datadog.stdout
     every = run_example("click_cli.py", "telemetry", "disclosure", "--all", env=cli_env(home))
-    assert "Datadog logs" in every.stdout and "PostHog" in every.stdout
+    assert "Datadog logs" in every.stdout
+    assert "PostHog" in every.stdout
 
 
 # --- 7. DO_NOT_TRACK ---------------------------------------------------------------------
@@ -286,7 +289,8 @@ def test_reset_removes_locks_and_directories(home: Path, reap_exporters: Path) -
     env = cli_env(home)
     assert run_example("click_cli.py", "add", "milk", env=env).returncode == 0
     wait_for_exporters(home)
-    assert (home / "state.lock").exists() and (home / "export.lock").exists()
+    assert (home / "state.lock").exists()
+    assert (home / "export.lock").exists()
     proc = run_example("click_cli.py", "telemetry", "reset", env=env)
     assert proc.returncode == 0, proc.stderr
     assert not home.exists()
@@ -305,7 +309,8 @@ def test_reset_leaves_a_held_lock_and_follows_no_link(home: Path, tmp_path: Path
         removed = Telemetry("app", home=home, env={}).reset()
     finally:
         held.release()
-    assert (home / "export.lock").exists() and "export.lock" not in removed
+    assert (home / "export.lock").exists()
+    assert "export.lock" not in removed
     assert outside.read_text() == "keep me"
 
 
@@ -344,10 +349,12 @@ def test_a_hidden_typer_consent_app_leaves_help_unchanged(home: Path, tmp_path: 
         )  # fmt: skip
 
     hidden, without = run("hidden", "--help"), run("none", "--help")
-    assert hidden.returncode == 0 and "telemetry" not in hidden.stdout
+    assert hidden.returncode == 0
+    assert "telemetry" not in hidden.stdout
     assert hidden.stdout == without.stdout
     status = run("hidden", "telemetry", "status")
-    assert status.returncode == 0 and "telemetry: enabled" in status.stdout
+    assert status.returncode == 0
+    assert "telemetry: enabled" in status.stdout
 
 
 def test_a_hidden_click_consent_group_still_runs(home: Path) -> None:
@@ -392,7 +399,8 @@ def test_an_internal_error_records_where_it_crashed(
     printed = json.dumps(json.JSONDecoder().raw_decode(proc.stderr, at)[0])
     for secret in ("hunter2", "missing-file", "boom", str(ROOT), "/"):
         assert all(secret not in f for f in frames)
-    assert "hunter2" not in printed and "missing-file" not in printed
+    assert "hunter2" not in printed
+    assert "missing-file" not in printed
 
 
 def test_crash_frames_are_bounded_and_collapsed() -> None:
@@ -455,7 +463,8 @@ def test_start_up_time_is_on_the_first_command(home: Path, script: str) -> None:
     args = {"click_cli.py": ["add", "x"], "typer_cli.py": ["fail"], "argparse_cli.py": ["add", "x"]}
     _, span = run_debug(home, script, *args[script])
     value = span["cli_telemetry.startup_ms"]
-    assert isinstance(value, float) and 0 < value < 600_000
+    assert isinstance(value, float)
+    assert 0 < value < 600_000
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux /proc only")
