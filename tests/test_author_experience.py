@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import locks
 from otel_cli_telemetry._disk.otlp_read import attributes as decode
-from otel_cli_telemetry._process import crash, startup
+from otel_cli_telemetry._process import crash, run
 from otel_cli_telemetry.testing import CapturedSpans
 from tests.collector import OtlpReceiver
 from tests.conftest import ROOT, cli_env, run_example, wait_for_exporters
@@ -472,7 +472,7 @@ def test_start_up_time_only_once_per_process(
     home: Path, cli_telemetry: CapturedSpans, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Only the process's first command waited for its start-up; elsewhere, nothing."""
-    monkeypatch.setattr(startup, "_measured", False)
+    monkeypatch.setattr(run, "_startup_measured", False)
     telemetry = Telemetry("app", home=home, env={})
     for _ in range(2):
         with telemetry.command("run"):
@@ -480,5 +480,5 @@ def test_start_up_time_only_once_per_process(
     first, second = cli_telemetry.commands
     assert first.attributes["cli_telemetry.startup_ms"] >= 0
     assert "cli_telemetry.startup_ms" not in second.attributes
-    monkeypatch.setattr(startup.sys, "platform", "darwin")
-    assert startup.startup_ms() is None
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert run.startup_ms() is None

@@ -28,7 +28,7 @@ DROPPED_REASONS: "Final" = "cli_telemetry.dropped_reasons"
 #: On every command span when the author set ``sample_rate`` below 1: the share of
 #: installations that record, so a backend can re-weight counts (1 / rate).
 SAMPLE_RATE: "Final" = "cli_telemetry.sample_rate"
-#: On the process's first command (Linux): milliseconds from the process's start (``startup``).
+#: On the first command of a process (Linux): ms since the process started (``run.startup_ms``).
 STARTUP_MS: "Final" = "cli_telemetry.startup_ms"
 #: On an ``internal_error``: where it crashed, the app's own frames only (``crash``).
 CRASH_FRAMES: "Final" = "cli_telemetry.crash.frames"
