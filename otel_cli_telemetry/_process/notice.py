@@ -25,7 +25,8 @@ MODULE_CLI = "python -m otel_cli_telemetry"
 
 def shell_quote(word: str) -> str:
     """``word`` as one shell word: POSIX quoting, or double quotes on Windows."""
-    if sys.platform == "win32":
+    platform: str = sys.platform  # not narrowed: both branches type-check everywhere
+    if platform == "win32":
         return f'"{word}"' if not word or any(c in word for c in ' \t&|<>^()"') else word
     import shlex
 
