@@ -72,6 +72,9 @@ class Telemetry:
         env: "Mapping[str, str] | None" = None,
         spawn: "Spawn | None" = None,
         declared_attributes: "Iterable[str] | Mapping[str, str] | None" = None,
+        exit_codes: "Mapping[int, str] | None" = None,
+        crash_location: bool = True,
+        app_package: str | None = None,
     ) -> None:
         if not service_name or not isinstance(service_name, str):
             raise ValueError("service_name must be a non-empty string, e.g. 'assembly'")
@@ -116,6 +119,18 @@ class Telemetry:
         #: The attributes the author's commands may set (name -> what it is), listed by
         #: ``disclosure()`` with the library's own fields.
         self.declared_attributes = _declared(declared_attributes)
+        #: What the app's exit codes mean (``{2: "error"}``), beating the convention that
+        #: 2 is a usage error and 130 an interrupt; see ``_process.command``.
+        self.exit_codes: dict[int, str] | None = None
+        if exit_codes:
+            from otel_cli_telemetry._process.command import checked_exit_codes
+
+            self.exit_codes = checked_exit_codes(exit_codes)
+        #: On an internal error, record where it crashed (``cli_telemetry.crash.frames``).
+        self.crash_location = bool(crash_location)
+        #: The app's own top-level package, whose frames a crash location names: by default
+        #: that of the module that made this object (``__main__`` for a script).
+        self.app_package = app_package or _caller_package()
 
     # --- configuration ------------------------------------------------------------
 
@@ -406,12 +421,14 @@ class Telemetry:
 
         return actions.reset(self)
 
-    def disclosure(self) -> str:
-        """Every field this app can send, per destination, as Markdown (generated from the
-        allow-lists the code uses, plus ``declared_attributes``)."""
-        from otel_cli_telemetry._admin.disclosure import render
+    def disclosure(self, *, every_destination: bool = False) -> str:
+        """Every field this app can send, as Markdown (generated from the allow-lists the
+        code uses, plus ``declared_attributes``), for the destinations it is configured for
+        (``every_destination=True``: for all of them, as the README lists them)."""
+        from otel_cli_telemetry._admin.disclosure import configured_kinds, render
 
-        return render(self.declared_attributes)
+        kinds = None if every_destination else configured_kinds(self)
+        return render(self.declared_attributes, kinds)
 
     def _consent_context(self) -> "dict[str, object]":
         """What the exporter child is told (``consent.json``, 0600) so that it decides again
@@ -455,6 +472,17 @@ def _declared(
             raise ValueError("declared_attributes: names and descriptions must be strings")
         declared[name] = text
     return declared
+
+
+def _caller_package() -> str:
+    """The top-level package of the module that called ``Telemetry(...)``."""
+    import sys
+
+    try:
+        name = sys._getframe(2).f_globals.get("__name__")
+    except (AttributeError, ValueError):  # pragma: no cover - no frames on this Python
+        return ""
+    return name.partition(".")[0] if isinstance(name, str) else ""
 
 
 def _stderr_is_terminal() -> bool:

@@ -176,13 +176,13 @@ def test_new_commands_run_through_run_parsed(
     out = capsys.readouterr().out
     assert "local only" in out
     assert "Forgot this installation" in out
-    assert disclosure.render() in out
+    assert disclosure.render(kinds=["file"]) in out  # no destination: the local file only
 
 
 def test_module_cli_disclosure_is_the_generated_text(tmp_path: Path) -> None:
-    """``python -m otel_cli_telemetry --service NAME disclosure`` prints ``render()``."""
+    """``python -m otel_cli_telemetry --service NAME disclosure --all`` prints ``render()``."""
     proc = subprocess.run(
-        [sys.executable, "-m", "otel_cli_telemetry", "--service", "demo", "disclosure"],
+        [sys.executable, "-m", "otel_cli_telemetry", "--service", "demo", "disclosure", "--all"],
         env=cli_env(tmp_path / "home"),
         capture_output=True,
         text=True,
@@ -192,5 +192,5 @@ def test_module_cli_disclosure_is_the_generated_text(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == disclosure.render()
     buffer = io.StringIO()
-    assert cli.do_disclosure(Telemetry("demo", env={}), buffer) == 0
+    assert cli.do_disclosure(Telemetry("demo", env={}), buffer, every=True) == 0
     assert buffer.getvalue() == proc.stdout

@@ -4,6 +4,7 @@ consent surface that exists (the module CLI)."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from otel_cli_telemetry._admin import cli as admin
 from otel_cli_telemetry.testing import CapturedSpans
 from tests.conftest import cli_env
 
-MODULE_CLI = "python -m otel_cli_telemetry --service"
+MODULE_CLI = f"{shlex.quote(sys.executable)} -m otel_cli_telemetry --service"
 
 
 def test_click_one_command(home: Path, cli_telemetry: CapturedSpans) -> None:

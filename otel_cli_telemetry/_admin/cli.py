@@ -74,8 +74,8 @@ def do_reset(telemetry: Telemetry, out: TextIO) -> int:
     return 0
 
 
-def do_disclosure(telemetry: Telemetry, out: TextIO) -> int:
-    out.write(telemetry.disclosure())
+def do_disclosure(telemetry: Telemetry, out: TextIO, *, every: bool = False) -> int:
+    out.write(telemetry.disclosure(every_destination=every))
     return 0
 
 
@@ -97,6 +97,12 @@ def do_flush(telemetry: Telemetry, out: TextIO, *, timeout: float | None = None)
         + "\n"
     )
     return 0 if report.remaining == 0 else 1
+
+
+def _view(telemetry: Telemetry, out: TextIO, **options: Any) -> int:
+    from otel_cli_telemetry._admin.view import do_view  # loaded only when asked for
+
+    return do_view(telemetry, out, **options)
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -139,8 +145,34 @@ class AdminCommand:
     ) -> None:
         self.name = name
         self.help = help
-        self.run = run
+        self.run = _guarded(name, run)
         self.options = options
+
+
+#: The exit code of an admin command that could not use the state directory.
+DISK_ERROR_EXIT = 1
+
+
+def _guarded(name: str, run: Callable[..., int]) -> Callable[..., int]:
+    """``run``, with a state directory it cannot use (a file where a directory should be,
+    no permission, an unsafe parent) reported as one line on stderr and exit code
+    ``DISK_ERROR_EXIT``, never a traceback. In every admin surface: they all call ``run``."""
+
+    def guarded(telemetry: Telemetry, out: TextIO, **options: Any) -> int:
+        try:
+            return run(telemetry, out, **options)
+        except BrokenPipeError:
+            raise  # the reader went away: ``main`` ends quietly
+        except OSError as exc:  # UnsafeHomeError is one too
+            problem = f"cannot use {exc.filename}: {exc.strerror}" if exc.strerror else str(exc)
+            out.flush()
+            sys.stderr.write(f"telemetry {name}: {problem}\n")
+            sys.stderr.flush()
+            return DISK_ERROR_EXIT
+
+    guarded.__name__ = guarded.__qualname__ = getattr(run, "__name__", name)
+    guarded.__doc__ = run.__doc__
+    return guarded
 
 
 #: The one table the module CLI, click, typer and argparse integrations build from.
@@ -159,7 +191,10 @@ COMMANDS: list[AdminCommand] = [
         do_reset,
     ),
     AdminCommand(
-        "disclosure", "Print every field this app can send, per destination.", do_disclosure
+        "disclosure",
+        "Print every field this app can send to its destinations.",
+        do_disclosure,
+        (Option("--all", dest="every", is_flag=True, help="Every destination's fields."),),
     ),
     AdminCommand(
         "show",
@@ -169,6 +204,15 @@ COMMANDS: list[AdminCommand] = [
             Option("--limit", dest="limit", kind=int, default=20, help="How many traces."),
             Option("--json", dest="as_json", is_flag=True, help="Raw OTLP JSON lines."),
             Option("-v", "--verbose", dest="verbose", is_flag=True, help="Every attribute."),
+        ),
+    ),
+    AdminCommand(
+        "view",
+        "Write a page of what was recorded and sent (charts, no network); print its path.",
+        _view,
+        (
+            Option("--open", dest="open_it", is_flag=True, help="Open it in a browser."),
+            Option("--output", dest="output", help="Write it here instead."),
         ),
     ),
     AdminCommand(

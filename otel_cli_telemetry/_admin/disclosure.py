@@ -5,10 +5,14 @@ command can never drift from what is sent (tests/test_disclosure.py checks all t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from otel_cli_telemetry._exporter.sinks import datadog, posthog
 from otel_cli_telemetry._process import attributes
+
+if TYPE_CHECKING:
+    from otel_cli_telemetry.telemetry import Telemetry
 
 #: Where the README holds the generated text (``render({})``).
 START_MARKER = "<!-- fields:start -->"
@@ -33,9 +37,43 @@ def fields(declared: Mapping[str, str] | None = None) -> dict[str, list[str]]:
     }
 
 
-def render(declared: Mapping[str, str] | None = None) -> str:
-    """The disclosure as Markdown; ``declared``: the author's attributes (name -> what)."""
-    lines = ["Span (kind `INTERNAL`, one per command):", "", *_items(attributes.SPAN_FIELDS)]
+#: What each kind of destination receives, said in one line.
+_WHERE = {
+    "file": "the local file sink (nothing leaves this machine)",
+    "otlp": "an OTLP endpoint (the span and resource fields)",
+    "datadog": "Datadog's logs intake",
+    "posthog": "PostHog",
+}
+
+
+def configured_kinds(telemetry: Telemetry) -> list[str]:
+    """The kinds of destination this app is configured for, by the author or the
+    environment, whatever consent says now (``file``: none, the local file sink)."""
+    from otel_cli_telemetry._process import config
+
+    if not telemetry._listed and not config.configures_a_destination(
+        telemetry.env, telemetry.env_prefix
+    ):
+        return ["file"]
+    from otel_cli_telemetry import destinations as destinations_mod
+
+    kinds: list[str] = []
+    for wanted in destinations_mod.with_env_defaults(telemetry._listed):
+        resolved = wanted.resolve(telemetry.env, env_prefix=telemetry.env_prefix, deadline_s=1.0)
+        if resolved is not None and resolved.kind not in kinds:
+            kinds.append(resolved.kind)
+    return kinds or ["file"]
+
+
+def render(declared: Mapping[str, str] | None = None, kinds: Collection[str] | None = None) -> str:
+    """The disclosure as Markdown; ``declared``: the author's attributes (name -> what);
+    ``kinds``: only the fields these destinations receive (None: every destination's, as
+    the README lists them)."""
+    lines: list[str] = []
+    if kinds is not None:
+        where = [_WHERE.get(kind, kind) for kind in kinds]
+        lines += ["This app sends to: " + "; ".join(where) + ".", ""]
+    lines += ["Span (kind `INTERNAL`, one per command):", "", *_items(attributes.SPAN_FIELDS)]
     if declared:
         lines += ["", "Declared by the application (`command(attributes=...)`):", ""]
         lines += _items(declared.items())
@@ -53,11 +91,26 @@ def render(declared: Mapping[str, str] | None = None) -> str:
         "- plus whatever the operator puts in `OTEL_RESOURCE_ATTRIBUTES`",
         "",
         f"Instrumentation scope: `{attributes.SCOPE_NAME}` and its version.",
+    ]
+    if kinds is None or "datadog" in kinds:
+        lines += _datadog_lines()
+    if kinds is None or "posthog" in kinds:
+        lines += _posthog_lines()
+    return "\n".join(lines) + "\n"
+
+
+def _datadog_lines() -> list[str]:
+    return [
         "",
         "Datadog logs (only with a client token): one log per command span, with every span",
         "and resource attribute above as a field, and:",
         "",
         *_items(datadog.LOG_FIELDS),
+    ]
+
+
+def _posthog_lines() -> list[str]:
+    return [
         "",
         f"PostHog (only with a project API key): one `{posthog.EVENT}` event per command",
         "span (`" + "`, `".join(posthog.EVENT_FIELDS) + "`; `distinct_id` is the linked",
@@ -69,7 +122,6 @@ def render(declared: Mapping[str, str] | None = None) -> str:
         "",
         *_items(posthog.ALIAS_PROPERTIES),
     ]
-    return "\n".join(lines) + "\n"
 
 
 def readme_section(readme_text: str) -> str:

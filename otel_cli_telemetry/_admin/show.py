@@ -26,17 +26,14 @@ def do_show(
     as_json: bool = False,
     verbose: bool = False,
 ) -> int:
-    """The last ``limit`` traces of the local file, then those waiting in the spool."""
-    from otel_cli_telemetry._disk import spool
+    """The last ``limit`` traces of the local file, then those waiting in each destination's
+    queue; then, per destination that is not the local file, how many traces were delivered
+    there (those are not kept here, so they cannot be shown)."""
     from otel_cli_telemetry._exporter.sinks.file import read_requests
 
     paths = telemetry.paths
-    pending = []
-    for entry in spool.entries(paths.spool_dir)[-limit:]:
-        try:
-            pending.append(spool.read(entry))
-        except (ValueError, OSError):
-            continue
+    queued = _queued(telemetry, limit)
+    pending = [request for _, requests, _ in queued for request in requests]
     sent = read_requests(paths.sink_file, limit=limit)
     if as_json:
         for request in sent:
@@ -44,18 +41,45 @@ def do_show(
         for request in pending:
             out.write(json.dumps(request) + "\n")
         return 0
-    lines = render(sent, label="local", verbose=verbose) + render(
-        pending, label="pending", verbose=verbose
-    )
-    if not lines:
-        out.write(
-            f"Nothing recorded yet for {telemetry.app_name} in {paths.home}.\n"
-            "(With an OTLP endpoint configured, delivered spans are at the endpoint, not here.)\n"
-        )
+    lines = render(sent, label="local", verbose=verbose)
+    for name, requests, _ in queued:
+        label = "pending" if len(queued) == 1 else f"pending for {name}"
+        lines += render(requests, label=label, verbose=verbose)
+    remote = [(name, delivered) for name, _, delivered in queued if delivered is not None]
+    if not lines and not remote:
+        out.write(f"Nothing recorded yet for {telemetry.app_name} in {paths.home}.\n")
         return 0
     for line in lines:
         out.write(line + "\n")
+    if remote and not lines:
+        out.write(f"Nothing recorded locally or waiting for {telemetry.app_name}.\n")
+    for name, delivered in remote:
+        out.write(
+            f"{name}: {delivered} trace(s) delivered so far; sent traces are not kept on this "
+            "machine, so they cannot be shown here.\n"
+        )
     return 0
+
+
+def _queued(telemetry: Telemetry, limit: int) -> list[tuple[str, list[dict[str, Any]], int | None]]:
+    """Each destination: its description, the last ``limit`` requests waiting in its queue,
+    and how many traces it delivered (None for the local file, whose traces ``show`` reads)."""
+    from otel_cli_telemetry._disk import delivery, spool
+    from otel_cli_telemetry._disk import destination as destination_mod
+
+    found: list[tuple[str, list[dict[str, Any]], int | None]] = []
+    for queue, dest in destination_mod.queues(telemetry.paths, telemetry.destinations()):
+        requests = []
+        for entry in spool.entries(queue.spool_dir)[-limit:]:
+            try:
+                requests.append(spool.read(entry))
+            except (ValueError, OSError):
+                continue
+        delivered: int | None = None
+        if dest.kind != destination_mod.FILE:
+            delivered = delivery.load(queue.delivery_file).delivered
+        found.append((dest.describe(), requests, delivered))
+    return found
 
 
 def render(requests: Iterable[dict[str, Any]], *, label: str, verbose: bool = False) -> list[str]:

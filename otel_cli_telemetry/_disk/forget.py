@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: The file the CLI leaves for the exporter child: how to decide consent again.
 CONSENT_FILE = "consent.json"
+#: The page ``telemetry view`` writes (it shows what was recorded: forgotten on reset).
+VIEW_FILE = "view.html"
 
 
 def spool_dirs(paths: state.Paths) -> list[tuple[str, str]]:
@@ -97,7 +99,7 @@ def reset(paths: state.Paths) -> list[str]:
     for name in sorted(names):
         full = os.path.join(paths.home, name)
         ours = name.startswith((state.SINK_FILE, "delivery", delivery.TALLY_PREFIX))
-        ours = ours or name in (state.DESTINATION_FILE, state.SDK_FILE, CONSENT_FILE)
+        ours = ours or name in (state.DESTINATION_FILE, state.SDK_FILE, CONSENT_FILE, VIEW_FILE)
         if ours and _remove(full):
             removed.append(name)
     quarantine = paths.quarantine_dir
@@ -105,7 +107,49 @@ def reset(paths: state.Paths) -> list[str]:
         spool._remove_any(os.path.join(quarantine, name))
     with _fs.suppress(OSError):
         os.rmdir(quarantine)
+    removed.extend(_remove_empty_queues(paths))
+    removed.extend(_remove_free_locks(paths))
+    with _fs.suppress(OSError):
+        os.rmdir(paths.home)  # only when nothing is left (the choice may live here)
+        removed.append(os.path.basename(paths.home) + os.sep)
     return removed
+
+
+def _remove_empty_queues(paths: state.Paths) -> list[str]:
+    """The emptied queue directories (``rmdir``: never follows a link, never removes what a
+    command spooled meanwhile)."""
+    gone: list[str] = []
+    for directory, _kind in spool_dirs(paths):
+        try:
+            os.rmdir(directory)
+        except OSError:
+            continue
+        gone.append(os.path.basename(directory) + os.sep)
+    return gone
+
+
+def _remove_free_locks(paths: state.Paths) -> list[str]:
+    """``state.lock`` and every ``export*.lock`` that no process holds: each is taken (never
+    waited for) and unlinked while held; one in use (a draining exporter) stays."""
+    gone: list[str] = []
+    for name in sorted(_fs.scan_names(paths.home)):
+        if name != state.STATE_LOCK and not (name.startswith("export") and name.endswith(".lock")):
+            continue
+        full = os.path.join(paths.home, name)
+        lock = locks.FileLock(full, create=False)
+        try:
+            if not lock.acquire(0.0):
+                continue
+        except (OSError, ValueError):  # NotRegularFile: a link, a FIFO, a directory
+            if os.path.islink(full) and _remove(full):
+                gone.append(name)  # the link itself, never what it points to
+            continue
+        try:
+            if _remove(full):
+                gone.append(name)
+        finally:
+            lock.release()
+    return gone
 
 
 def kept(paths: state.Paths) -> list[tuple[str, str]]:

@@ -28,6 +28,10 @@ DROPPED_REASONS: "Final" = "cli_telemetry.dropped_reasons"
 #: On every command span when the author set ``sample_rate`` below 1: the share of
 #: installations that record, so a backend can re-weight counts (1 / rate).
 SAMPLE_RATE: "Final" = "cli_telemetry.sample_rate"
+#: On the first command of a process (Linux): ms since the process started (``run.startup_ms``).
+STARTUP_MS: "Final" = "cli_telemetry.startup_ms"
+#: On an ``internal_error``: where it crashed, the app's own frames only (``crash``).
+CRASH_FRAMES: "Final" = "cli_telemetry.crash.frames"
 
 SCOPE_NAME: "Final" = "otel_cli_telemetry"
 SCOPE_VERSION: "Final" = __version__
@@ -67,6 +71,17 @@ SPAN_FIELDS: "Final" = (
     (SAMPLE_RATE, "only when the author samples: the share of installations that record"),
     (DROPPED_TRACES, "only after a loss: how many traces were lost since the last report"),
     (DROPPED_REASONS, "only after a loss: why (`reason=count`)"),
+    (
+        STARTUP_MS,
+        "Linux, the process's first command: milliseconds from the process's start to the "
+        "command's (its start-up; resolution one clock tick, 10 ms)",
+    ),
+    (
+        CRASH_FRAMES,
+        "only on `internal_error`: where it crashed, innermost last; the app's own frames as "
+        "`module:function:line`, others as their top-level package; no paths, values or "
+        "messages; at most 16",
+    ),
 )
 #: Attributes of the resource every span carries, and what each holds.
 RESOURCE_FIELDS: "Final" = (

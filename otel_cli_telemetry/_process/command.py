@@ -13,12 +13,17 @@ inspected when the host already imported them.
 | ``SystemExit("message")``        | 1          | error          | ``_OTHER``           |
 | ``KeyboardInterrupt``            | 130        | interrupted    | ``KeyboardInterrupt`` |
 | click/typer ``Exit(code)``       | code       | as SystemExit  | as SystemExit        |
-| click ``UsageError`` (+ subclasses) | 2       | usage_error    | qualified class name |
+| click ``UsageError`` (+ subclasses) | 2       | usage_error    | qualified name (*)  |
 | click ``Abort``                  | 1          | interrupted    | qualified class name |
 | other ``click.ClickException``   | exit_code  | error          | qualified class name |
 | any other exception              | 1          | internal_error | qualified class name |
 
-Exit code 2 means "usage error" by the convention argparse and click share. The
+(*) typer's vendored copy (``typer._click.exceptions.X``) is named as click's
+(``click.exceptions.X``): one error, one name.
+
+Exit code 2 means "usage error" by the convention argparse and click share; an author
+whose codes mean something else says so with ``Telemetry(exit_codes={2: "error"})``
+(applied to codes the command chose, never to an exception classified by its class). The
 exception's message never leaves the process.
 """
 
@@ -26,6 +31,7 @@ from otel_cli_telemetry._record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Final
 
 SUCCESS: "Final" = "success"
@@ -59,10 +65,40 @@ def qualified_name(cls: type[BaseException]) -> str:
     return f"{module}.{cls.__qualname__}"
 
 
-def from_code(code: int) -> "ExitStatus":
-    """A command that returned (or exited with) ``code`` on purpose."""
+#: The outcomes an author may give an exit code (``Telemetry(exit_codes=...)``).
+AUTHOR_OUTCOMES: "Final" = (ERROR, USAGE_ERROR, INTERRUPTED)
+
+
+def checked_exit_codes(value: object) -> "dict[int, str]":
+    """``exit_codes`` validated: ``{code: outcome}``, codes 1-255, outcomes from
+    ``AUTHOR_OUTCOMES``; ValueError naming the first bad entry."""
+    items = getattr(value, "items", None)
+    if not callable(items):
+        raise ValueError('exit_codes must be a mapping of exit code to outcome, e.g. {2: "error"}')
+    checked: dict[int, str] = {}
+    for code, outcome in items():
+        if isinstance(code, bool) or not isinstance(code, int) or not 1 <= code <= 255:
+            raise ValueError(
+                f"exit_codes: {code!r} is not an exit code from 1 to 255 (0 always means success)"
+            )
+        if outcome not in AUTHOR_OUTCOMES:
+            raise ValueError(
+                f"exit_codes[{code}]: {outcome!r} is not an outcome; use one of "
+                + ", ".join(AUTHOR_OUTCOMES)
+            )
+        checked[code] = outcome
+    return checked
+
+
+def from_code(code: int, exit_codes: "Mapping[int, str] | None" = None) -> "ExitStatus":
+    """A command that returned (or exited with) ``code`` on purpose; ``exit_codes``: what the
+    author says its codes mean (beats the convention below)."""
     if code == 0:
         return ExitStatus(0, SUCCESS)
+    if exit_codes:
+        meaning = exit_codes.get(code)
+        if meaning is not None:
+            return ExitStatus(code, meaning, OTHER)
     if code == USAGE_EXIT_CODE:
         return ExitStatus(code, USAGE_ERROR, OTHER)
     if code == SIGINT_EXIT_CODE:
@@ -81,15 +117,20 @@ def _system_exit_code(value: object) -> int:
     return 1
 
 
-def classify(exc: BaseException | None, *, default_code: int = 0) -> "ExitStatus":
+def classify(
+    exc: BaseException | None,
+    *,
+    default_code: int = 0,
+    exit_codes: "Mapping[int, str] | None" = None,
+) -> "ExitStatus":
     """Map what escaped a command (or None) to its exit code, outcome and error type."""
     if exc is None:
-        return from_code(default_code)
+        return from_code(default_code, exit_codes)
     if isinstance(exc, SystemExit):
-        return from_code(_system_exit_code(exc.code))
+        return from_code(_system_exit_code(exc.code), exit_codes)
     if isinstance(exc, KeyboardInterrupt):
         return ExitStatus(SIGINT_EXIT_CODE, INTERRUPTED, qualified_name(type(exc)))
-    click_exit = _classify_click(exc)
+    click_exit = _classify_click(exc, exit_codes)
     if click_exit is not None:
         return click_exit
     return ExitStatus(1, INTERNAL_ERROR, qualified_name(type(exc)))
@@ -102,15 +143,29 @@ _FRAMEWORK_MODULES: "Final" = frozenset(
 )
 
 
-def _classify_click(exc: BaseException) -> "ExitStatus | None":
+def _framework_name(cls: type[BaseException]) -> str:
+    """The qualified name, with typer's vendored click (``typer._click.exceptions``) named
+    as click's: one error, one name on a dashboard, whichever framework raised it."""
+    name = qualified_name(cls)
+    if name.startswith(_VENDORED_CLICK):
+        return "click." + name[len(_VENDORED_CLICK) :]
+    return name
+
+
+_VENDORED_CLICK: "Final" = "typer._click."
+
+
+def _classify_click(
+    exc: BaseException, exit_codes: "Mapping[int, str] | None" = None
+) -> "ExitStatus | None":
     """Recognise click and typer exceptions by their class hierarchy, without importing them."""
-    name = qualified_name(type(exc))
+    name = _framework_name(type(exc))
     for cls in type(exc).__mro__:
         if cls.__module__ not in _FRAMEWORK_MODULES:
             continue
         kind = cls.__name__
         if kind == "Exit":
-            return from_code(_system_exit_code(getattr(exc, "exit_code", 0)))
+            return from_code(_system_exit_code(getattr(exc, "exit_code", 0)), exit_codes)
         if kind == "Abort":
             return ExitStatus(1, INTERRUPTED, name)
         if kind == "UsageError":

@@ -178,6 +178,14 @@ def flag(env: "Mapping[str, str]", name: str) -> bool | None:
     return True
 
 
+def do_not_track(env: "Mapping[str, str]") -> bool:
+    """``DO_NOT_TRACK`` (consoledonottrack.com asks for ``1``): any value turns telemetry
+    off but ``0`` and ``false`` (any case); an empty value counts as unset. A user who set
+    it wants off, so ``no``, ``off`` or a typo count as "do not track" too."""
+    value = get(env, DO_NOT_TRACK)
+    return value is not None and value.lower() not in ("0", "false")
+
+
 def destination_variables(env_prefix: str) -> "tuple[str, ...]":
     """The variables that alone add a destination (``destinations.FROM_ENV``): an OTLP
     endpoint, the app's Datadog client token."""

@@ -159,7 +159,7 @@ def from_env(
         return Decision(False, "env", f"{mode_var}={raw_mode!r} is not on, local or off")
     if mode == OFF:
         return Decision(False, "env", f"{mode_var}={raw_mode}")
-    if config.flag(env, config.DO_NOT_TRACK):
+    if config.do_not_track(env):
         return Decision(False, "env", f"{config.DO_NOT_TRACK} is set")
     sdk_disabled = config.get(env, config.OTEL_SDK_DISABLED)
     if sdk_disabled is not None and sdk_disabled.lower() == "true":

@@ -23,15 +23,30 @@ VERSION_KEY = "notice_version_shown"
 MODULE_CLI = "python -m otel_cli_telemetry"
 
 
+def shell_quote(word: str) -> str:
+    """``word`` as one shell word: POSIX quoting, or double quotes on Windows."""
+    platform: str = sys.platform  # not narrowed: both branches type-check everywhere
+    if platform == "win32":
+        return f'"{word}"' if not word or any(c in word for c in ' \t&|<>^()"') else word
+    import shlex
+
+    return shlex.quote(word)
+
+
 def module_cli_command(app_name: str, env_prefix: str) -> str | None:
-    """The module CLI invocation that acts on this app's telemetry, or None when frozen."""
+    """The module CLI invocation that acts on this app's telemetry, or None when frozen.
+
+    It names the app's own interpreter (``sys.executable``, quoted for the shell): the one
+    where this package is installed, whatever ``python`` on PATH is (a pipx or venv install
+    has its own); neither the console script nor ``python`` need be on PATH."""
     if getattr(sys, "frozen", False):
         return None
     from otel_cli_telemetry._process.config import env_prefix_for
 
-    command = f"{MODULE_CLI} --service {app_name}"
+    python = shell_quote(sys.executable) if sys.executable else "python"
+    command = f"{python} -m otel_cli_telemetry --service {shell_quote(app_name)}"
     if env_prefix != env_prefix_for(app_name):
-        command += f" --env-prefix {env_prefix}"
+        command += f" --env-prefix {shell_quote(env_prefix)}"
     return command
 
 

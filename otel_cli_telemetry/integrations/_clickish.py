@@ -96,7 +96,14 @@ def _wrap_invoke(command: Any, allowed: frozenset[str]) -> None:
         handle = _current.get()
         if handle is not None and parent is not None and not getattr(command, SKIP, False):
             handle.set_name(f"{command_path(parent)} {info_name}".strip())
-        return original_make_context(info_name, args, parent=parent, **extra)
+        try:
+            return original_make_context(info_name, args, parent=parent, **extra)
+        except BaseException as exc:
+            # A usage error of the root (``app --bogus``) is raised here, outside any
+            # ``invoke``: keep its class, as a subcommand's is kept.
+            if handle is not None and handle.inner_exception is None:
+                handle.inner_exception = exc
+            raise
 
     command.invoke = invoke
     command.make_context = make_context

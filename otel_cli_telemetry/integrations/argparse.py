@@ -29,7 +29,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from typing import Any, TypeVar
+    from typing import Any, NoReturn, TypeVar
 
     from otel_cli_telemetry._process.run import CommandHandle
     from otel_cli_telemetry.telemetry import Telemetry
@@ -152,9 +152,23 @@ def instrument(
         args: "Sequence[str] | None" = None, namespace: "argparse.Namespace | None" = None
     ) -> "tuple[argparse.Namespace, list[str]]":
         _hook_actions(parser)  # subcommands added after instrument() are covered too
-        return original(args, namespace)
+        try:
+            return original(args, namespace)
+        except SystemExit as exc:
+            if _handles and exc.code not in (0, None):
+                _handles[-1].usage_error = True  # argparse refused the command line
+            raise
 
     parser.parse_known_args = parse_known_args  # type: ignore[method-assign,assignment]
+    original_error = parser.error
+
+    def error(message: str) -> "NoReturn":
+        # ``parse_args`` rejects unrecognised arguments after ``parse_known_args`` returned
+        if _handles:
+            _handles[-1].usage_error = True
+        original_error(message)
+
+    parser.error = error  # type: ignore[method-assign]
     return parser
 
 

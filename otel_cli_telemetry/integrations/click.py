@@ -34,15 +34,20 @@ def instrument(
     return result
 
 
-def consent_group(telemetry: Telemetry, name: str = "telemetry") -> click.Group:
+def consent_group(
+    telemetry: Telemetry, name: str = "telemetry", *, hidden: bool = False
+) -> click.Group:
     """Build the group; mount it on the root group with ``cli.add_command(...)``.
+    ``hidden=True`` keeps it out of the root's ``--help``; it still runs.
 
     A one-command app (``@click.command()``) has no group to mount it on: leave it out; its
     users reach the same commands with ``python -m otel_cli_telemetry --service NAME``, which
     the first-run notice then names.
     """
 
-    @click.group(name=name, help=f"Control the usage telemetry of {telemetry.app_name}.")
+    @click.group(
+        name=name, help=f"Control the usage telemetry of {telemetry.app_name}.", hidden=hidden
+    )
     def group() -> None:
         pass
 
@@ -64,9 +69,11 @@ def _click_command(command: cli.AdminCommand, telemetry: Telemetry) -> click.Com
             sys.exit(code)
 
     params: list[click.Parameter] = [
-        click.Option(list(o.flags), o.dest, is_flag=True, help=o.help)
+        # A bare identifier among the declarations is the parameter's name (``--json`` is
+        # passed as ``as_json``, as argparse's ``dest`` does).
+        click.Option([*o.flags, o.dest], is_flag=True, help=o.help)
         if o.is_flag
-        else click.Option(list(o.flags), o.dest, type=o.kind, default=o.default, help=o.help)
+        else click.Option([*o.flags, o.dest], type=o.kind, default=o.default, help=o.help)
         for o in command.options
     ]
     return click.Command(command.name, callback=callback, params=params, help=command.help)

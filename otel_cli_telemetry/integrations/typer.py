@@ -89,14 +89,17 @@ class _ConsentGroup(typer.core.TyperGroup):
     _otel_cli_telemetry_skip = True
 
 
-def consent_app(telemetry: Telemetry) -> typer.Typer:
+def consent_app(telemetry: Telemetry, *, hidden: bool = False) -> typer.Typer:
     """Build the sub-app; mount it with ``app.add_typer(consent_app(t), name="telemetry")``.
 
     Its commands come from the admin command table, as the click group's and the argparse
-    parsers' do.
+    parsers' do. ``hidden=True`` keeps it out of the app's ``--help`` (which then stays
+    exactly as it was without it); ``app telemetry --help`` still lists its commands.
     """
     sub = typer.Typer(
-        help=f"Control the usage telemetry of {telemetry.app_name}.", cls=_ConsentGroup
+        help=f"Control the usage telemetry of {telemetry.app_name}.",
+        cls=_ConsentGroup,
+        hidden=hidden,
     )
     for command in cli.COMMANDS:
         sub.command(command.name, help=command.help)(_typer_command(command, telemetry))
