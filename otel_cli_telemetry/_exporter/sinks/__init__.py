@@ -17,6 +17,16 @@ from typing import Any, Protocol
 
 #: Traces one ``export`` call carries at most, unless a sink asks for fewer.
 MAX_BATCH_TRACES = 512
+#: Every count this library keeps or sends saturates here (an OTLP int64).
+INT64_MAX = 2**63 - 1
+
+
+def saturated(value: object) -> int:
+    """A count from outside (a response, a file) as an int from 0 to INT64_MAX; anything
+    that is not a whole non-negative number reads as 0."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return min(max(value, 0), INT64_MAX)
 
 
 class ExportResult(enum.Enum):
@@ -51,7 +61,7 @@ class Result:
 
     @classmethod
     def success(cls, *, rejected_spans: int = 0, reason: str = "") -> Result:
-        return cls(ExportResult.SUCCESS, reason, rejected_spans=rejected_spans)
+        return cls(ExportResult.SUCCESS, reason, rejected_spans=saturated(rejected_spans))
 
     @classmethod
     def failure(
