@@ -24,8 +24,8 @@ from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import destination, otlp_json, spool, state
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks import ExportResult
-from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink, to_protobuf
 from otel_cli_telemetry._exporter.sinks._wire import Client, Response
+from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink, to_protobuf
 from tests.collector import OtlpReceiver, Rotel
 from tests.test_trust import CLI, env_for, run, wait_for_exporters
 

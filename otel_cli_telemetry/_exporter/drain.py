@@ -98,7 +98,7 @@ class Run:
                 s.add_drops(drops)
             else:
                 for reason, count in drops.items():
-                    s.dropped[reason] = s.dropped.get(reason, 0) + count
+                    s.dropped[reason] = min(s.dropped.get(reason, 0) + count, delivery.INT64_MAX)
 
         self.record(change)
 

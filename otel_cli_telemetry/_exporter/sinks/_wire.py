@@ -22,6 +22,7 @@ needs is small, and every part of it must be bounded against a hostile server:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -106,10 +107,9 @@ def proxy_for(scheme: str, host: str, port: int, env: Mapping[str, str]) -> str 
     no_proxy = get("no_proxy")
     if no_proxy and _bypassed(host, port, no_proxy):
         return None
-    if scheme == "http" and "REQUEST_METHOD" in env:
-        proxy = ""  # httpoxy: in a CGI context HTTP_PROXY may come from a request header
-    else:
-        proxy = get(f"{scheme}_proxy")
+    # httpoxy: in a CGI context HTTP_PROXY may come from a request header.
+    cgi = scheme == "http" and "REQUEST_METHOD" in env
+    proxy = "" if cgi else get(f"{scheme}_proxy")
     return proxy or get("all_proxy") or None
 
 
@@ -178,10 +178,8 @@ class Client:
 
     def close(self) -> None:
         if self._sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._sock.close()
-            except OSError:
-                pass
         self._sock, self._key, self._buffer = None, None, b""
 
     # --- sending ---------------------------------------------------------------------
@@ -196,7 +194,7 @@ class Client:
             fields["Authorization"] = _basic(userinfo)
         proxy_auth = None
         if proxy is not None:
-            proxy_scheme, proxy_host, proxy_port, _, proxy_info = _split_proxy(proxy)
+            _, proxy_host, proxy_port, _, proxy_info = _split_proxy(proxy)
             proxy_auth = _basic(proxy_info) if proxy_info else None
             if scheme == "http":
                 target = f"http://{fields['Host']}{target}"
@@ -224,7 +222,7 @@ class Client:
             return self._exchange(head + body, deadline)
         except (ConnectionError, ProtocolError) as exc:
             self.close()
-            if not reused or isinstance(exc, ProtocolError) and str(exc) != "closed":
+            if not reused or (isinstance(exc, ProtocolError) and str(exc) != "closed"):
                 raise
         # A kept-alive connection the server had closed: once more, on a new one.
         return self.post(url, body, headers, max(0.0, deadline - self._clock()))
