@@ -207,17 +207,20 @@ class Client:
         reused = self._sock is not None and self._key == key
         if not reused:
             self.close()
-            if proxy is None:
-                sock = self._connect(host, port, deadline)
-            else:
-                sock = self._connect(proxy_host, proxy_port, deadline)
+            try:
+                if proxy is None:
+                    self._sock = self._connect(host, port, deadline)
+                else:
+                    self._sock = self._connect(proxy_host, proxy_port, deadline)
+                    if scheme == "https":
+                        self._tunnel(host, port, proxy_auth, deadline)
+                        self._buffer = b""
                 if scheme == "https":
-                    self._sock = sock
-                    self._tunnel(host, port, proxy_auth, deadline)
-                    self._buffer = b""
-            if scheme == "https":
-                sock = self._handshake(sock, host, deadline)
-            self._sock, self._key = sock, key
+                    self._sock = self._handshake(self._sock, host, deadline)
+            except BaseException:
+                self.close()
+                raise
+            self._key = key
         try:
             return self._exchange(head + body, deadline)
         except (ConnectionError, ProtocolError) as exc:
