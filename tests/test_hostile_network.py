@@ -28,7 +28,7 @@ from otel_cli_telemetry._exporter.sinks._wire import BODY_CAP, Client, proxy_for
 from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink, rejected_spans
 from otel_cli_telemetry._process import attributes, launcher
 from tests.collector import OtlpReceiver, ScriptedResponse
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_env, run_example, wait_for_exporters
 from tests.test_exporter import otlp, paths_for, spool_commands
 
 Behaviour = Callable[[socket.socket, bytes], None]
@@ -77,6 +77,12 @@ class RawServer:
         self.stop.set()
         self.thread.join(5)
         self.sock.close()
+
+
+@pytest.fixture
+def receiver_url() -> Iterator[str]:
+    with OtlpReceiver() as server:
+        yield server.url
 
 
 @pytest.fixture
@@ -448,3 +454,50 @@ def test_a_far_future_backoff_without_its_writing_time_is_capped() -> None:
     moved.set_backoff(60, now)
     assert moved.backoff_until(now - 3600) == now - 3600 + 60  # clock set back an hour
     assert moved.backoff_until(now + 30) == now + 60
+
+
+# --- the same settings through real commands and their detached exporters ------------
+
+
+def test_real_commands_with_a_socks_proxy_start_one_exporter_then_back_off(
+    reap_exporters: Path, receiver_url: str
+) -> None:
+    """Real commands with ALL_PROXY=socks5://: the first exporter records the unusable
+    setting and backs off; the next command starts none; ``status`` names it; the host's
+    exit code and stderr are untouched."""
+    home = reap_exporters
+    env = cli_env(
+        home, OTEL_EXPORTER_OTLP_ENDPOINT=receiver_url, ALL_PROXY="socks5://127.0.0.1:1080"
+    )
+    first = run_example("argparse_cli.py", "add", "x", env=env)
+    assert (first.returncode, first.stderr) == (0, "")
+    wait_for_exporters(home)
+    runs = delivery.load(home / "delivery.json").exporter_runs
+    assert run_example("argparse_cli.py", "add", "y", env=env).returncode == 0
+    wait_for_exporters(home)
+    kept = delivery.load(home / "delivery.json")
+    assert kept.last_error == "setting:proxy_scheme_socks5"
+    assert kept.exporter_runs == runs == 1
+    assert len(spool.entries(home / "spool")) == 2
+    status = subprocess.run(
+        [sys.executable, "-m", "otel_cli_telemetry", "--service", "tasks", "status"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "last delivery error: setting:proxy_scheme_socks5" in status.stdout
+
+
+def test_a_real_command_sends_a_percent_encoded_non_ascii_header(reap_exporters: Path) -> None:
+    """OTEL_EXPORTER_OTLP_HEADERS=x-api-key=caf%C3%A9 through a real command and its
+    exporter: the span arrives, the header in latin-1 as the SDK sends it."""
+    home = reap_exporters
+    with OtlpReceiver() as server:
+        env = cli_env(
+            home,
+            OTEL_EXPORTER_OTLP_ENDPOINT=server.url,
+            OTEL_EXPORTER_OTLP_HEADERS="x-api-key=caf%C3%A9",
+        )
+        assert run_example("argparse_cli.py", "add", "x", env=env).returncode == 0
+        (request,) = server.wait_for_requests(1, timeout=15)
+        wait_for_exporters(home)
+    assert request.headers["x-api-key"] in ("café", "caf\xe9")
+    assert delivery.load(home / "delivery.json").delivered == 1
