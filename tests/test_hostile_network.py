@@ -501,3 +501,18 @@ def test_a_real_command_sends_a_percent_encoded_non_ascii_header(reap_exporters:
         wait_for_exporters(home)
     assert request.headers["x-api-key"] in ("café", "caf\xe9")
     assert delivery.load(home / "delivery.json").delivered == 1
+
+
+def test_bytes_after_a_gzip_stream_are_not_read_for_ever(
+    raw: Callable[[Behaviour], RawServer],
+) -> None:
+    """A tiny gzip member followed by an endless flood: reading stops at the cap."""
+
+    def flood(conn: socket.socket, _head: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n" + gzip.compress(b"{}"))
+        for _ in range(200):
+            conn.sendall(b"\0" * 65536)
+
+    response = post_once(raw(flood).url + "/v1/traces")
+    assert response.status == 200
+    assert response.truncated

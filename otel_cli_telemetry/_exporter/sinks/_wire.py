@@ -415,6 +415,7 @@ class _Decoder:
         self.identity = encoding in ("", "identity")
         self._out: list[bytes] = []
         self._size = 0
+        self._taken = 0
         self._zlib: object = None
         self._broken = not self.identity and encoding not in ("gzip", "x-gzip", "deflate")
         if not self.identity and not self._broken:
@@ -423,7 +424,12 @@ class _Decoder:
             self._zlib = zlib.decompressobj(47)  # a gzip or zlib header, detected
 
     def feed(self, data: bytes) -> bool:
-        """Take more of the body; True once the cap is passed (stop reading)."""
+        """Take more of the body; True once the cap is passed (stop reading). The bytes
+        taken are capped too: past a compressed stream's end (or in an encoding we cannot
+        undo) nothing would be kept, and nothing would stop the reading either."""
+        self._taken += len(data)
+        if self._taken > BODY_CAP + 1024:
+            return True
         if self._broken:
             return False
         if self._zlib is not None:
