@@ -516,3 +516,49 @@ def test_bytes_after_a_gzip_stream_are_not_read_for_ever(
     response = post_once(raw(flood).url + "/v1/traces")
     assert response.status == 200
     assert response.truncated
+
+
+def test_the_hard_deadline_records_before_it_exits(tmp_path: Path) -> None:
+    """A child stuck past its hard deadline (a hung name lookup) first records the failure,
+    then exits; a stuck recording cannot keep it alive (a second timer exits anyway)."""
+    marker = tmp_path / "recorded"
+    code = (
+        "import time\n"
+        "from otel_cli_telemetry._exporter import child\n"
+        f"child._arm_hard_deadline(0.2, lambda: open({str(marker)!r}, 'w').close())\n"
+        "time.sleep(30)\n"
+    )
+    stuck = "import time\nfrom otel_cli_telemetry._exporter import child\n"
+    stuck += "child._arm_hard_deadline(0.2, lambda: time.sleep(60))\ntime.sleep(30)\n"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    for program in (code, stuck):
+        done = subprocess.run([sys.executable, "-c", program], env=env, timeout=20, check=False)
+        assert done.returncode == 0
+    assert marker.exists()
+
+
+def test_flush_reports_a_crash_in_one_line(home: Path) -> None:
+    """``flush`` whose drain raises: one line naming the class, exit 1, the failure
+    recorded with a back-off; no traceback."""
+    import io
+
+    from otel_cli_telemetry._admin.cli import do_flush
+
+    state.ensure_dir(home)
+
+    class Broken:
+        paths = paths_for(home)
+
+        def flush(self, *args: Any, **kwargs: Any) -> Any:
+            raise ImportError("no module named secret-thing")
+
+    out = io.StringIO()
+    assert do_flush(Broken(), out) == 1  # type: ignore[arg-type]
+    assert out.getvalue() == "flush: failed (ImportError); everything is still waiting\n"
+    kept = delivery.load(home / "delivery.json")
+    assert kept.exporter_failure is not None
+    assert (kept.exporter_failure["type"], kept.exporter_failure["step"]) == (
+        "ImportError",
+        "flush",
+    )
+    assert kept.in_backoff()
