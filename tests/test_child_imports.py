@@ -13,6 +13,7 @@ from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry import destinations as d
 from otel_cli_telemetry._process import launcher
 from tests.collector import OtlpReceiver
+from tests.conftest import ROOT
 
 HTTP_CODE = {"http.client", "email.parser", "httpx", "httpcore", "urllib.request"}
 TLS = {"ssl", "_ssl"}
@@ -92,3 +93,22 @@ def test_an_https_endpoint_does_load_tls(home: Path, receiver: OtlpReceiver) -> 
     https = receiver.url.replace("http://", "https://")
     _spool(home, [d.OTLP(https, protocol="http/json")])
     assert TLS & child_modules(home)
+
+
+def test_building_a_destination_in_the_cli_process_loads_no_network_code() -> None:
+    """``Datadog(...)`` and ``PostHog(...)`` check themselves in the CLI process without
+    loading the child's HTTP client, a socket or TLS."""
+    program = (
+        "import sys\n"
+        "from otel_cli_telemetry import destinations as d\n"
+        "d.Datadog('pub' + '0a' * 16); d.PostHog('phc_' + 'a1B2' * 8)\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    loaded = set(done.stdout.split())
+    assert "otel_cli_telemetry._exporter.sinks.datadog" in loaded
+    assert not loaded & (HTTP_CODE | TLS | OURS_HTTP)

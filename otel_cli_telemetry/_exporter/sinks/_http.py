@@ -12,12 +12,12 @@ from otel_cli_telemetry._exporter.sinks import (
     Result,
     http_result,
 )
-from otel_cli_telemetry._exporter.sinks._wire import Client, Response, Unusable
 
 if TYPE_CHECKING:
     import ssl
 
     from otel_cli_telemetry._disk.destination import Destination
+    from otel_cli_telemetry._exporter.sinks._wire import Client, Response
 
 #: How long a setting we cannot use (a proxy scheme, a header, TLS files) holds delivery
 #: back: fixing it is a human's job, and every try would fail the same way.
@@ -34,7 +34,13 @@ class HttpSink:
 
     def __init__(self, destination: Destination, *, client: Client | None = None) -> None:
         self.destination = destination
-        self._client = client if client is not None else Client(tls=self.tls_context)
+        if client is None:
+            # Here, not at import: building a Datadog or PostHog destination in the CLI
+            # process loads its sink module (the checks live there), never the network.
+            from otel_cli_telemetry._exporter.sinks._wire import Client
+
+            client = Client(tls=self.tls_context)
+        self._client = client
 
     def tls_context(self) -> ssl.SSLContext:
         """Built on the first ``https://`` request only: verification always on."""
@@ -47,6 +53,8 @@ class HttpSink:
 
         The per-request timeout bounds the whole request, the response's body included.
         """
+        from otel_cli_telemetry._exporter.sinks._wire import Unusable
+
         timeout = max(0.05, min(timeout_s, self.destination.timeout_s))
         try:
             response = self._client.post(url, body, headers, timeout)
