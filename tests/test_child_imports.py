@@ -18,7 +18,12 @@ from tests.conftest import ROOT
 HTTP_CODE = {"http.client", "email.parser", "httpx", "httpcore", "urllib.request"}
 TLS = {"ssl", "_ssl"}
 PROTOBUF = {"google.protobuf", "opentelemetry.proto.collector.trace.v1.trace_service_pb2"}
-OURS_HTTP = {"otel_cli_telemetry._exporter.sinks._wire", "socket"}
+OURS_HTTP = {
+    "otel_cli_telemetry._exporter.sinks._wire",
+    "otel_cli_telemetry._exporter.sinks._proxy",
+    "otel_cli_telemetry._exporter.sinks._body",
+    "socket",
+}
 
 
 def _spool(home: Path, listed: list[d.Destination]) -> None:

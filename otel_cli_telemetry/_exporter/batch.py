@@ -184,7 +184,6 @@ def _on_accepted(
     s.mark_reported(announced)
     s.failures = 0
     s.set_backoff(0.0, 0.0)
-    s.next_attempt_at = 0.0
     s.last_error = None
     s.delivered = min(s.delivered + count, INT64_MAX)
     if result.rejected_spans:

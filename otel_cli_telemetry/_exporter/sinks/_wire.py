@@ -29,26 +29,26 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from otel_cli_telemetry._exporter.sinks._body import BODY_CAP, Decoder
+from otel_cli_telemetry._exporter.sinks._proxy import (
+    Unusable,
+    basic_auth,
+    host_header,
+    proxy_for,
+    split_proxy,
+    split_url,
+)
+
 if TYPE_CHECKING:
     import ssl
 
+__all__ = ["BODY_CAP", "Client", "ProtocolError", "Response", "Unusable", "proxy_for"]
+
 #: Bytes of a response's status line and headers read at most.
 HEAD_CAP = 64 * 1024
-#: Bytes of a 2xx response's body kept at most, after decompression (a partialSuccess
-#: answer is a few hundred bytes); past it the body is left unread and the connection closed.
-BODY_CAP = 64 * 1024
 #: How much one ``recv`` asks for.
 _CHUNK = 16 * 1024
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-class Unusable(Exception):
-    """A setting this client cannot use (a proxy scheme, a header, the TLS files): the
-    same every time, so the caller backs off and ``status`` names ``reason``."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class ProtocolError(OSError):
@@ -64,79 +64,6 @@ class Response:
         self.headers = headers
         self.body = body
         self.truncated = truncated
-
-
-def _split_url(url: str) -> tuple[str, str, int, str, str]:
-    """(scheme, host, port, request target, userinfo) of an http(s) URL."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise Unusable("endpoint_scheme")
-    try:
-        port = parts.port or (443 if scheme == "https" else 80)
-    except ValueError as exc:
-        raise Unusable("endpoint_port") from exc
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
-    return scheme, parts.hostname, port, target, userinfo
-
-
-def _host_header(host: str, port: int, scheme: str) -> str:
-    name = f"[{host}]" if ":" in host else host
-    default = 443 if scheme == "https" else 80
-    return name if port == default else f"{name}:{port}"
-
-
-def _basic(userinfo: str) -> str:
-    import base64
-    from urllib.parse import unquote
-
-    user, _, password = userinfo.partition(":")
-    raw = f"{unquote(user)}:{unquote(password)}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
-def proxy_for(scheme: str, host: str, port: int, env: Mapping[str, str]) -> str | None:
-    """The proxy URL the environment names for this target, or None (direct)."""
-
-    def get(name: str) -> str:
-        return (env.get(name.lower()) or env.get(name.upper()) or "").strip()
-
-    no_proxy = get("no_proxy")
-    if no_proxy and _bypassed(host, port, no_proxy):
-        return None
-    # httpoxy: in a CGI context HTTP_PROXY may come from a request header.
-    cgi = scheme == "http" and "REQUEST_METHOD" in env
-    proxy = "" if cgi else get(f"{scheme}_proxy")
-    return proxy or get("all_proxy") or None
-
-
-def _bypassed(host: str, port: int, no_proxy: str) -> bool:
-    host = host.lower().strip("[]")
-    for raw in no_proxy.split(","):
-        entry = raw.strip().lower()
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        if "/" in entry:  # a CIDR block
-            import ipaddress
-
-            try:
-                if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
-                    return True
-            except ValueError:
-                pass
-            continue
-        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-        if entry_port and entry_port != str(port):
-            continue
-        name = name.strip("[]").lstrip(".")
-        if host == name or host.endswith("." + name):
-            return True
-    return False
 
 
 def _header_lines(headers: Mapping[str, str]) -> bytes:
@@ -187,15 +114,15 @@ class Client:
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout_s: float) -> Response:
         """POST ``body``; raises ``Unusable``, ``TimeoutError`` or ``OSError``."""
         deadline = self._clock() + timeout_s
-        scheme, host, port, target, userinfo = _split_url(url)
+        scheme, host, port, target, userinfo = split_url(url)
         proxy = proxy_for(scheme, host, port, self._env)
-        fields = {"Host": _host_header(host, port, scheme)}
+        fields = {"Host": host_header(host, port, scheme)}
         if userinfo and not any(k.lower() == "authorization" for k in headers):
-            fields["Authorization"] = _basic(userinfo)
+            fields["Authorization"] = basic_auth(userinfo)
         proxy_auth = None
         if proxy is not None:
-            _, proxy_host, proxy_port, _, proxy_info = _split_proxy(proxy)
-            proxy_auth = _basic(proxy_info) if proxy_info else None
+            _, proxy_host, proxy_port, _, proxy_info = split_proxy(proxy)
+            proxy_auth = basic_auth(proxy_info) if proxy_info else None
             if scheme == "http":
                 target = f"http://{fields['Host']}{target}"
                 if proxy_auth:
@@ -339,7 +266,7 @@ class Client:
         self, headers: dict[str, str], status: int, deadline: float
     ) -> tuple[bytes, bool, bool]:
         """(body decoded up to BODY_CAP, truncated, the whole body was consumed)."""
-        decoder = _Decoder(headers.get("content-encoding", ""))
+        decoder = Decoder(headers.get("content-encoding", ""))
         if status in (204, 304):
             return b"", False, True
         if "chunked" in headers.get("transfer-encoding", "").lower():
@@ -369,7 +296,7 @@ class Client:
             if decoder.feed(data):
                 return decoder.result(), True, False
 
-    def _read_chunked(self, decoder: _Decoder, deadline: float) -> tuple[bytes, bool, bool]:
+    def _read_chunked(self, decoder: Decoder, deadline: float) -> tuple[bytes, bool, bool]:
         while True:
             while b"\r\n" not in self._buffer:
                 if len(self._buffer) > 1024:
@@ -396,55 +323,3 @@ class Client:
                 if decoder.feed(data):
                     return decoder.result(), True, False
             self._buffer = self._buffer[2:] if self._buffer.startswith(b"\r\n") else self._buffer
-
-
-def _split_proxy(proxy: str) -> tuple[str, str, int, str, str]:
-    if "://" not in proxy:
-        proxy = "http://" + proxy  # curl's reading of a bare host:port
-    scheme = proxy.partition("://")[0].lower()
-    if scheme != "http":
-        raise Unusable(f"proxy_scheme_{scheme}"[:40])
-    return _split_url(proxy)
-
-
-class _Decoder:
-    """A response body's content-encoding undone, its output capped at ``BODY_CAP``."""
-
-    def __init__(self, encoding: str) -> None:
-        encoding = encoding.strip().lower()
-        self.identity = encoding in ("", "identity")
-        self._out: list[bytes] = []
-        self._size = 0
-        self._taken = 0
-        self._zlib: object = None
-        self._broken = not self.identity and encoding not in ("gzip", "x-gzip", "deflate")
-        if not self.identity and not self._broken:
-            import zlib
-
-            self._zlib = zlib.decompressobj(47)  # a gzip or zlib header, detected
-
-    def feed(self, data: bytes) -> bool:
-        """Take more of the body; True once the cap is passed (stop reading). The bytes
-        taken are capped too: past a compressed stream's end (or in an encoding we cannot
-        undo) nothing would be kept, and nothing would stop the reading either."""
-        self._taken += len(data)
-        if self._taken > BODY_CAP + 1024:
-            return True
-        if self._broken:
-            return False
-        if self._zlib is not None:
-            import zlib
-
-            try:
-                data = self._zlib.decompress(data, BODY_CAP - self._size + 1)  # type: ignore[attr-defined]
-            except zlib.error:
-                self._broken = True
-                return False
-        self._out.append(data)
-        self._size += len(data)
-        return self._size > BODY_CAP
-
-    def result(self) -> bytes:
-        if self._broken:
-            return b""
-        return b"".join(self._out)[:BODY_CAP]
