@@ -8,8 +8,8 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
@@ -19,6 +19,7 @@ from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import delivery, destination, locks, spool, state
 from otel_cli_telemetry._exporter import batch
 from otel_cli_telemetry._exporter.drain import drain
+from otel_cli_telemetry._exporter.sinks._wire import Client
 from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink
 from otel_cli_telemetry._process import launcher
 from tests.collector import OtlpReceiver, ScriptedResponse
@@ -112,7 +113,13 @@ def test_503_then_429_retry_after_then_200(home: Path) -> None:
     """Retryable answers are retried; no request goes out before Retry-After elapses."""
     scripted = [ScriptedResponse(503), ScriptedResponse(429, {"Retry-After": "2"})]
     sent_at: list[float] = []
-    client = httpx.Client(event_hooks={"request": [lambda _r: sent_at.append(time.monotonic())]})
+
+    class Timed(Client):
+        def post(self, *args: Any, **kwargs: Any) -> Any:
+            sent_at.append(time.monotonic())
+            return super().post(*args, **kwargs)
+
+    client = Timed()
     with OtlpReceiver(scripted) as server:
         spool_commands(home, ["a", "b"])
         dest = otlp(server.url)

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,9 +24,22 @@ from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import destination, otlp_json, spool, state
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks import ExportResult
+from otel_cli_telemetry._exporter.sinks._wire import Client, Response
 from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink, to_protobuf
 from tests.collector import OtlpReceiver, Rotel
 from tests.test_trust import CLI, env_for, run, wait_for_exporters
+
+
+class Answering(Client):
+    """The transport seam: every request answered 200 without a network, its body kept."""
+
+    def __init__(self, bodies: list[bytes]) -> None:
+        super().__init__()
+        self.bodies = bodies
+
+    def post(self, url: str, body: bytes, headers: Any, timeout_s: float) -> Response:
+        self.bodies.append(body)
+        return Response(200, {}, b"", False)
 
 
 def request_for(name: str, attributes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -262,17 +274,13 @@ def test_any_spool_contents_drain_without_blocking_the_queue(
     quarantined or dropped, and the drain never raises."""
     sent: list[bytes] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        sent.append(request.content)
-        return httpx.Response(200)
-
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
         state.ensure_dir(home)
         for payload in files:
             spool.write(home / "spool", payload)
         paths = state.Paths(home=home, config_dir=home)
-        client = httpx.Client(transport=httpx.MockTransport(answer))
+        client = Answering(sent)
         sink = OtlpHttpSink(otlp("http://collector.invalid/v1/traces", protocol), client=client)
         report = drain(paths, sink.destination, sink=sink)
         assert spool.entries(paths.spool_dir) == []
@@ -354,15 +362,11 @@ def test_vendor_sinks_set_aside_only_the_request_they_cannot_convert(
 
     bodies: list[bytes] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        bodies.append(request.content)
-        return httpx.Response(200)
-
     bad = request_for("poisoned", [weird])
     bad["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["startTimeUnixNano"] = "soon"
     odd = request_for("good1", [weird])
     paths = spool_requests(tmp_path / "home", [request_for("good0"), bad, odd])
-    client = httpx.Client(transport=httpx.MockTransport(answer))
+    client = Answering(bodies)
     sink: Any
     if kind == "posthog":
         dest = destination.Destination(

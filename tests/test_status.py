@@ -29,7 +29,7 @@ def test_every_field_of_the_delivery_state_is_shown(home: Path) -> None:
         s.attempts = 11
         s.exporter_runs = 3
         s.failures = 2
-        s.next_attempt_at = later
+        s.set_backoff(600, later - 600)
         s.last_error = "http_503"
         s.add_drops({"refused_http_400": 4, "cap_count": 1})
         s.mark_reported({"cap_count": 1})
@@ -46,6 +46,8 @@ def test_every_field_of_the_delivery_state_is_shown(home: Path) -> None:
         "exporter_runs": "(exporter runs: 3)",
         "failures": "failed attempts in a row: 2",
         "next_attempt_at": f"next attempt after {when}",
+        "backoff_written_at": "(back-off set at "
+        + time.strftime("%H:%M:%S", time.localtime(later - 600)),
         "last_error": "last delivery error: http_503",
         "dropped": "dropped: cap_count=1, refused_http_400=4",
         "unreported": "(4 not yet reported on a delivered span)",

@@ -534,12 +534,12 @@ def test_a_forked_child_running_through_the_block_does_not_deliver_twice(
 def test_an_exporter_crash_is_recorded_and_shown_by_status(
     cli: Path, tmp_path: Path, reap_exporters: Path, dead_url: str
 ) -> None:
-    """The exporter records the exception class and its step (never a message), and
-    ``status`` shows it."""
+    """The exporter records the exception class and its step (never a message), backs
+    off, and ``status`` shows it."""
     home = reap_exporters
     broken = tmp_path / "broken"
-    broken.mkdir()
-    (broken / "httpx.py").write_text("raise RuntimeError('secret-ish message')\n")
+    (broken / "google").mkdir(parents=True)  # a broken protobuf installation
+    (broken / "google" / "__init__.py").write_text("raise RuntimeError('secret-ish message')\n")
     extra = {"OTEL_EXPORTER_OTLP_ENDPOINT": dead_url}
     env = env_for(home, **extra)
     env["PYTHONPATH"] = f"{broken}{os.pathsep}{ROOT}"
@@ -549,12 +549,13 @@ def test_an_exporter_crash_is_recorded_and_shown_by_status(
     wait_for_exporters(home)
     failure = delivery.load(home / "delivery.json").exporter_failure
     assert failure is not None
-    assert (failure["type"], failure["step"]) == ("RuntimeError", "drain:otlp")
+    assert (failure["type"], failure["step"]) == ("RuntimeError", "export:otlp")
+    assert delivery.load(home / "delivery.json").in_backoff()
     status = subprocess.run(
         [sys.executable, "-m", "otel_cli_telemetry", "--service", "trusty", "status"],
         env=env_for(home, **extra), capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
-    assert "last exporter failure: RuntimeError during drain:otlp" in status.stdout
+    assert "last exporter failure: RuntimeError during export:otlp" in status.stdout
     assert "secret-ish" not in (home / "delivery.json").read_text()
 
 

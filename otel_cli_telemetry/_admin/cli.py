@@ -88,7 +88,18 @@ def do_flush(telemetry: Telemetry, out: TextIO, *, timeout: float | None = None)
             out.write(f"\rdelivered {getattr(report, 'delivered', 0)} trace(s)...")
             out.flush()
 
-    report = telemetry.flush(timeout, progress=progress)
+    try:
+        report = telemetry.flush(timeout, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
+        from otel_cli_telemetry._disk import delivery
+
+        paths = telemetry.paths
+        delivery.record_failure(paths.delivery_file, paths.state_lock, exc, "flush")
+        out.write(
+            ("\r" if interactive else "")
+            + f"flush: failed ({exc.__class__.__name__}); everything is still waiting\n"
+        )
+        return 1
     dropped = sum(report.dropped.values())
     out.write(
         ("\r" if interactive else "") + f"flush: delivered {report.delivered}, dropped {dropped}, "

@@ -81,6 +81,10 @@ class Status(Record):
             if isinstance(next_at, (int, float)) and next_at > time.time():
                 when = datetime.datetime.fromtimestamp(next_at).strftime("%Y-%m-%d %H:%M:%S")
                 line += f", next attempt after {when}"
+                written = delivery.get("backoff_written_at")
+                if isinstance(written, (int, float)) and written > 0:
+                    since = datetime.datetime.fromtimestamp(written).strftime("%H:%M:%S")
+                    line += f" (back-off set at {since})"
             lines.append(line)
         if delivery.get("last_error"):
             lines.append(f"last delivery error: {delivery['last_error']}")

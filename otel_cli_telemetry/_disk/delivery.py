@@ -22,8 +22,22 @@ if TYPE_CHECKING:
 #: First wait after a failed delivery, and the ceiling the doubling stops at.
 INITIAL_BACKOFF_S = 5.0
 MAX_BACKOFF_S = 300.0
-#: A server may not push us further away than this, whatever its Retry-After says.
+#: A server may not push us further away than this, whatever its Retry-After says; no
+#: back-off read from disk lasts longer either (from the moment it is read).
 MAX_RETRY_AFTER_S = 3600.0
+#: Every count kept here saturates at the largest OTLP int64.
+INT64_MAX = 2**63 - 1
+
+
+def _count(value: object) -> int:
+    """A count read from disk or a response: an int from 0 to INT64_MAX, else 0."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return min(max(value, 0), INT64_MAX)
+
+
+def _add(a: int, b: int) -> int:
+    return min(a + b, INT64_MAX)
 
 
 class DeliveryState:
@@ -33,7 +47,10 @@ class DeliveryState:
 
     def __init__(self) -> None:
         self.failures = 0
+        #: Not before this wall time; ``backoff_written_at``: the wall time it was set, so
+        #: that a clock moved since (forward or back) cannot stretch it past the cap.
         self.next_attempt_at = 0.0
+        self.backoff_written_at = 0.0
         self.last_error: str | None = None
         self.dropped: dict[str, int] = {}
         self.unreported: dict[str, int] = {}
@@ -48,8 +65,9 @@ class DeliveryState:
     def add_drops(self, drops: "Mapping[str, int]") -> None:
         for reason, count in drops.items():
             if count > 0:
-                self.dropped[reason] = self.dropped.get(reason, 0) + count
-                self.unreported[reason] = self.unreported.get(reason, 0) + count
+                count = _count(count)
+                self.dropped[reason] = _add(self.dropped.get(reason, 0), count)
+                self.unreported[reason] = _add(self.unreported.get(reason, 0), count)
 
     def mark_reported(self, reported: "Mapping[str, int]") -> None:
         for reason, count in reported.items():
@@ -59,13 +77,35 @@ class DeliveryState:
             else:
                 self.unreported.pop(reason, None)
 
+    def set_backoff(self, wait: float, now: float) -> None:
+        """Hold delivery back ``wait`` seconds (at most the cap) from ``now``, remembering
+        when it was written."""
+        self.next_attempt_at = now + min(max(wait, 0.0), MAX_RETRY_AFTER_S)
+        self.backoff_written_at = now
+
+    def backoff_until(self, now: float | None = None) -> float:
+        """The wall time delivery may start again, clamped against a moved clock: never
+        further than the back-off it was written with, nor than the cap, from ``now``;
+        written "in the future" (the clock since set back) counts as written now."""
+        now = time.time() if now is None else now
+        if self.next_attempt_at <= 0:
+            return 0.0
+        written = self.backoff_written_at
+        length = self.next_attempt_at - written if written > 0 else MAX_RETRY_AFTER_S
+        length = min(max(length, 0.0), MAX_RETRY_AFTER_S)
+        if written <= 0 or written > now:
+            written = now
+        return min(self.next_attempt_at, written + length, now + MAX_RETRY_AFTER_S)
+
     def in_backoff(self, now: float | None = None) -> bool:
-        return (now if now is not None else time.time()) < self.next_attempt_at
+        now = time.time() if now is None else now
+        return now < self.backoff_until(now)
 
     def to_json(self) -> "dict[str, Any]":
         return {
             "failures": self.failures,
             "next_attempt_at": self.next_attempt_at,
+            "backoff_written_at": self.backoff_written_at,
             "last_error": self.last_error,
             "dropped": dict(self.dropped),
             "unreported": dict(self.unreported),
@@ -79,13 +119,18 @@ class DeliveryState:
     @classmethod
     def from_json(cls, data: "Mapping[str, Any]") -> "DeliveryState":
         result = cls()
-        failures = data.get("failures")
-        if isinstance(failures, int) and failures >= 0:
-            result.failures = failures
-        next_at = data.get("next_attempt_at")
-        if isinstance(next_at, (int, float)) and next_at == next_at:
-            # Never trust a far-future value (clock skew, corruption): cap it.
-            result.next_attempt_at = min(float(next_at), time.time() + MAX_RETRY_AFTER_S)
+        result.failures = min(_count(data.get("failures")), 1_000_000)
+        now = time.time()
+        next_at = _finite(data.get("next_attempt_at"))
+        written = _finite(data.get("backoff_written_at"))
+        if next_at is not None and next_at > 0:
+            result.next_attempt_at = next_at
+            result.backoff_written_at = written if written is not None and written > 0 else 0.0
+            # Never trust a far-future value (a moved clock, corruption): clamp it, once
+            # here and again whenever it is asked (``backoff_until``).
+            result.next_attempt_at = result.backoff_until(now)
+            if result.backoff_written_at <= 0 or result.backoff_written_at > now:
+                result.backoff_written_at = now
         last = data.get("last_error")
         if isinstance(last, str):
             result.last_error = last[:200]
@@ -99,19 +144,24 @@ class DeliveryState:
                 if k in ("type", "step", "at") and isinstance(v, (str, int, float))
             }
         for name in ("delivered", "attempts", "exporter_runs", "takeovers"):
-            value = data.get(name)
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                setattr(result, name, value)
+            setattr(result, name, _count(data.get(name)))
         return result
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if number - number == 0.0 else None  # neither NaN nor infinite
 
 
 def _counts(value: object) -> dict[str, int]:
     if not isinstance(value, dict):
         return {}
     return {
-        str(k)[:64]: v
+        str(k)[:64]: _count(v)
         for k, v in list(value.items())[:64]
-        if isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0
     }
 
 
@@ -223,7 +273,7 @@ def record_drops(
 
     def change(s: "DeliveryState") -> None:
         s.add_drops(drops)
-        s.takeovers += takeovers
+        s.takeovers = _add(s.takeovers, _count(takeovers))
 
     if update_quietly(path, lock_path, change) or not drops:
         return
@@ -245,13 +295,22 @@ def record_drops(
                 del mine[reason]
 
 
-def record_failure(path: "StrPath", lock_path: "StrPath", error: BaseException, step: str) -> None:
-    """The exporter child's crash, for ``status``: the exception class and the step only
-    (its message could quote a payload or a header)."""
-    failure = {"type": error.__class__.__name__, "step": step, "at": int(time.time())}
+def record_failure(
+    path: "StrPath", lock_path: "StrPath", error: "BaseException | str", step: str
+) -> None:
+    """The exporter child's failure (an exception, or the name of what went wrong), for
+    ``status``: its class and the step only (a message could quote a payload or a header).
+    It starts a back-off, as a failed delivery does: no exporter starts per command while
+    it holds, and the next one tries again after it."""
+    name = error if isinstance(error, str) else error.__class__.__name__
+    now = time.time()
+    failure = {"type": name[:100], "step": step[:100], "at": int(now)}
 
     def change(s: "DeliveryState") -> None:
         s.exporter_failure = failure
+        s.failures = min(s.failures + 1, 1_000_000)
+        s.last_error = f"exporter:{name}"[:200]
+        s.set_backoff(max(backoff_delay(s.failures), s.backoff_until(now) - now), now)
 
     update_quietly(path, lock_path, change)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from otel_cli_telemetry._disk import delivery, spool
 from otel_cli_telemetry._disk.otlp_read import is_command_span, iter_spans
-from otel_cli_telemetry._exporter.sinks import ExportResult, Result
+from otel_cli_telemetry._exporter.sinks import INT64_MAX, ExportResult, Result
 from otel_cli_telemetry._process import attributes
 
 if TYPE_CHECKING:
@@ -66,15 +66,29 @@ class _Sender:
         self.announced = announced
 
     def _export(self, requests: Requests) -> Result:
-        # A sink that raises (a broken installation, not bad data) ends the run: the
-        # exporter records the failure and the spool keeps everything.
-        return self.run.sink.export(requests, timeout_s=max(0.05, self.run.time_left()))
+        """One attempt. A sink that raises (a broken installation, a setting it cannot
+        use: never the data, which sinks set aside themselves) is recorded with its class
+        and step and answered as RETRY: the spool keeps everything, delivery backs off."""
+        try:
+            return self.run.sink.export(requests, timeout_s=max(0.05, self.run.time_left()))
+        except Exception as exc:  # noqa: BLE001 - the sink's edge: recorded, backed off
+            name = exc.__class__.__name__
+            kind = getattr(getattr(self.run.sink, "destination", None), "kind", "file")
+            failure = {"type": name[:100], "step": f"export:{kind}", "at": int(self.run.wall())}
+
+            def change(s: delivery.DeliveryState) -> None:
+                s.exporter_failure = failure
+
+            self.run.record(change)
+            return Result.retry(f"exception:{name}")
 
     def deliver(self, entries: Entries, requests: Requests) -> bool:
         """True if the drain must stop (backing off, or the spool cannot be cleaned)."""
         run = self.run
         attempts = 0
         while True:
+            # Before each attempt (retries included) is where a check that may stop the
+            # batch belongs (consent asked again, see ``drain``'s ``withdrawn``).
             attempts += 1
             run.report.attempts += 1
             result = self._export(requests)
@@ -132,7 +146,9 @@ def _announce_drops(
     the announcement (by id) and what it announces, marked reported once it is delivered."""
     if not unreported:
         return None
-    reasons = [f"{k}={v}" for k, v in sorted(unreported.items())]
+    reasons = [f"{k}={min(v, INT64_MAX)}" for k, v in sorted(unreported.items())]
+    # A count that does not fit an OTLP int64 would make the span unencodable: saturate.
+    total = min(sum(unreported.values()), INT64_MAX)
     for request in requests:
         for _, span in iter_spans([request]):
             if not is_command_span(span):
@@ -140,7 +156,7 @@ def _announce_drops(
             span["attributes"].append(
                 {
                     "key": attributes.DROPPED_TRACES,
-                    "value": {"intValue": str(sum(unreported.values()))},
+                    "value": {"intValue": str(total)},
                 }
             )
             span["attributes"].append(
@@ -157,19 +173,19 @@ def _announce_drops(
 
 
 def _on_refused(s: delivery.DeliveryState, drops: dict[str, int]) -> None:
-    s.attempts += 1
+    s.attempts = min(s.attempts + 1, INT64_MAX)
     s.add_drops(drops)
 
 
 def _on_accepted(
     s: delivery.DeliveryState, count: int, result: Result, announced: dict[str, int]
 ) -> None:
-    s.attempts += 1
+    s.attempts = min(s.attempts + 1, INT64_MAX)
     s.mark_reported(announced)
     s.failures = 0
-    s.next_attempt_at = 0.0
+    s.set_backoff(0.0, 0.0)
     s.last_error = None
-    s.delivered += count
+    s.delivered = min(s.delivered + count, INT64_MAX)
     if result.rejected_spans:
         reason = f"refused_{result.reason}" if result.reason else PARTIAL_SUCCESS
         s.add_drops({reason: result.rejected_spans})
@@ -180,12 +196,13 @@ def _persist_backoff(run: Run, result: Result) -> float:
     waits: list[float] = []
 
     def change(s: delivery.DeliveryState) -> None:
-        s.attempts += 1
-        s.failures += 1
+        s.attempts = min(s.attempts + 1, INT64_MAX)
+        s.failures = min(s.failures + 1, 1_000_000)
         wait = result.retry_after_s
         if wait is None:
             wait = delivery.backoff_delay(s.failures)
-        s.next_attempt_at = run.wall() + wait
+        wait = min(max(wait, 0.0), delivery.MAX_RETRY_AFTER_S)
+        s.set_backoff(wait, run.wall())
         s.last_error = result.reason
         waits.append(wait)
 

@@ -27,11 +27,36 @@ LINGER_POLL_S = 0.05
 HOME_ENV = "OTEL_CLI_TELEMETRY_HOME_DIR"
 
 
-def _arm_hard_deadline(seconds: float) -> None:
-    """Whatever happens (a hung DNS lookup, a stuck TLS handshake), exit in time."""
-    timer = threading.Timer(seconds, os._exit, args=(0,))
-    timer.daemon = True
-    timer.start()
+#: What reaching the hard deadline is recorded as (``status``: "last exporter failure").
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+
+
+def _arm_hard_deadline(seconds: float, on_deadline: Callable[[], None] | None = None) -> None:
+    """Whatever happens (a hung DNS lookup, a stuck TLS handshake), exit in time; first
+    record it (``on_deadline``, best effort: a second timer exits a moment later anyway)."""
+
+    def record_and_exit() -> None:
+        with contextlib.suppress(Exception):
+            if on_deadline is not None:
+                on_deadline()
+        os._exit(0)
+
+    for delay, action in ((seconds, record_and_exit), (seconds + 1.0, lambda: os._exit(0))):
+        timer = threading.Timer(delay, action)
+        timer.daemon = True
+        timer.start()
+
+
+def _record_failure(
+    paths: state.Paths,
+    destinations: list[destination_mod.Destination] | None,
+    error: BaseException | str,
+) -> None:
+    """A failure of the run, recorded in every queue's delivery state with a back-off: no
+    exporter starts per command while it holds (``launcher.should_start``)."""
+    queue_files = [q.delivery_file for q, _ in destination_mod.queues(paths, destinations or [])]
+    for path in queue_files or [paths.delivery_file]:
+        delivery.record_failure(path, paths.state_lock, error, _step)
 
 
 def _settle() -> None:
@@ -70,13 +95,18 @@ def main() -> int:
             return 2
     except (OSError, ValueError):
         return 2
+    destinations: list[destination_mod.Destination] | None = None
     try:
         _at("load_destinations")
         destinations = destination_mod.load(paths.destination_file)
-        _arm_hard_deadline(destinations[0].deadline_s + 1.0)
+        loaded = destinations
+        _arm_hard_deadline(
+            destinations[0].deadline_s + 1.0,
+            lambda: _record_failure(paths, loaded, DEADLINE_EXCEEDED),
+        )
         run_child(paths, destinations)
     except Exception as exc:  # noqa: BLE001 - the edge: a child has nobody to report to
-        delivery.record_failure(paths.delivery_file, paths.state_lock, exc, _step)
+        _record_failure(paths, destinations, exc)
         return 1
     return 0
 

@@ -15,5 +15,6 @@ hiddenimports = [
     and name != "otel_cli_telemetry.pytest_plugin"
 ]
 hiddenimports += collect_submodules("opentelemetry.proto.collector.trace")
-hiddenimports += ["httpx", "platformdirs"]
+# The exporter child's HTTP client is the standard library's sockets (ssl for https).
+hiddenimports += ["platformdirs", "select", "ssl", "zlib"]
 excludedimports = ["pytest", "otel_cli_telemetry.pytest_plugin"]

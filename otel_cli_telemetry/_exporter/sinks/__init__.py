@@ -12,11 +12,22 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+from otel_cli_telemetry._record import Record
 
 #: Traces one ``export`` call carries at most, unless a sink asks for fewer.
 MAX_BATCH_TRACES = 512
+#: Every count this library keeps or sends saturates here (an OTLP int64).
+INT64_MAX = 2**63 - 1
+
+
+def saturated(value: object) -> int:
+    """A count from outside (a response, a file) as an int from 0 to INT64_MAX; anything
+    that is not a whole non-negative number reads as 0."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return min(max(value, 0), INT64_MAX)
 
 
 class ExportResult(enum.Enum):
@@ -30,28 +41,47 @@ class ExportResult(enum.Enum):
     RETRY = "retry"
 
 
-@dataclass(frozen=True)
-class Result:
-    """A sink's answer for one batch; build it with ``success``, ``failure`` or ``retry``."""
+class Result(Record):
+    """A sink's answer for one batch; build it with ``success``, ``failure`` or ``retry``.
 
+    ``retry_after_s``: with RETRY, the delay the server asked for (``Retry-After``, gRPC
+    ``RetryInfo``). ``rejected_spans``: with SUCCESS, spans the destination did not keep
+    (an OTLP partial success), counted as ``partial_success_rejected_spans``; with a
+    ``reason``, traces the sink left out of the batch (a Datadog log over the size limit),
+    counted as ``refused_<reason>``. ``unencodable``: with FAILURE, the indexes of the
+    requests that cannot be encoded at all (the rest of the batch is sent without them).
+    ``split``: with FAILURE, the refusal may be one trace's fault (a malformed or too large
+    request): the drain splits the batch in halves until that trace is isolated.
+    """
+
+    __slots__ = ("status", "reason", "retry_after_s", "rejected_spans", "unencodable", "split")
     status: ExportResult
-    reason: str = ""
-    #: With RETRY: the delay the server asked for (``Retry-After``, gRPC ``RetryInfo``).
-    retry_after_s: float | None = None
-    #: With SUCCESS: spans the destination did not keep (an OTLP partial success), counted
-    #: as ``partial_success_rejected_spans``; with a ``reason``, traces the sink left out of
-    #: the batch (a Datadog log over the size limit), counted as ``refused_<reason>``.
-    rejected_spans: int = 0
-    #: With FAILURE: the indexes of the requests that cannot be encoded at all; the rest of
-    #: the batch is fine and is sent without them.
-    unencodable: tuple[int, ...] = ()
-    #: With FAILURE: the refusal may be one trace's fault (a malformed or too large
-    #: request): the drain splits the batch in halves until that trace is isolated.
-    split: bool = False
+    reason: str
+    retry_after_s: float | None
+    rejected_spans: int
+    unencodable: tuple[int, ...]
+    split: bool
+
+    def __init__(
+        self,
+        status: ExportResult,
+        reason: str = "",
+        *,
+        retry_after_s: float | None = None,
+        rejected_spans: int = 0,
+        unencodable: tuple[int, ...] = (),
+        split: bool = False,
+    ) -> None:
+        values = (status, reason, retry_after_s, rejected_spans, unencodable, split)
+        for name, value in zip(self.__slots__, values, strict=True):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a Result is frozen: cannot set {name!r}")
 
     @classmethod
     def success(cls, *, rejected_spans: int = 0, reason: str = "") -> Result:
-        return cls(ExportResult.SUCCESS, reason, rejected_spans=rejected_spans)
+        return cls(ExportResult.SUCCESS, reason, rejected_spans=saturated(rejected_spans))
 
     @classmethod
     def failure(

@@ -36,9 +36,8 @@ from otel_cli_telemetry._exporter.sinks import INTAKE_RETRYABLE, Result, convert
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
 
 if TYPE_CHECKING:
-    import httpx
-
     from otel_cli_telemetry._disk.destination import Destination
+    from otel_cli_telemetry._exporter.sinks._wire import Client
 
 #: site -> intake host (``browser-intake-`` + the site with all but its last dot as dashes)
 SITES = {
@@ -242,7 +241,7 @@ class DatadogLogsSink(HttpSink):
     max_batch_traces = MAX_LOGS_PER_REQUEST
     retryable = INTAKE_RETRYABLE
 
-    def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
+    def __init__(self, destination: Destination, *, client: Client | None = None) -> None:
         if not destination.endpoint or not destination.token:
             raise ValueError("a Datadog destination needs an intake URL and a client token")
         super().__init__(destination, client=client)

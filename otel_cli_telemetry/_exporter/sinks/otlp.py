@@ -7,19 +7,17 @@ connection errors are retryable, honouring ``Retry-After``; every other status d
 
 from __future__ import annotations
 
-import base64
-import gzip
 import json
-import ssl
 from typing import TYPE_CHECKING, Any
 
-from otel_cli_telemetry._exporter.sinks import Result, convert_each
-from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
+from otel_cli_telemetry._exporter.sinks import INT64_MAX, Result, convert_each, saturated
+from otel_cli_telemetry._exporter.sinks._http import HttpSink, tls_context, user_agent
 
 if TYPE_CHECKING:
-    import httpx
-
     from otel_cli_telemetry._disk.destination import Destination
+    from otel_cli_telemetry._exporter.sinks._wire import Client, Response
+
+__all__ = ["INT64_MAX", "OtlpHttpSink", "tls_context", "to_protobuf"]
 
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
@@ -28,6 +26,8 @@ _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 def _hex_ids_to_base64(node: Any) -> Any:
     """OTLP/JSON spells ids in hex; protobuf's JSON parser expects base64 for bytes."""
     if isinstance(node, dict):
+        import base64
+
         out = {}
         for key, value in node.items():
             if key in _ID_FIELDS and isinstance(value, str):
@@ -53,23 +53,28 @@ def to_protobuf(request: dict[str, Any]) -> bytes:
     return data
 
 
-def _rejected_spans(response: httpx.Response, protocol: str) -> int:
-    """The ``partialSuccess.rejectedSpans`` of a success body (its message is not kept: it
-    is the server's words, and may quote the data)."""
-    if not response.content:
+def rejected_spans(body: bytes, protocol: str) -> int:
+    """The ``partialSuccess.rejectedSpans`` of a success body, validated: a count from 0 to
+    INT64_MAX (its message is not kept: it is the server's words, and may quote the data).
+    A body we cannot read, or a count that is not one, reads as 0: still a success."""
+    if not body:
         return 0
     try:
         if protocol == "http/json":
-            body = json.loads(response.content)
-            partial = body.get("partialSuccess") or {} if isinstance(body, dict) else {}
-            return int(partial.get("rejectedSpans") or 0)
+            document = json.loads(body)
+            partial = document.get("partialSuccess") if isinstance(document, dict) else None
+            value = partial.get("rejectedSpans", 0) if isinstance(partial, dict) else 0
+            # int64 travels as a decimal string in OTLP/JSON; a number is accepted too.
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                value = int(value)
+            return saturated(value)
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
             ExportTraceServiceResponse,
         )
 
         message = ExportTraceServiceResponse()
-        message.ParseFromString(response.content)
-        return int(message.partial_success.rejected_spans)
+        message.ParseFromString(body)
+        return saturated(message.partial_success.rejected_spans)
     except Exception:  # noqa: BLE001 - a success body we cannot read is still a success
         return 0
 
@@ -77,16 +82,9 @@ def _rejected_spans(response: httpx.Response, protocol: str) -> int:
 class OtlpHttpSink(HttpSink):
     """Send batches to one OTLP/HTTP traces endpoint."""
 
-    def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
+    def __init__(self, destination: Destination, *, client: Client | None = None) -> None:
         assert destination.endpoint is not None
         super().__init__(destination, client=client)
-
-    def _new_client(self) -> httpx.Client:
-        import httpx
-
-        return httpx.Client(
-            verify=tls_context(self.destination), follow_redirects=False, trust_env=True
-        )
 
     def encode(self, parts: list[bytes]) -> tuple[bytes, dict[str, str]]:
         """One request body for the batch, from each request's ``_encode_one``."""
@@ -101,7 +99,10 @@ class OtlpHttpSink(HttpSink):
             body = b"".join(parts)
             headers["content-type"] = "application/x-protobuf"
         if self.destination.compression == "gzip":
-            body = gzip.compress(body)
+            import zlib  # gzip's framing, without the gzip module's imports
+
+            packer = zlib.compressobj(6, zlib.DEFLATED, 31)
+            body = packer.compress(body) + packer.flush()
             headers["content-encoding"] = "gzip"
         headers.setdefault("user-agent", user_agent())
         return body, headers
@@ -132,13 +133,9 @@ class OtlpHttpSink(HttpSink):
         if failure is not None:
             return failure
         assert response is not None
-        return Result.success(rejected_spans=_rejected_spans(response, self.destination.protocol))
+        return Result.success(rejected_spans=_read_rejected(response, self.destination.protocol))
 
 
-def tls_context(destination: Destination) -> ssl.SSLContext:
-    """Verification always on: the system store, or the CA file the operator named, plus a
-    client certificate for mutual TLS. Proxies come from HTTPS_PROXY/NO_PROXY (httpx)."""
-    context = ssl.create_default_context(cafile=destination.ca_file)
-    if destination.client_cert and destination.client_key:
-        context.load_cert_chain(destination.client_cert, destination.client_key)
-    return context
+def _read_rejected(response: Response, protocol: str) -> int:
+    # A body cut at the cap is not parsed: half a message would read as a wrong count.
+    return 0 if response.truncated else rejected_spans(response.body, protocol)

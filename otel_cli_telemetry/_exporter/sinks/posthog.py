@@ -24,9 +24,8 @@ from otel_cli_telemetry._exporter.sinks import INTAKE_RETRYABLE, Result, convert
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
 
 if TYPE_CHECKING:
-    import httpx
-
     from otel_cli_telemetry._disk.destination import Destination
+    from otel_cli_telemetry._exporter.sinks._wire import Client
 
 DEFAULT_HOST = "https://us.i.posthog.com"
 EVENT = "cli command executed"
@@ -205,7 +204,7 @@ class PostHogSink(HttpSink):
     max_batch_traces = MAX_EVENTS_PER_REQUEST
     retryable = INTAKE_RETRYABLE
 
-    def __init__(self, destination: Destination, *, client: httpx.Client | None = None) -> None:
+    def __init__(self, destination: Destination, *, client: Client | None = None) -> None:
         if not destination.endpoint or not destination.token:
             raise ValueError("a PostHog destination needs a host and a project API key")
         super().__init__(destination, client=client)
