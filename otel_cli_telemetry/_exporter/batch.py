@@ -128,20 +128,19 @@ def _announce_drops(
     requests: Requests, unreported: dict[str, int]
 ) -> tuple[int, dict[str, int]] | None:
     """Make earlier losses visible: annotate the first command span of the batch with the
-    number of traces dropped since the last report, and why. Returns which request carries
+    number of traces (and spans of delivered traces) dropped since the last report, and why. Returns which request carries
     the announcement (by id) and what it announces, marked reported once it is delivered."""
     if not unreported:
         return None
     reasons = [f"{k}={v}" for k, v in sorted(unreported.items())]
+    traces, spans = delivery.traces_and_spans(unreported)
+    counts = [(attributes.DROPPED_TRACES, traces), (attributes.DROPPED_SPANS, spans)]
     for request in requests:
         for _, span in iter_spans([request]):
             if not is_command_span(span):
                 continue
-            span["attributes"].append(
-                {
-                    "key": attributes.DROPPED_TRACES,
-                    "value": {"intValue": str(sum(unreported.values()))},
-                }
+            span["attributes"].extend(
+                {"key": key, "value": {"intValue": str(n)}} for key, n in counts if n
             )
             span["attributes"].append(
                 {
