@@ -132,35 +132,46 @@ class OTLP(Destination):
     def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
         """Per the OTLP exporter specification; a bad environment value is noted once (debug
         log) and ignored. None when neither this object nor the environment names an
-        endpoint, or the endpoint cannot be used."""
+        endpoint. An endpoint or protocol that cannot be used gives a record with its
+        ``problem``: never another destination instead (its traces wait, and ``status``
+        and the debug output say why)."""
+        from otel_cli_telemetry._disk.urls import redact
         from otel_cli_telemetry._process import otlp_env
 
         pick = otlp_env.pick
-        proto = self.protocol
-        if proto is None:
-            raw_proto = pick(env, config.OTLP_TRACES_PROTOCOL, config.OTLP_PROTOCOL)[0]
-            proto = (raw_proto or config.DEFAULT_PROTOCOL).strip().lower()
-        if proto not in config.PROTOCOLS:
-            config.warn_once(config.OTLP_PROTOCOL, f"unsupported protocol {proto!r}, ignored")
-            proto = config.DEFAULT_PROTOCOL
         raw, specific = pick(env, config.OTLP_TRACES_ENDPOINT, config.OTLP_ENDPOINT)
         if self.endpoint:
             raw, specific = self.endpoint, False
         if raw is None:
             return None
+        proto = self.protocol
+        problem = None
+        if proto is None:
+            raw_proto = pick(env, config.OTLP_TRACES_PROTOCOL, config.OTLP_PROTOCOL)[0]
+            proto = (raw_proto or config.DEFAULT_PROTOCOL).strip().lower()
         insecure = False
-        if proto == config.GRPC:
+        if proto not in config.PROTOCOLS:
+            # The SDK refuses it too: guessing another protocol could send elsewhere.
+            problem = (
+                f"unsupported OTLP protocol {proto[:32]!r} (use {', '.join(config.PROTOCOLS)})"
+            )
+            url = raw
+        elif proto == config.GRPC:
             raw_insecure = pick(env, config.OTLP_TRACES_INSECURE, config.OTLP_INSECURE)[0]
             target = config.grpc_target(raw, insecure=(raw_insecure or "").lower() == "true")
             if target is None:
-                config.warn_once("endpoint", f"not a gRPC endpoint, OTLP export off: {raw!r}")
-                return None
-            url, insecure = target
+                problem = "not a gRPC endpoint (http[s]://host:port, or host:port)"
+                url = raw
+            else:
+                url, insecure = target
         else:
             url = otlp_env.traces_url(raw, is_signal_specific=specific)
-        if not url.startswith(("http://", "https://")):
-            config.warn_once("endpoint", f"not an http(s) URL, OTLP export off: {url!r}")
-            return None
+            if not url.startswith(("http://", "https://")) or not url.partition("://")[2].strip(
+                "/"
+            ):
+                problem = "the endpoint is not an http(s) URL (e.g. http://localhost:4318)"
+        if problem is not None:
+            config.warn_once("endpoint", f"{problem}: {redact(url)!r}, nothing sent")
         ca_file, client_cert, client_key = otlp_env.tls_from_env(env)
         return {
             "endpoint": url,
@@ -172,6 +183,7 @@ class OTLP(Destination):
             "client_cert": client_cert,
             "client_key": client_key,
             "insecure": insecure,
+            "problem": problem,
         }
 
     @classmethod

@@ -90,10 +90,12 @@ def do_flush(telemetry: Telemetry, out: TextIO, *, timeout: float | None = None)
 
     report = telemetry.flush(timeout, progress=progress)
     dropped = sum(report.dropped.values())
+    from otel_cli_telemetry._disk.urls import redact_text
+
     out.write(
         ("\r" if interactive else "") + f"flush: delivered {report.delivered}, dropped {dropped}, "
         f"still waiting {report.remaining}"
-        + (f" (last error: {report.last_error})" if report.last_error else "")
+        + (f" (last error: {redact_text(report.last_error)})" if report.last_error else "")
         + "\n"
     )
     return 0 if report.remaining == 0 else 1

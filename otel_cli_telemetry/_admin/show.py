@@ -28,6 +28,7 @@ def do_show(
 ) -> int:
     """The last ``limit`` traces of the local file, then those waiting in the spool."""
     from otel_cli_telemetry._disk import spool
+    from otel_cli_telemetry._disk.urls import redact_text
     from otel_cli_telemetry._exporter.sinks.file import read_requests
 
     paths = telemetry.paths
@@ -39,10 +40,8 @@ def do_show(
             continue
     sent = read_requests(paths.sink_file, limit=limit)
     if as_json:
-        for request in sent:
-            out.write(json.dumps(request) + "\n")
-        for request in pending:
-            out.write(json.dumps(request) + "\n")
+        for request in [*sent, *pending]:
+            out.write(redact_text(json.dumps(request)) + "\n")  # no URL secret printed
         return 0
     lines = render(sent, label="local", verbose=verbose) + render(
         pending, label="pending", verbose=verbose
@@ -54,7 +53,7 @@ def do_show(
         )
         return 0
     for line in lines:
-        out.write(line + "\n")
+        out.write(redact_text(line) + "\n")
     return 0
 
 

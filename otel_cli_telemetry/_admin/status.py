@@ -145,4 +145,6 @@ class Status(Record):
             import os
 
             lines.append(f"{os.path.basename(self.config_file)} ignored: {problem}")
-        return lines
+        from otel_cli_telemetry._disk.urls import redact_text
+
+        return [redact_text(line) for line in lines]  # no URL's userinfo or query values

@@ -128,8 +128,9 @@ def _announce_drops(
     requests: Requests, unreported: dict[str, int]
 ) -> tuple[int, dict[str, int]] | None:
     """Make earlier losses visible: annotate the first command span of the batch with the
-    number of traces (and spans of delivered traces) dropped since the last report, and why. Returns which request carries
-    the announcement (by id) and what it announces, marked reported once it is delivered."""
+    number of traces (and of spans of delivered traces) dropped since the last report, and
+    why. Returns which request carries the announcement (by id) and what it announces,
+    marked reported once it is delivered."""
     if not unreported:
         return None
     reasons = [f"{k}={v}" for k, v in sorted(unreported.items())]

@@ -148,8 +148,13 @@ class Handoff:
         if opts.debug:
             import json
 
+            from otel_cli_telemetry._disk.urls import redact_text
+
             out = opts.stderr if opts.stderr is not None else sys.stderr
-            out.write(json.dumps(request, indent=2, ensure_ascii=False) + "\n")
+            for dest in opts.destinations:
+                if dest.problem:  # what status says: where this would wait, and why
+                    out.write(f"otel-cli-telemetry: {dest.describe()}\n")
+            out.write(redact_text(json.dumps(request, indent=2, ensure_ascii=False)) + "\n")
             return
         self._spool_and_launch(request, overflow)
 
@@ -157,7 +162,8 @@ class Handoff:
         from otel_cli_telemetry._disk import delivery
 
         opts = self.options
-        queues = [q for q, _ in destination_mod.queues(opts.paths, opts.destinations)]
+        pairs = destination_mod.queues(opts.paths, opts.destinations)
+        queues = [q for q, _ in pairs]
         try:
             path = spool.write(queues[0].spool_dir, spool.dumps(request))
         except (OSError, ValueError) as exc:
@@ -195,7 +201,10 @@ class Handoff:
                 consent.save_context(
                     os.path.join(opts.paths.home, "consent.json"), opts.consent_context
                 )
-            self._launch(queues)
+            # A destination that cannot be used keeps its queue: no exporter for it alone.
+            usable = [q for q, d in pairs if not d.problem]
+            if usable:
+                self._launch(usable)
         except (OSError, ValueError) as exc:
             self.counters.count(f"launch_{exc.__class__.__name__}")
 

@@ -202,7 +202,6 @@ class CommandSpan:
         span.end_time = time.time_ns()
         self.recorder.gate.on_end(span)
 
-
     def _require(self, values: "Mapping[str, Any]") -> None:
         """The CLI span's required attributes survive any attribute count limit: the gate
         puts back those the limit evicted (``gate.WithRequired``)."""
