@@ -14,16 +14,19 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry._disk import delivery
-from otel_cli_telemetry._process import command
+from otel_cli_telemetry import OTLP, Telemetry
+from otel_cli_telemetry._disk import delivery, destination, spool, urls
+from otel_cli_telemetry._process import command, config
 from otel_cli_telemetry.testing import capture_spans
 from tests.conftest import cli_env, wait_for_exporters
+from tests.test_grpc import GrpcCollector
 
 REQUIRED = {"process.executable.name", "process.pid", "process.exit.code"}
 
@@ -46,6 +49,16 @@ def run_script(
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+def settled(home: Path, done: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait until ``done()`` (what the detached exporter delivers), then for the exporter to
+    exit: right after a command its child may not be visible as one yet."""
+    end = time.monotonic() + timeout
+    while not done() and time.monotonic() < end:
+        time.sleep(0.05)
+    wait_for_exporters(home)
+    assert done()
 
 
 def file_sink_spans(home: Path) -> list[dict[str, Any]]:
@@ -94,7 +107,7 @@ def test_spans_past_the_per_trace_cap_are_counted_and_announced(
                 telemetry.tracer.start_span("child").end()
     """
     assert run_script(tmp_path, body, env, "many", "2000").returncode == 0
-    wait_for_exporters(home)
+    settled(home, lambda: len(file_sink_spans(home)) == 513)
     state = delivery.load(home / "delivery.json")
     assert state.dropped == {"span_cap": 1488}
     assert state.unreported == {}  # announced
@@ -104,14 +117,12 @@ def test_spans_past_the_per_trace_cap_are_counted_and_announced(
     values = values_of(root)
     assert values["cli_telemetry.dropped_spans"] == "1488"
     assert "cli_telemetry.dropped_traces" not in values  # no trace was lost
-    assert values["cli_telemetry.dropped_reasons"] == {
-        "values": [{"stringValue": "span_cap=1488"}]
-    }
+    assert values["cli_telemetry.dropped_reasons"] == {"values": [{"stringValue": "span_cap=1488"}]}
     status = Telemetry("assembly", home=home, env=env).status()
     assert "dropped: span_cap=1488 spans" in status.lines()
 
     assert run_script(tmp_path, body, env, "next", "0").returncode == 0
-    wait_for_exporters(home)
+    settled(home, lambda: len(file_sink_spans(home)) == 514)
     [after] = [s for s in file_sink_spans(home) if s["name"] == "assembly next"]
     assert not any(k.startswith("cli_telemetry.dropped") for k in values_of(after))
 
@@ -176,7 +187,7 @@ def test_system_exit_records_the_code_the_process_exits_with(
             raise SystemExit(int(sys.argv[1]))
     """
     result = run_script(tmp_path, body, cli_env(home), str(code))
-    wait_for_exporters(home)
+    settled(home, lambda: len(file_sink_spans(home)) == 1)
     [span] = file_sink_spans(home)
     values = values_of(span)
     assert result.returncode == command.process_exit_code(code)
@@ -191,10 +202,9 @@ def test_span_names_are_capped_like_attribute_values(home: Path, sdk: bool) -> N
     (1024 by default, ``OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`` when set)."""
     for env, cap in (({}, 1024), ({"OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "10"}, 10)):
         telemetry = Telemetry("assembly", home=home, env=env)
-        with capture_spans() as captured:
-            with telemetry.command("x" * 200_000):
-                if sdk:
-                    telemetry.tracer.start_span("y" * 200_007).end()
+        with capture_spans() as captured, telemetry.command("x" * 200_000):
+            if sdk:
+                telemetry.tracer.start_span("y" * 200_007).end()
         spans = captured_spans(captured)
         assert len(spans) == (2 if sdk else 1)
         assert all(len(s["name"]) == cap for s in spans)
@@ -212,14 +222,15 @@ def test_required_attributes_survive_any_attribute_count_limit(
     ``process.pid``, ``process.exit.code`` and ``error.type``; what the limit evicted
     besides them stays counted in ``droppedAttributesCount``."""
     telemetry = Telemetry("assembly", home=home, env={"OTEL_ATTRIBUTE_COUNT_LIMIT": limit})
-    with capture_spans() as captured:
-        with (
-            pytest.raises(SystemExit),
-            telemetry.command("fail", attributes={"a": 1, "b": 2}),
-        ):
+
+    def fail() -> None:
+        with telemetry.command("fail", attributes={"a": 1, "b": 2}):
             if sdk:
                 telemetry.tracer.start_span("child", attributes={"c": 1, "d": 2}).end()
             raise SystemExit(3)
+
+    with capture_spans() as captured, pytest.raises(SystemExit):
+        fail()
     spans = captured_spans(captured)
     [root] = [s for s in spans if s["name"] == "assembly fail"]
     values = values_of(root)
@@ -245,9 +256,200 @@ def test_a_real_cli_keeps_its_required_attributes_under_a_limit_of_3(
     """
     env = cli_env(home, OTEL_ATTRIBUTE_COUNT_LIMIT="3")
     assert run_script(tmp_path, body, env).returncode == 0
-    wait_for_exporters(home)
+    settled(home, lambda: len(file_sink_spans(home)) == 1)
     [span] = file_sink_spans(home)
     values = values_of(span)
-    assert REQUIRED <= set(values)
+    assert set(values) >= REQUIRED
     assert values["process.executable.name"] == "cli.py"
     assert "error.type" not in values
+
+
+# --- 7. no URL secret in admin output; a base URL with a query stays valid ----------------
+
+SECRET_ENDPOINT = "https://alice:S3cretPass@otlp.example.com/?api-key=QUERYSECRET"
+SECRETS = ("alice", "S3cretPass", "QUERYSECRET", "pr0xyPass")
+TOKEN = "pub" + "0123456789abcdef" * 2
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (SECRET_ENDPOINT, "https://otlp.example.com/?api-key=***"),
+        ("http://u@h:4318/v1/traces?a=1&b=&c#frag", "http://h:4318/v1/traces?a=***&b=***&***#***"),
+        ("u:p@collector:4317", "collector:4317"),
+        ("https://h/p/q", "https://h/p/q"),
+        ("", ""),
+        ("https://a@b@c/?=x", "https://c/?=***"),
+    ],
+)
+def test_redact_strips_userinfo_and_query_values(url: str, shown: str) -> None:
+    """One function hides userinfo, query values and fragments; it never raises."""
+    assert urls.redact(url) == shown
+    assert urls.redact_text(f"to {url}: (x)") == (
+        f"to {shown}: (x)" if "://" in url else f"to {url}: (x)"
+    )
+
+
+def test_a_base_url_with_a_query_gets_its_path_before_the_query() -> None:
+    """``OTEL_EXPORTER_OTLP_ENDPOINT=https://h/?k=v`` sends to ``https://h/v1/traces?k=v``,
+    a valid URL (the path used to land after the query)."""
+    dest = OTLP().resolve({config.OTLP_ENDPOINT: SECRET_ENDPOINT})
+    assert dest is not None
+    assert dest.endpoint == (
+        "https://alice:S3cretPass@otlp.example.com/v1/traces?api-key=QUERYSECRET"
+    )
+    assert urls.with_path("https://h/base/?k=v#f", "v1/traces") == "https://h/base/v1/traces?k=v#f"
+    traces = OTLP().resolve({config.OTLP_TRACES_ENDPOINT: "https://h/custom?k=v"})
+    assert traces is not None
+    assert traces.endpoint == "https://h/custom?k=v"  # the traces one is used as given
+
+
+def test_status_and_describe_never_show_url_secrets(home: Path) -> None:
+    """``status`` (and each destination's ``describe()``) names the OTLP endpoint and the
+    Datadog proxy without their userinfo or query values."""
+    env = {
+        config.OTLP_ENDPOINT: SECRET_ENDPOINT,
+        "ASSEMBLY_TELEMETRY_DATADOG_CLIENT_TOKEN": TOKEN,
+        "ASSEMBLY_TELEMETRY_DATADOG_URL": "https://dd:pr0xyPass@proxy.example.com/intake",
+    }
+    telemetry = Telemetry("assembly", home=home, env=env)
+    described = [d.describe() for d in telemetry.destinations()]
+    assert described == [
+        "OTLP http/protobuf to https://otlp.example.com/v1/traces?api-key=***",
+        "Datadog logs intake at https://proxy.example.com/intake (client token)",
+    ]
+    text = "\n".join(telemetry.status().lines())
+    assert "https://otlp.example.com/v1/traces?api-key=***" in text
+    assert not [secret for secret in SECRETS if secret in text]
+
+
+def test_show_flush_and_debug_print_no_url_secret(
+    tmp_path: Path, home: Path, reap_exporters: Path
+) -> None:
+    """``show`` (text and ``--json``), ``flush`` and the debug output of a real CLI never
+    print a URL's userinfo or query values, even one an author put in an attribute."""
+    body = """
+        with telemetry.command("run", attributes={"target": sys.argv[1]}):
+            pass
+    """
+    secret_url = "https://alice:S3cretPass@example.com/x?token=QUERYSECRET"
+    debug = run_script(
+        tmp_path,
+        body,
+        cli_env(
+            home,
+            ASSEMBLY_TELEMETRY_DEBUG="1",
+            OTEL_EXPORTER_OTLP_PROTOCOL="http/xml",
+            OTEL_EXPORTER_OTLP_ENDPOINT=SECRET_ENDPOINT,
+        ),
+        secret_url,
+    )
+    assert "https://example.com/x?token=***" in debug.stderr
+    assert "not sent: unsupported OTLP protocol 'http/xml'" in debug.stderr
+    assert not [secret for secret in SECRETS if secret in debug.stderr]
+
+    # An unusable destination: the trace waits in its queue, where show and flush see it.
+    env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT="otlp.example.com:4318")
+    assert run_script(tmp_path, body, env, secret_url).returncode == 0
+    module = [sys.executable, "-m", "otel_cli_telemetry", "--service", "assembly"]
+    for args in (["show", "-v"], ["show", "--json"], ["flush"], ["status"]):
+        shown = subprocess.run(
+            [*module, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert not [secret for secret in SECRETS if secret in shown.stdout + shown.stderr]
+        if args[0] == "show":
+            assert "example.com/x" in shown.stdout
+        if args == ["flush"]:
+            assert shown.returncode == 1  # still waiting, and why
+            assert "still waiting 1 (last error: the endpoint is not an http(s) URL" in (
+                shown.stdout
+            )
+
+
+# --- 8. an endpoint or protocol the user set is never replaced by the local file ----------
+
+
+@pytest.mark.parametrize(
+    ("variables", "why"),
+    [
+        ({config.OTLP_ENDPOINT: "otlp.example.com:4318"}, "not an http(s) URL"),
+        (
+            {config.OTLP_ENDPOINT: "http://127.0.0.1:4318", config.OTLP_PROTOCOL: "http/xml"},
+            "unsupported OTLP protocol 'http/xml'",
+        ),
+        (
+            {config.OTLP_ENDPOINT: "127.0.0.1:4317/v1/traces", config.OTLP_PROTOCOL: "grpc"},
+            "not a gRPC endpoint",
+        ),
+    ],
+    ids=["no-scheme", "http-xml", "grpc-host-port-path"],
+)
+def test_an_unusable_endpoint_keeps_its_traces_waiting_and_says_why(
+    tmp_path: Path, home: Path, reap_exporters: Path, variables: dict[str, str], why: str
+) -> None:
+    """A real CLI with an endpoint or protocol that cannot be used: nothing goes to the
+    local file, no exporter starts for it, the trace waits in the queue (counted), and
+    ``status`` says why; the command's result is untouched."""
+    body = """
+        with telemetry.command("run"):
+            print("done")
+    """
+    env = cli_env(home, **variables)
+    result = run_script(tmp_path, body, env)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "done\n", "")
+    wait_for_exporters(home)
+    assert not (home / "traces.jsonl").exists()
+    assert len(spool.entries(home / "spool")) == 1
+    assert delivery.load(home / "delivery.json").exporter_runs == 0
+    lines = Telemetry("assembly", home=home, env=env).status().lines()
+    [destination] = [line for line in lines if line.startswith("destination: ")]
+    assert "local file" not in destination
+    assert why in destination
+    assert "spooled traces waiting: 1" in lines
+
+
+def test_an_unusable_destination_blocks_only_its_own_queue(
+    tmp_path: Path, home: Path, reap_exporters: Path
+) -> None:
+    """Beside a usable destination (Datadog here, pointed at a dead port), the OTLP queue of
+    an unusable endpoint is never drained and never mixed up with another queue."""
+    dest = destination.Destination(kind="otlp", endpoint="x:1", problem="unusable")
+    record = dest.to_json()
+    assert record["problem"] == "unusable"
+    assert destination.Destination.from_json(record) == dest
+    assert destination.Destination.from_json({**record, "protocol": "http/xml"}).problem
+    with pytest.raises(ValueError, match="endpoint"):
+        destination.Destination.from_json({**record, "problem": None})
+
+
+@pytest.fixture
+def grpc_collector() -> Iterator[GrpcCollector]:
+    """test_grpc's scripted OTLP/gRPC server on 127.0.0.1, stopped when the test ends."""
+    server = GrpcCollector().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_grpc_endpoint_with_a_path_or_query_is_delivered(
+    tmp_path: Path, home: Path, reap_exporters: Path, grpc_collector: GrpcCollector
+) -> None:
+    """``OTEL_EXPORTER_OTLP_ENDPOINT=http://host:port/some/path?x=1`` with gRPC: the path
+    and query are ignored, as the Python SDK does, and the span is delivered there."""
+    body = """
+        with telemetry.command("run"):
+            pass
+    """
+    env = cli_env(
+        home,
+        OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"{grpc_collector.url}/some/path?x=1",
+    )
+    collector = grpc_collector
+    assert run_script(tmp_path, body, env).returncode == 0
+    settled(home, lambda: bool(collector.received))
+    assert [r.span_names() for r in collector.received] == [["assembly run"]]
+    assert not (home / "traces.jsonl").exists()
+    status = Telemetry("assembly", home=home, env=env).status()
+    assert f"destination: OTLP grpc to {collector.url}" in status.lines()

@@ -60,6 +60,8 @@ def redact_text(text: str) -> str:
         end = found + 3
         while end < len(text) and text[end] not in _URL_END:
             end += 1
+        while end > found + 3 and text[end - 1] in ".:)]!":  # punctuation after a URL
+            end -= 1
         out.append(text[i:start])
         out.append(redact(text[start:end]))
         i = end
