@@ -21,11 +21,19 @@ from typing import Any
 
 import pytest
 
-from otel_cli_telemetry import OTLP, Telemetry
+from otel_cli_telemetry import OTLP, Datadog, Telemetry
 from otel_cli_telemetry._disk import delivery, destination, spool, urls
+from otel_cli_telemetry._exporter.child import run_child
 from otel_cli_telemetry._process import command, config
 from otel_cli_telemetry.testing import capture_spans
 from tests.conftest import cli_env, wait_for_exporters
+from tests.test_datadog import (
+    TOKEN,
+    Intake,
+    intake,  # noqa: F401 - the fixture (a local Datadog intake)
+)
+from tests.test_datadog import spool_commands as spool_with
+from tests.test_exporter import paths_for
 from tests.test_grpc import GrpcCollector
 
 REQUIRED = {"process.executable.name", "process.pid", "process.exit.code"}
@@ -268,7 +276,6 @@ def test_a_real_cli_keeps_its_required_attributes_under_a_limit_of_3(
 
 SECRET_ENDPOINT = "https://alice:S3cretPass@otlp.example.com/?api-key=QUERYSECRET"
 SECRETS = ("alice", "S3cretPass", "QUERYSECRET", "pr0xyPass")
-TOKEN = "pub" + "0123456789abcdef" * 2
 
 
 @pytest.mark.parametrize(
@@ -409,17 +416,29 @@ def test_an_unusable_endpoint_keeps_its_traces_waiting_and_says_why(
 
 
 def test_an_unusable_destination_blocks_only_its_own_queue(
-    tmp_path: Path, home: Path, reap_exporters: Path
+    home: Path,
+    intake: tuple[Intake, str],  # noqa: F811 - the fixture imported above
 ) -> None:
-    """Beside a usable destination (Datadog here, pointed at a dead port), the OTLP queue of
-    an unusable endpoint is never drained and never mixed up with another queue."""
-    dest = destination.Destination(kind="otlp", endpoint="x:1", problem="unusable")
-    record = dest.to_json()
-    assert record["problem"] == "unusable"
-    assert destination.Destination.from_json(record) == dest
-    assert destination.Destination.from_json({**record, "protocol": "http/xml"}).problem
+    """Beside a usable destination (Datadog), the queue of an unusable OTLP endpoint is never
+    drained (no attempt) while the other is delivered; ``flush`` reports it waiting, and
+    why; its record reads back from ``destination.json`` as it was."""
+    server, url = intake
+    telemetry = spool_with(
+        home, ["a"], destinations=[Datadog(TOKEN, proxy_url=url), OTLP("otlp.example.com:4318")]
+    )
+    unusable, datadog = telemetry.destinations()
+    assert (unusable.kind, datadog.kind) == ("otlp", "datadog")
+    assert unusable.problem is not None
+    assert destination.load(home / "destination.json") == [unusable, datadog]
+
+    run_child(paths_for(home), [unusable, datadog], linger_s=0)
+    assert [log["command"] for log in server.logs] == ["assembly a"]
+    assert len(spool.entries(home / "spool")) == 1  # the OTLP queue waits
+    assert delivery.load(home / "delivery.json").attempts == 0
+    report = telemetry.flush(timeout=5)
+    assert (report.remaining, report.last_error) == (1, unusable.problem)
     with pytest.raises(ValueError, match="endpoint"):
-        destination.Destination.from_json({**record, "problem": None})
+        destination.Destination.from_json({**unusable.to_json(), "problem": None})
 
 
 @pytest.fixture
