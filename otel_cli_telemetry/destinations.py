@@ -125,7 +125,7 @@ class OTLP(Destination):
 
     def __repr__(self) -> str:
         return (
-            f"OTLP(endpoint={self.endpoint!r}, protocol={self.protocol!r}, "
+            f"OTLP(endpoint={_shown(self.endpoint)!r}, protocol={self.protocol!r}, "
             f"headers=<{len(self.headers)} hidden>)"
         )
 
@@ -228,7 +228,8 @@ class Datadog(Destination):
 
     def __repr__(self) -> str:
         token = "<hidden>" if self.client_token else None
-        return f"Datadog(client_token={token}, site={self.site!r}, proxy_url={self.proxy_url!r})"
+        proxy = _shown(self.proxy_url)
+        return f"Datadog(client_token={token}, site={self.site!r}, proxy_url={proxy!r})"
 
     def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
         """The environment first (a bad value there is noted once and ignored), then this
@@ -291,7 +292,7 @@ class PostHog(Destination):
         self.host = host
 
     def __repr__(self) -> str:
-        return f"PostHog(api_key=<hidden>, host={self.host!r})"
+        return f"PostHog(api_key=<hidden>, host={_shown(self.host)!r})"
 
     def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
         """The author's values: PostHog reads no environment variable."""
@@ -304,6 +305,15 @@ class PostHog(Destination):
         from otel_cli_telemetry._exporter.sinks.posthog import validate_api_key
 
         return validate_api_key(token)
+
+
+def _shown(url: "str | None") -> "str | None":
+    """A URL as a repr may show it: no userinfo, no query values (``urls.redact``)."""
+    if not url:
+        return url
+    from otel_cli_telemetry._disk.urls import redact
+
+    return redact(url)
 
 
 #: Every kind, in the order their queues are made: the first one listed uses ``spool/``,

@@ -327,7 +327,14 @@ def test_status_and_describe_never_show_url_secrets(home: Path) -> None:
     ]
     text = "\n".join(telemetry.status().lines())
     assert "https://otlp.example.com/v1/traces?api-key=***" in text
-    assert not [secret for secret in SECRETS if secret in text]
+    reprs = [
+        repr(OTLP(SECRET_ENDPOINT)),
+        repr(Datadog(TOKEN, proxy_url="https://dd:pr0xyPass@proxy.example.com/intake")),
+        *(repr(d) for d in telemetry.destinations()),
+    ]
+    assert "'https://otlp.example.com/?api-key=***'" in reprs[0]
+    for shown in (text, *reprs):
+        assert not [secret for secret in SECRETS if secret in shown]
 
 
 def test_show_flush_and_debug_print_no_url_secret(

@@ -147,6 +147,10 @@ class Destination(Record):
     def __repr__(self) -> str:
         # Headers and tokens are credentials: a repr ends up in logs and tracebacks.
         fields = {name: repr(value) for name, value in self._asdict().items()}
+        if self.endpoint:
+            from otel_cli_telemetry._disk import urls
+
+            fields["endpoint"] = repr(urls.redact(self.endpoint))
         fields["headers"] = f"<{len(self.headers)} hidden>"
         fields["token"] = "<hidden>" if self.token else "None"
         return f"Destination({', '.join(f'{k}={v}' for k, v in fields.items())})"
