@@ -479,3 +479,17 @@ def test_a_grpc_endpoint_with_a_path_or_query_is_delivered(
     assert not (home / "traces.jsonl").exists()
     status = Telemetry("assembly", home=home, env=env).status()
     assert f"destination: OTLP grpc to {collector.url}" in status.lines()
+
+
+def test_an_unsampled_command_leaves_nothing_behind_in_the_gate(home: Path) -> None:
+    """A sampled-out command (SDK path: its span never reaches the gate) keeps no required
+    attributes waiting in a long-lived process."""
+    telemetry = Telemetry("assembly", home=home, env={"OTEL_TRACES_SAMPLER": "always_off"})
+    with capture_spans() as captured:
+        for _ in range(3):
+            with telemetry.command("run"):
+                assert telemetry.tracer is not None
+    assert captured.requests == []
+    recorder = telemetry._capture_recorder
+    assert recorder is not None
+    assert recorder.gate._required == {}

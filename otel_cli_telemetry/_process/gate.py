@@ -36,12 +36,14 @@ class TraceGate:
         self._overflow: dict[int, int] = {}
         self._required: dict[int, dict[str, Any]] = {}  # span id -> attributes it must carry
 
-    def require(self, span_id: int, values: "Mapping[str, Any]") -> None:
+    def require(self, trace_id: int, span_id: int, values: "Mapping[str, Any]") -> None:
         """Attributes the span ``span_id`` must carry when delivered, whatever an attribute
         count limit evicted (the CLI span's required ones: ``WithRequired``). Called just
-        before the span ends."""
+        before the span ends; kept only for a trace the gate will deliver (an unsampled
+        span never reaches ``on_end``)."""
         with self._lock:
-            self._required[span_id] = dict(values)
+            if trace_id in self._roots:
+                self._required[span_id] = dict(values)
 
     def register_root(self, trace_id: int, span_id: int) -> None:
         """Mark ``span_id`` as the command span: its end ships the trace."""

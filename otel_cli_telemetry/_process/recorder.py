@@ -218,7 +218,8 @@ class CommandSpan:
         length = recorder.limits.value_length
         if length is not None:
             required = {k: _truncate(v, length) for k, v in required.items()}
-        recorder.gate.require(self.ids.span_id, required)
+        ids = self.ids
+        recorder.gate.require(ids.trace_id, ids.span_id, required)
 
 
 class Recorder:
