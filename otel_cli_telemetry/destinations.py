@@ -125,42 +125,53 @@ class OTLP(Destination):
 
     def __repr__(self) -> str:
         return (
-            f"OTLP(endpoint={self.endpoint!r}, protocol={self.protocol!r}, "
+            f"OTLP(endpoint={_shown(self.endpoint)!r}, protocol={self.protocol!r}, "
             f"headers=<{len(self.headers)} hidden>)"
         )
 
     def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
         """Per the OTLP exporter specification; a bad environment value is noted once (debug
         log) and ignored. None when neither this object nor the environment names an
-        endpoint, or the endpoint cannot be used."""
+        endpoint. An endpoint or protocol that cannot be used gives a record with its
+        ``problem``: never another destination instead (its traces wait, and ``status``
+        and the debug output say why)."""
+        from otel_cli_telemetry._disk.urls import redact
         from otel_cli_telemetry._process import otlp_env
 
         pick = otlp_env.pick
-        proto = self.protocol
-        if proto is None:
-            raw_proto = pick(env, config.OTLP_TRACES_PROTOCOL, config.OTLP_PROTOCOL)[0]
-            proto = (raw_proto or config.DEFAULT_PROTOCOL).strip().lower()
-        if proto not in config.PROTOCOLS:
-            config.warn_once(config.OTLP_PROTOCOL, f"unsupported protocol {proto!r}, ignored")
-            proto = config.DEFAULT_PROTOCOL
         raw, specific = pick(env, config.OTLP_TRACES_ENDPOINT, config.OTLP_ENDPOINT)
         if self.endpoint:
             raw, specific = self.endpoint, False
         if raw is None:
             return None
+        proto = self.protocol
+        problem = None
+        if proto is None:
+            raw_proto = pick(env, config.OTLP_TRACES_PROTOCOL, config.OTLP_PROTOCOL)[0]
+            proto = (raw_proto or config.DEFAULT_PROTOCOL).strip().lower()
         insecure = False
-        if proto == config.GRPC:
+        if proto not in config.PROTOCOLS:
+            # The SDK refuses it too: guessing another protocol could send elsewhere.
+            problem = (
+                f"unsupported OTLP protocol {proto[:32]!r} (use {', '.join(config.PROTOCOLS)})"
+            )
+            url = raw
+        elif proto == config.GRPC:
             raw_insecure = pick(env, config.OTLP_TRACES_INSECURE, config.OTLP_INSECURE)[0]
             target = config.grpc_target(raw, insecure=(raw_insecure or "").lower() == "true")
             if target is None:
-                config.warn_once("endpoint", f"not a gRPC endpoint, OTLP export off: {raw!r}")
-                return None
-            url, insecure = target
+                problem = "not a gRPC endpoint (http[s]://host:port, or host:port)"
+                url = raw
+            else:
+                url, insecure = target
         else:
             url = otlp_env.traces_url(raw, is_signal_specific=specific)
-        if not url.startswith(("http://", "https://")):
-            config.warn_once("endpoint", f"not an http(s) URL, OTLP export off: {url!r}")
-            return None
+            if not url.startswith(("http://", "https://")) or not url.partition("://")[2].strip(
+                "/"
+            ):
+                problem = "the endpoint is not an http(s) URL (e.g. http://localhost:4318)"
+        if problem is not None:
+            config.warn_once("endpoint", f"{problem}: {redact(url)!r}, nothing sent")
         ca_file, client_cert, client_key = otlp_env.tls_from_env(env)
         return {
             "endpoint": url,
@@ -172,6 +183,7 @@ class OTLP(Destination):
             "client_cert": client_cert,
             "client_key": client_key,
             "insecure": insecure,
+            "problem": problem,
         }
 
     @classmethod
@@ -216,7 +228,8 @@ class Datadog(Destination):
 
     def __repr__(self) -> str:
         token = "<hidden>" if self.client_token else None
-        return f"Datadog(client_token={token}, site={self.site!r}, proxy_url={self.proxy_url!r})"
+        proxy = _shown(self.proxy_url)
+        return f"Datadog(client_token={token}, site={self.site!r}, proxy_url={proxy!r})"
 
     def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
         """The environment first (a bad value there is noted once and ignored), then this
@@ -279,7 +292,7 @@ class PostHog(Destination):
         self.host = host
 
     def __repr__(self) -> str:
-        return f"PostHog(api_key=<hidden>, host={self.host!r})"
+        return f"PostHog(api_key=<hidden>, host={_shown(self.host)!r})"
 
     def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
         """The author's values: PostHog reads no environment variable."""
@@ -292,6 +305,15 @@ class PostHog(Destination):
         from otel_cli_telemetry._exporter.sinks.posthog import validate_api_key
 
         return validate_api_key(token)
+
+
+def _shown(url: "str | None") -> "str | None":
+    """A URL as a repr may show it: no userinfo, no query values (``urls.redact``)."""
+    if not url:
+        return url
+    from otel_cli_telemetry._disk.urls import redact
+
+    return redact(url)
 
 
 #: Every kind, in the order their queues are made: the first one listed uses ``spool/``,

@@ -49,13 +49,17 @@ def test_author_endpoint_beats_environment() -> None:
 
 
 def test_protocol_default_and_fallback() -> None:
-    """http/protobuf by default; an unsupported protocol falls back to it (grpc: test_grpc)."""
+    """http/protobuf by default; an unsupported protocol is not replaced by another: the
+    destination is marked unusable (tests/test_limits_and_urls.py; grpc: test_grpc)."""
     env = {config.OTLP_ENDPOINT: "http://c:4318"}
     assert OTLP().resolve(env).protocol == "http/protobuf"  # type: ignore[union-attr]
     env[config.OTLP_PROTOCOL] = "http/json"
     assert OTLP().resolve(env).protocol == "http/json"  # type: ignore[union-attr]
     env[config.OTLP_TRACES_PROTOCOL] = "http/xml"
-    assert OTLP().resolve(env).protocol == "http/protobuf"  # type: ignore[union-attr]
+    unusable = OTLP().resolve(env)
+    assert unusable is not None
+    assert unusable.protocol == "http/xml"
+    assert unusable.problem is not None
 
 
 def test_headers_parsed_and_percent_decoded() -> None:
@@ -111,8 +115,11 @@ def test_compression() -> None:
 
 
 def test_non_http_endpoint_is_refused() -> None:
-    """A gRPC-style or garbage endpoint does not become a destination."""
-    assert OTLP().resolve({config.OTLP_ENDPOINT: "collector:4317"}) is None
+    """A gRPC-style or garbage endpoint for http/protobuf is never sent to: the destination
+    is marked unusable (its traces wait), never replaced (tests/test_limits_and_urls.py)."""
+    dest = OTLP().resolve({config.OTLP_ENDPOINT: "collector:4317"})
+    assert dest is not None
+    assert dest.problem is not None
 
 
 def test_destination_round_trip_and_validation() -> None:

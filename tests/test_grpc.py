@@ -180,7 +180,7 @@ def request(name: str = "x", trace_id: str = "0" * 31 + "1") -> dict[str, Any]:
         (" gRPC ", "grpc"),
         ("HTTP/JSON", "http/json"),
         ("Http/Protobuf", "http/protobuf"),
-        ("http/xml", "http/protobuf"),  # unsupported: the default
+        ("http/xml", "http/xml"),  # unsupported: kept, marked unusable (test_limits_and_urls)
     ],
 )
 def test_protocol_is_case_insensitive(value: str, expected: str) -> None:
@@ -269,8 +269,12 @@ def test_grpc_endpoint_and_insecure(env: dict[str, str], url: str, insecure: boo
 
 @pytest.mark.parametrize("raw", ["unix:///tmp/sock", "ftp://c:4317", "c:4317/v1/traces", "a b"])
 def test_unusable_grpc_endpoint_disables_otlp(raw: str) -> None:
+    """An endpoint gRPC cannot use is marked unusable (nothing sent, its traces wait, status
+    says why), never replaced by the local file (tests/test_limits_and_urls.py)."""
     env = {config.OTLP_PROTOCOL: "grpc", config.OTLP_ENDPOINT: raw}
-    assert OTLP().resolve(env) is None
+    dest = OTLP().resolve(env)
+    assert dest is not None
+    assert dest.problem is not None
 
 
 def test_http_endpoints_are_unchanged_and_never_insecure() -> None:

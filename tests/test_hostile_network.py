@@ -135,15 +135,17 @@ def _partial(rejected: int) -> ScriptedResponse:
 
 
 def test_int64_max_partial_success_then_400_never_makes_a_span_unencodable(home: Path) -> None:
-    """200 with rejected_spans=INT64_MAX, then 400, then 200: the loss total saturates, the
-    next span carries INT64_MAX as its dropped count and is delivered, nothing quarantined."""
+    """200 with rejected_spans=INT64_MAX, then 400, then 200: the loss totals saturate, the
+    next span carries INT64_MAX rejected spans and the one refused trace, and is delivered,
+    nothing quarantined."""
     with OtlpReceiver([_partial(INT64_MAX), ScriptedResponse(400)]) as server:
         for name in ("a", "b", "c"):
             spool_commands(home, [name])
             drain(paths_for(home), otlp(server.url))
         (span,) = server.spans()
     kept = delivery.load(home / "delivery.json")
-    assert span.attributes[attributes.DROPPED_TRACES] == INT64_MAX
+    assert span.attributes[attributes.DROPPED_SPANS] == INT64_MAX
+    assert span.attributes[attributes.DROPPED_TRACES] == 1
     assert "unencodable" not in kept.dropped
     assert all(0 <= v <= INT64_MAX for v in [*kept.dropped.values(), *kept.unreported.values()])
     assert spool.entries(home / "spool") == []

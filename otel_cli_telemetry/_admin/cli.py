@@ -90,6 +90,8 @@ def do_flush(telemetry: Telemetry, out: TextIO, *, timeout: float | None = None)
 
     try:
         report = telemetry.flush(timeout, progress=progress)
+    except OSError:
+        raise  # the state directory cannot be used: ``_guarded`` says so in one line
     except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
         from otel_cli_telemetry._disk import delivery
 
@@ -101,10 +103,12 @@ def do_flush(telemetry: Telemetry, out: TextIO, *, timeout: float | None = None)
         )
         return 1
     dropped = sum(report.dropped.values())
+    from otel_cli_telemetry._disk.urls import redact_text
+
     out.write(
         ("\r" if interactive else "") + f"flush: delivered {report.delivered}, dropped {dropped}, "
         f"still waiting {report.remaining}"
-        + (f" (last error: {report.last_error})" if report.last_error else "")
+        + (f" (last error: {redact_text(report.last_error)})" if report.last_error else "")
         + "\n"
     )
     return 0 if report.remaining == 0 else 1

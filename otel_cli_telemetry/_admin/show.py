@@ -29,6 +29,7 @@ def do_show(
     """The last ``limit`` traces of the local file, then those waiting in each destination's
     queue; then, per destination that is not the local file, how many traces were delivered
     there (those are not kept here, so they cannot be shown)."""
+    from otel_cli_telemetry._disk.urls import redact_text
     from otel_cli_telemetry._exporter.sinks.file import read_requests
 
     paths = telemetry.paths
@@ -36,10 +37,8 @@ def do_show(
     pending = [request for _, requests, _ in queued for request in requests]
     sent = read_requests(paths.sink_file, limit=limit)
     if as_json:
-        for request in sent:
-            out.write(json.dumps(request) + "\n")
-        for request in pending:
-            out.write(json.dumps(request) + "\n")
+        for request in [*sent, *pending]:
+            out.write(redact_text(json.dumps(request)) + "\n")  # no URL secret printed
         return 0
     lines = render(sent, label="local", verbose=verbose)
     for name, requests, _ in queued:
@@ -50,7 +49,7 @@ def do_show(
         out.write(f"Nothing recorded yet for {telemetry.app_name} in {paths.home}.\n")
         return 0
     for line in lines:
-        out.write(line + "\n")
+        out.write(redact_text(line) + "\n")
     if remote and not lines:
         out.write(f"Nothing recorded locally or waiting for {telemetry.app_name}.\n")
     for name, delivered in remote:

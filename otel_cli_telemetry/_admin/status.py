@@ -89,10 +89,17 @@ class Status(Record):
         if delivery.get("last_error"):
             lines.append(f"last delivery error: {delivery['last_error']}")
         if delivery.get("dropped"):
-            dropped = ", ".join(f"{k}={v}" for k, v in sorted(delivery["dropped"].items()))
-            unreported = sum((delivery.get("unreported") or {}).values())
-            if unreported:
-                dropped += f" ({unreported} not yet reported on a delivered span)"
+            from otel_cli_telemetry._disk.delivery import SPAN_REASONS, traces_and_spans
+
+            dropped = ", ".join(
+                f"{k}={v}" + (" spans" if k in SPAN_REASONS else "")
+                for k, v in sorted(delivery["dropped"].items())
+            )
+            traces, spans = traces_and_spans(delivery.get("unreported") or {})
+            waiting = [str(traces)] if traces else []
+            waiting += [f"{spans} spans"] if spans else []
+            if waiting:
+                dropped += f" ({' and '.join(waiting)} not yet reported on a delivered span)"
             lines.append(f"dropped: {dropped}")
         return lines
 
@@ -142,4 +149,6 @@ class Status(Record):
             import os
 
             lines.append(f"{os.path.basename(self.config_file)} ignored: {problem}")
-        return lines
+        from otel_cli_telemetry._disk.urls import redact_text
+
+        return [redact_text(line) for line in lines]  # no URL's userinfo or query values

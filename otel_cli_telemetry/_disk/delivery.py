@@ -40,8 +40,19 @@ def _add(a: int, b: int) -> int:
     return min(a + b, INT64_MAX)
 
 
+#: Loss reasons that count spans, not traces: spans the per-trace cap of the CLI process
+#: dropped (``gate.MAX_SPANS_PER_TRACE``), spans a destination rejected in a partial success.
+SPAN_REASONS = frozenset({"span_cap", "partial_success_rejected_spans"})
+
+
+def traces_and_spans(counts: "Mapping[str, int]") -> tuple[int, int]:
+    """Losses by reason, summed apart: (traces lost, spans lost from delivered traces)."""
+    traces = sum(v for k, v in counts.items() if k not in SPAN_REASONS)
+    return traces, sum(v for k, v in counts.items() if k in SPAN_REASONS)
+
+
 class DeliveryState:
-    """``dropped``: lifetime counts of traces (or spans, for partial success) lost, by
+    """``dropped``: lifetime counts of traces (spans, for ``SPAN_REASONS``) lost, by
     reason; ``unreported``: the part of it not yet reported on a delivered span;
     ``attempts`` and ``exporter_runs``: export requests tried and exporter children run."""
 
@@ -211,8 +222,11 @@ def _tallies(path: "StrPath") -> list[tuple[str, str]]:
 def _counted(tallies: "list[tuple[str, str]]") -> dict[str, int]:
     """The losses the tally files stand for, by reason (one file, one loss)."""
     counts: dict[str, int] = {}
-    for _, reason in tallies:
-        counts[reason] = counts.get(reason, 0) + 1
+    for name, reason in tallies:
+        # ``...-x<n>`` stands for n losses (a span count can be large), else one.
+        tail = name.rsplit("-x", 1)
+        n = int(tail[1][:18]) if len(tail) == 2 and tail[1].isdigit() else 1
+        counts[reason] = counts.get(reason, 0) + n
     return counts
 
 
@@ -283,16 +297,15 @@ def record_drops(
     mine = _unwritten[str(path)]
     for reason, count in drops.items():
         head = f"{TALLY_PREFIX}{_stem(path)}~{_safe_reason(reason)}~{stamp}"
-        for n in range(min(count, 100)):
-            try:
-                tally = os.path.join(os.path.dirname(path), f"{head}-{n}")
-                os.close(os.open(tally, flags, 0o600))
-            except OSError:
-                return
-            # Counted on disk now: not again from memory.
-            mine[reason] -= 1
-            if mine[reason] <= 0:
-                del mine[reason]
+        try:
+            tally = os.path.join(os.path.dirname(path), f"{head}-x{count}")
+            os.close(os.open(tally, flags, 0o600))
+        except OSError:
+            return
+        # Counted on disk now: not again from memory.
+        mine[reason] -= count
+        if mine[reason] <= 0:
+            del mine[reason]
 
 
 def record_failure(

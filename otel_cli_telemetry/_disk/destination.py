@@ -33,12 +33,15 @@ class Destination(Record):
     happens. ``file_max_bytes``: size cap of the local file sink before it rotates.
     ``token``: Datadog's client token or PostHog's project key, both write-only (never
     logged, hidden from the repr). ``insecure``: OTLP/gRPC only, a plaintext channel
-    instead of TLS.
+    instead of TLS. ``problem``: why the endpoint or protocol the user set cannot be used;
+    such a destination is never replaced by another (the local file): its queue keeps
+    what it records, counted and capped, nothing is sent, and ``status`` says why.
     """
 
     __slots__ = (
         "kind", "endpoint", "protocol", "headers", "timeout_s", "compression", "deadline_s",
         "file_max_bytes", "token", "ca_file", "client_cert", "client_key", "insecure",
+        "problem",
     )  # fmt: skip
 
     def __init__(
@@ -56,7 +59,9 @@ class Destination(Record):
         client_cert: str | None = None,
         client_key: str | None = None,
         insecure: bool = False,
+        problem: str | None = None,
     ) -> None:
+        self.problem = problem
         self.insecure = insecure
         self.ca_file = ca_file
         self.client_cert = client_cert
@@ -88,13 +93,22 @@ class Destination(Record):
             raise ValueError("headers must map strings to strings")
         endpoint = data.get("endpoint")
         spec = _spec(kind)
-        if spec is not None and not (isinstance(endpoint, str) and endpoint.startswith("http")):
+        problem = data.get("problem")
+        # An unusable destination keeps its queue (nothing sent); anything else must be usable.
+        problem = problem[:200] if isinstance(problem, str) and problem else None
+        if (
+            spec is not None
+            and problem is None
+            and not (isinstance(endpoint, str) and endpoint.startswith("http"))
+        ):
             raise ValueError(f"an {kind} destination needs an http(s) endpoint")
         token = spec.check_token(data.get("token")) if spec is not None else None
         protocol = data.get("protocol", config.DEFAULT_PROTOCOL)
-        if not isinstance(protocol, str) or protocol.lower() not in config.PROTOCOLS:
+        if not isinstance(protocol, str) or (
+            protocol.lower() not in config.PROTOCOLS and problem is None
+        ):
             raise ValueError("unsupported protocol")
-        protocol = protocol.lower()
+        protocol = protocol.lower()[:32]
         compression = data.get("compression")
         if compression not in (None, "gzip"):
             raise ValueError("unsupported compression")
@@ -112,16 +126,31 @@ class Destination(Record):
             client_cert=_optional_str(data.get("client_cert")),
             client_key=_optional_str(data.get("client_key")),
             insecure=data.get("insecure") is True and protocol == config.GRPC,
+            problem=problem,
         )
 
     def describe(self) -> str:
-        """A human summary without secrets, for ``status``."""
+        """A human summary without secrets, for ``status``: the endpoint without its
+        userinfo and query values (``urls.redact``)."""
         spec = _spec(self.kind)
-        return "local file (embedded default)" if spec is None else spec.describe(self)
+        if spec is None:
+            return "local file (embedded default)"
+        from otel_cli_telemetry._disk import urls
+
+        shown = Destination(**self._asdict())
+        shown.endpoint = urls.redact(self.endpoint) if self.endpoint else self.endpoint
+        described = str(spec.describe(shown))
+        if self.problem:
+            described += f" [not sent: {urls.redact_text(self.problem)}; traces wait in its queue]"
+        return described
 
     def __repr__(self) -> str:
         # Headers and tokens are credentials: a repr ends up in logs and tracebacks.
         fields = {name: repr(value) for name, value in self._asdict().items()}
+        if self.endpoint:
+            from otel_cli_telemetry._disk import urls
+
+            fields["endpoint"] = repr(urls.redact(self.endpoint))
         fields["headers"] = f"<{len(self.headers)} hidden>"
         fields["token"] = "<hidden>" if self.token else "None"
         return f"Destination({', '.join(f'{k}={v}' for k, v in fields.items())})"

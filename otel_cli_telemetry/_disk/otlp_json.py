@@ -88,8 +88,10 @@ class Encoder:
     ``dropped_values``) every attribute value the wire could not carry, so one bad value
     never costs more than itself."""
 
-    def __init__(self, *, finite_only: bool = False) -> None:
+    def __init__(self, *, finite_only: bool = False, name_length: "int | None" = None) -> None:
         self.finite_only = finite_only
+        #: Span names are cut like attribute values (``OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT``).
+        self.name_length = name_length
         self.dropped_values = 0
 
     def attributes(self, values: "Mapping[str, object] | None") -> "tuple[list[JsonObject], int]":
@@ -104,7 +106,7 @@ class Encoder:
         out: JsonObject = {
             "traceId": f"{ctx.trace_id:032x}",
             "spanId": f"{ctx.span_id:016x}",
-            "name": span.name,
+            "name": span.name if self.name_length is None else span.name[: self.name_length],
             "kind": int(span.kind.value) + _KIND_OFFSET,
             "startTimeUnixNano": str(span.start_time or 0),
             "endTimeUnixNano": str(span.end_time or 0),

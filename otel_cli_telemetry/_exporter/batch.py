@@ -142,22 +142,24 @@ def _announce_drops(
     requests: Requests, unreported: dict[str, int]
 ) -> tuple[int, dict[str, int]] | None:
     """Make earlier losses visible: annotate the first command span of the batch with the
-    number of traces dropped since the last report, and why. Returns which request carries
-    the announcement (by id) and what it announces, marked reported once it is delivered."""
+    number of traces (and of spans of delivered traces) dropped since the last report, and
+    why. Returns which request carries the announcement (by id) and what it announces,
+    marked reported once it is delivered."""
     if not unreported:
         return None
-    reasons = [f"{k}={min(v, INT64_MAX)}" for k, v in sorted(unreported.items())]
     # A count that does not fit an OTLP int64 would make the span unencodable: saturate.
-    total = min(sum(unreported.values()), INT64_MAX)
+    reasons = [f"{k}={min(v, INT64_MAX)}" for k, v in sorted(unreported.items())]
+    traces, spans = delivery.traces_and_spans(unreported)
+    counts = [
+        (attributes.DROPPED_TRACES, min(traces, INT64_MAX)),
+        (attributes.DROPPED_SPANS, min(spans, INT64_MAX)),
+    ]
     for request in requests:
         for _, span in iter_spans([request]):
             if not is_command_span(span):
                 continue
-            span["attributes"].append(
-                {
-                    "key": attributes.DROPPED_TRACES,
-                    "value": {"intValue": str(total)},
-                }
+            span["attributes"].extend(
+                {"key": key, "value": {"intValue": str(n)}} for key, n in counts if n
             )
             span["attributes"].append(
                 {

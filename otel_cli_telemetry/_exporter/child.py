@@ -167,7 +167,9 @@ def run_child(
     items = destination_mod.queues(paths, destinations)
     end = clock() + destinations[0].deadline_s
     total = Report()
-    blocked: set[str] = set()  # queues whose sent files cannot be deleted
+    # Queues whose sent files cannot be deleted, and those of a destination that cannot be
+    # used (its traces wait, and ``status`` says why).
+    blocked: set[str] = {q.queue for q, dest in items if dest.problem}
     delivery.update_quietly(paths.delivery_file, paths.state_lock, _count_run)
     try:
         while True:

@@ -250,6 +250,11 @@ def drain_all(
     total = Report()
     end = time.monotonic() + timeout_s
     for queue_paths, dest in destination_mod.queues(paths, destinations):
+        if dest.problem:  # cannot be used: what waits is counted, and why is said
+            total.merge(
+                Report(remaining=len(spool.entries(queue_paths.spool_dir)), last_error=dest.problem)
+            )
+            continue
         remaining = max(0.1, end - time.monotonic())
         total.merge(
             drain(

@@ -25,6 +25,8 @@ CI_PROVIDER: "Final" = "cli_telemetry.ci.provider"
 #: On a delivered command span: traces lost since the last report, and why (``reason=n``).
 DROPPED_TRACES: "Final" = "cli_telemetry.dropped_traces"
 DROPPED_REASONS: "Final" = "cli_telemetry.dropped_reasons"
+#: Spans lost from traces that were delivered (the per-trace cap, a partial success).
+DROPPED_SPANS: "Final" = "cli_telemetry.dropped_spans"
 #: On every command span when the author set ``sample_rate`` below 1: the share of
 #: installations that record, so a backend can re-weight counts (1 / rate).
 SAMPLE_RATE: "Final" = "cli_telemetry.sample_rate"
@@ -70,6 +72,11 @@ SPAN_FIELDS: "Final" = (
     (OPTIONS, "click/typer: the *names* of options the author allow-listed, never values"),
     (SAMPLE_RATE, "only when the author samples: the share of installations that record"),
     (DROPPED_TRACES, "only after a loss: how many traces were lost since the last report"),
+    (
+        DROPPED_SPANS,
+        "only after spans of delivered traces were lost (past the 512 spans a trace keeps,"
+        " or refused in a partial success): how many since the last report",
+    ),
     (DROPPED_REASONS, "only after a loss: why (`reason=count`)"),
     (
         STARTUP_MS,

@@ -9,7 +9,7 @@ inspected when the host already imported them.
 | ``SystemExit(None)`` / ``(0)``   | 0          | success        | -                    |
 | ``SystemExit(2)``                | 2          | usage_error    | ``_OTHER``           |
 | ``SystemExit(130)``              | 130        | interrupted    | ``_OTHER``           |
-| ``SystemExit(n)``, other n       | n          | error          | ``_OTHER``           |
+| ``SystemExit(n)``, other n       | n (*)      | error          | ``_OTHER``           |
 | ``SystemExit("message")``        | 1          | error          | ``_OTHER``           |
 | ``KeyboardInterrupt``            | 130        | interrupted    | ``KeyboardInterrupt`` |
 | click/typer ``Exit(code)``       | code       | as SystemExit  | as SystemExit        |
@@ -25,7 +25,12 @@ Exit code 2 means "usage error" by the convention argparse and click share; an a
 whose codes mean something else says so with ``Telemetry(exit_codes={2: "error"})``
 (applied to codes the command chose, never to an exception classified by its class). The
 exception's message never leaves the process.
+
+(*) The code the process really exits with (``process_exit_code``): ``SystemExit(300)``
+exits 44 on POSIX, so 44 is recorded (and 256 is a success).
 """
+
+import sys
 
 from otel_cli_telemetry._record import Record
 
@@ -65,6 +70,26 @@ def qualified_name(cls: type[BaseException]) -> str:
     return f"{module}.{cls.__qualname__}"
 
 
+_INT64_LIMIT = 2**63
+
+
+def process_exit_code(code: int, platform: "str | None" = None) -> int:
+    """The status a process exits with after ``SystemExit(code)``, as its parent reads it.
+
+    CPython reads the code as a 64-bit C integer (outside it: -1) and passes it to
+    ``exit()`` as a C ``int`` (the low 32 bits); POSIX keeps the low 8 bits of that
+    (``300`` -> 44, ``-1`` -> 255, ``256`` -> 0), Windows the 32 bits, read unsigned
+    (``-1`` -> 4294967295). Windows CPython before the gh-125842 fix read a 32-bit
+    ``long`` instead, so codes from 2**31 up exited 4294967295 there.
+    """
+    if not -_INT64_LIMIT <= code < _INT64_LIMIT:
+        code = -1
+    code &= 0xFFFFFFFF
+    if (platform if platform is not None else sys.platform) == "win32":
+        return code
+    return code & 0xFF
+
+
 #: The outcomes an author may give an exit code (``Telemetry(exit_codes=...)``).
 AUTHOR_OUTCOMES: "Final" = (ERROR, USAGE_ERROR, INTERRUPTED)
 
@@ -91,8 +116,10 @@ def checked_exit_codes(value: object) -> "dict[int, str]":
 
 
 def from_code(code: int, exit_codes: "Mapping[int, str] | None" = None) -> "ExitStatus":
-    """A command that returned (or exited with) ``code`` on purpose; ``exit_codes``: what the
-    author says its codes mean (beats the convention below)."""
+    """A command that returned (or exited with) ``code`` on purpose, recorded as the code
+    the process really exits with (``process_exit_code``); ``exit_codes``: what the author
+    says its codes mean (beats the convention below)."""
+    code = process_exit_code(code)
     if code == 0:
         return ExitStatus(0, SUCCESS)
     if exit_codes:
@@ -110,10 +137,8 @@ def _system_exit_code(value: object) -> int:
     # Mirrors what the interpreter does with SystemExit.code at exit.
     if value is None:
         return 0
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int):
-        return value
+    if isinstance(value, int):  # bool included
+        return process_exit_code(int(value))
     return 1
 
 

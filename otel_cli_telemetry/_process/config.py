@@ -199,18 +199,23 @@ def configures_a_destination(env: "Mapping[str, str]", env_prefix: str) -> bool:
 
 
 def grpc_target(raw: str, *, insecure: bool) -> tuple[str, bool] | None:
-    """An OTLP/gRPC endpoint as the spec reads it: used as given (no ``v1/traces``); the
-    scheme decides TLS (``http`` plaintext, ``https`` TLS); without a scheme, ``insecure``
-    (``OTEL_EXPORTER_OTLP_INSECURE``) does, and the URL is written with the matching scheme.
-    ``(url, plaintext)``, or None when it is not ``[http[s]://]host[:port][/]``."""
-    scheme, sep, rest = raw.partition("://")
+    """An OTLP/gRPC endpoint as the spec and the Python SDK read it: no ``v1/traces``; with
+    an ``http``/``https`` scheme the host and port are the target and a path or query is
+    ignored (gRPC has none), the scheme deciding TLS (``http`` plaintext); without a scheme,
+    ``host:port`` as given, ``insecure`` (``OTEL_EXPORTER_OTLP_INSECURE``) deciding, and the
+    URL written with the matching scheme. ``(url, plaintext)``, or None when no usable
+    target is there (another scheme, no host, userinfo, a path after a bare host:port)."""
+    scheme, sep, rest = raw.strip().partition("://")
     if not sep:
-        scheme, rest = ("http" if insecure else "https"), raw
+        scheme, rest = ("http" if insecure else "https"), raw.strip().rstrip("/")
+        if any(c in rest for c in "/?#"):
+            return None
     scheme = scheme.lower()
-    authority = rest.rstrip("/")
-    if scheme not in ("http", "https") or not authority or any(c in authority for c in "/?#@ \t"):
+    for end in "/?#":
+        rest = rest.partition(end)[0]
+    if scheme not in ("http", "https") or not rest or any(c in rest for c in "@ \t"):
         return None
-    return f"{scheme}://{authority}", scheme == "http"
+    return f"{scheme}://{rest}", scheme == "http"
 
 
 def parse_resource_attributes(raw: str) -> dict[str, str]:

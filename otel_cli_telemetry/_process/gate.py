@@ -11,7 +11,7 @@ import _thread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
     Deliver = Callable[[Sequence[Any], int], None]
@@ -34,6 +34,16 @@ class TraceGate:
         self._roots: dict[int, int] = {}  # trace id -> root span id
         self._pending: dict[int, list[Any]] = {}
         self._overflow: dict[int, int] = {}
+        self._required: dict[int, dict[str, Any]] = {}  # span id -> attributes it must carry
+
+    def require(self, trace_id: int, span_id: int, values: "Mapping[str, Any]") -> None:
+        """Attributes the span ``span_id`` must carry when delivered, whatever an attribute
+        count limit evicted (the CLI span's required ones: ``WithRequired``). Called just
+        before the span ends; kept only for a trace the gate will deliver (an unsampled
+        span never reaches ``on_end``)."""
+        with self._lock:
+            if trace_id in self._roots:
+                self._required[span_id] = dict(values)
 
     def register_root(self, trace_id: int, span_id: int) -> None:
         """Mark ``span_id`` as the command span: its end ships the trace."""
@@ -54,9 +64,12 @@ class TraceGate:
         if ctx is None:
             return
         with self._lock:
+            required = self._required.pop(ctx.span_id, None) if self._required else None
             root = self._roots.get(ctx.trace_id)
             if root is None:
                 return  # not part of a command (or ended after it): not ours to send
+            if required:
+                span = WithRequired.wrap(span, required)
             pending = self._pending[ctx.trace_id]
             if ctx.span_id != root:
                 if len(pending) < MAX_SPANS_PER_TRACE:
@@ -77,3 +90,31 @@ class TraceGate:
             self._roots.clear()
             self._pending.clear()
             self._overflow.clear()
+            self._required.clear()
+
+
+class WithRequired:
+    """A finished span, seen with the required attributes an attribute count limit
+    evicted put back (and no longer counted as dropped). The limit then applies to the
+    other attributes: a span may carry up to 4 more than the limit (``process.executable
+    .name``, ``process.pid``, ``process.exit.code``, ``error.type``)."""
+
+    __slots__ = ("_span", "attributes", "dropped_attributes")
+
+    def __init__(self, span: "Any", attributes: "dict[str, Any]", dropped: int) -> None:
+        self._span = span
+        self.attributes = attributes
+        self.dropped_attributes = dropped
+
+    @classmethod
+    def wrap(cls, span: "Any", required: "Mapping[str, Any]") -> "Any":
+        """``span`` itself when it kept every required attribute."""
+        kept = span.attributes or {}
+        missing = {k: v for k, v in required.items() if k not in kept}
+        if not missing:
+            return span
+        dropped = max(0, (span.dropped_attributes or 0) - len(missing))
+        return cls(span, {**missing, **kept}, dropped)
+
+    def __getattr__(self, name: str) -> "Any":
+        return getattr(self._span, name)

@@ -11,7 +11,7 @@ import sys
 
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import otlp_json, spool, state
-from otel_cli_telemetry._process import attributes
+from otel_cli_telemetry._process import attributes, config
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from otel_cli_telemetry._process.launcher import Spawn
+
+
+#: The loss reason of spans past the per-trace cap (``gate.MAX_SPANS_PER_TRACE``).
+SPAN_CAP = "span_cap"
 
 
 class Options:
@@ -80,6 +84,9 @@ class Handoff:
         self.options = options
         self.counters = Counters()
         self._resource: dict[str, Any] | None = None
+        #: Span names are cut like attribute values: the recorder sets the value length
+        #: limit it read (``config.Limits.value_length``; None: no limit).
+        self.name_length: int | None = config.DEFAULT_VALUE_LENGTH
 
     @property
     def resource(self) -> "dict[str, Any]":
@@ -127,28 +134,36 @@ class Handoff:
     def deliver(self, spans: "Sequence[Any]", overflow: int) -> None:
         """The gate's ``deliver``: one finished trace, root span last."""
         opts = self.options
-        encoder = otlp_json.Encoder(finite_only=_json_on_the_wire(opts.destinations))
+        encoder = otlp_json.Encoder(
+            finite_only=_json_on_the_wire(opts.destinations), name_length=self.name_length
+        )
         request = encoder.encode(spans)
         if encoder.dropped_values:
             self.counters.count("unencodable_value", encoder.dropped_values)
         if overflow:
-            self.counters.count("span_limit", overflow)
+            self.counters.count(SPAN_CAP, overflow)
         if opts.capture is not None:
             opts.capture(request)
             return
         if opts.debug:
             import json
 
-            out = opts.stderr if opts.stderr is not None else sys.stderr
-            out.write(json.dumps(request, indent=2, ensure_ascii=False) + "\n")
-            return
-        self._spool_and_launch(request)
+            from otel_cli_telemetry._disk.urls import redact_text
 
-    def _spool_and_launch(self, request: "dict[str, Any]") -> None:
+            out = opts.stderr if opts.stderr is not None else sys.stderr
+            for dest in opts.destinations:
+                if dest.problem:  # what status says: where this would wait, and why
+                    out.write(f"otel-cli-telemetry: {dest.describe()}\n")
+            out.write(redact_text(json.dumps(request, indent=2, ensure_ascii=False)) + "\n")
+            return
+        self._spool_and_launch(request, overflow)
+
+    def _spool_and_launch(self, request: "dict[str, Any]", overflow: int = 0) -> None:
         from otel_cli_telemetry._disk import delivery
 
         opts = self.options
-        queues = [q for q, _ in destination_mod.queues(opts.paths, opts.destinations)]
+        pairs = destination_mod.queues(opts.paths, opts.destinations)
+        queues = [q for q, _ in pairs]
         try:
             path = spool.write(queues[0].spool_dir, spool.dumps(request))
         except (OSError, ValueError) as exc:
@@ -172,12 +187,13 @@ class Handoff:
             for queue in queues:
                 # The caps hold whether or not an exporter runs (backing off, stopped).
                 dropped = spool.enforce_caps(queue.spool_dir)
-                if dropped:
-                    delivery.record_drops(
-                        queue.delivery_file,
-                        queue.state_lock,
-                        {f"cap_{k}": v for k, v in dropped.items()},
-                    )
+                drops = {f"cap_{k}": v for k, v in dropped.items()}
+                if overflow:
+                    # Spans past the per-trace cap: counted where every loss is (as spans,
+                    # ``delivery.SPAN_REASONS``), announced with the next delivered span.
+                    drops[SPAN_CAP] = overflow
+                if drops:
+                    delivery.record_drops(queue.delivery_file, queue.state_lock, drops)
             destination_mod.save(opts.paths.destination_file, opts.destinations)
             if opts.consent_context is not None:
                 from otel_cli_telemetry._process import consent
@@ -185,7 +201,10 @@ class Handoff:
                 consent.save_context(
                     os.path.join(opts.paths.home, "consent.json"), opts.consent_context
                 )
-            self._launch(queues)
+            # A destination that cannot be used keeps its queue: no exporter for it alone.
+            usable = [q for q, d in pairs if not d.problem]
+            if usable:
+                self._launch(usable)
         except (OSError, ValueError) as exc:
             self.counters.count(f"launch_{exc.__class__.__name__}")
 

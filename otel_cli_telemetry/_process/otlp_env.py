@@ -22,11 +22,14 @@ def pick(env: "Mapping[str, str]", specific: str, general: str) -> tuple[str | N
 
 
 def traces_url(base_or_full: str, *, is_signal_specific: bool) -> str:
-    """Per spec: the generic endpoint is a base URL (``v1/traces`` appended), the
+    """Per spec: the generic endpoint is a base URL (``v1/traces`` appended to its path,
+    before any query: ``https://h/?k=v`` -> ``https://h/v1/traces?k=v``), the
     traces-specific one is used exactly as given."""
     if is_signal_specific:
         return base_or_full
-    return base_or_full.rstrip("/") + "/v1/traces"
+    from otel_cli_telemetry._disk.urls import with_path
+
+    return with_path(base_or_full, "v1/traces")
 
 
 def parse_headers(raw: str, *, source: str) -> dict[str, str]:

@@ -190,6 +190,7 @@ class CommandSpan:
         failed = outcome.code != 0
         if failed:
             values["error.type"] = outcome.error_type or command.OTHER
+        self._require(values)
         if self.light is None:
             self.recorder.pipeline_finish(self, values, outcome.outcome if failed else None)
             return
@@ -200,6 +201,25 @@ class CommandSpan:
             span.status = _Status(_ERROR, outcome.outcome)
         span.end_time = time.time_ns()
         self.recorder.gate.on_end(span)
+
+    def _require(self, values: "Mapping[str, Any]") -> None:
+        """The CLI span's required attributes survive any attribute count limit: the gate
+        puts back those the limit evicted (``gate.WithRequired``)."""
+        recorder = self.recorder
+        required: dict[str, Any] = {
+            attributes.EXECUTABLE_NAME: attributes.executable_name(
+                recorder.handoff.options.service_name
+            ),
+            attributes.PID: self.pid,
+        }
+        for key in (attributes.EXIT_CODE, attributes.ERROR_TYPE):
+            if key in values:
+                required[key] = values[key]
+        length = recorder.limits.value_length
+        if length is not None:
+            required = {k: _truncate(v, length) for k, v in required.items()}
+        ids = self.ids
+        recorder.gate.require(ids.trace_id, ids.span_id, required)
 
 
 class Recorder:
@@ -222,6 +242,7 @@ class Recorder:
             from otel_cli_telemetry._process import config
 
             self._limits = config.limits_from_env(self.handoff.options.env)
+            self.handoff.name_length = self._limits.value_length
         return self._limits
 
     @property
