@@ -137,18 +137,15 @@ class Telemetry:
         env = self.env
         if env.get(config.CHILD_MARKER):
             return consent_mod.Decision(False, "exporter", "inside the exporter child")
-        # The environment first: an opt-out there resolves no path and imports nothing more.
-        decision = consent_mod.from_env(env, env_prefix=self.env_prefix, explicit=self._enabled)
-        if decision is None or decision.enabled:
-            # Then the machine policy (one failed lstat() when there is none), then the
-            # persisted choice, within what the policy allows.
-            cap = consent_mod.from_policy(env, self.service_name)
-            if cap is not None and not cap.enabled:
-                decision = cap
-            else:
-                if decision is None:
-                    decision = consent_mod.from_config(self.paths.config_file)
-                decision = consent_mod.within(decision, cap)
+        # The one precedence, shared with the exporter child: an opt-out in the environment
+        # resolves no path and imports nothing more.
+        decision = consent_mod.resolve(
+            env,
+            env_prefix=self.env_prefix,
+            config_file=lambda: self.paths.config_file,
+            explicit=self._enabled,
+            service_name=self.service_name,
+        )
         if decision.enabled and decision.rule != "env" and self.ci_policy == "skip":
             from otel_cli_telemetry._process.attributes import ci_provider
 
@@ -236,6 +233,7 @@ class Telemetry:
                         destinations=self.destinations(),
                         debug=self._debug(),
                         consent_context=self._consent_context(),
+                        mode=(self._last_decision or self.consent()).mode,
                     )
                 )
             )

@@ -10,9 +10,11 @@ from otel_cli_telemetry._process import consent as consent_mod
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from otel_cli_telemetry._admin.status import Status
     from otel_cli_telemetry._disk import destination as destination_mod
+    from otel_cli_telemetry._disk import state
     from otel_cli_telemetry._exporter.drain import Report
     from otel_cli_telemetry.telemetry import Telemetry
 
@@ -20,11 +22,10 @@ if TYPE_CHECKING:
 def status(telemetry: "Telemetry") -> "Status":
     from otel_cli_telemetry._admin.status import Status
     from otel_cli_telemetry._disk import delivery, forget, spool
-    from otel_cli_telemetry._disk import destination as destination_mod
 
     decision = telemetry.consent()
     paths = telemetry.paths
-    queues = destination_mod.queues(paths, telemetry.destinations())
+    queues = queues_of(telemetry)
     deliveries = [
         (d.describe(), delivery.load(q.delivery_file, with_tallies=True).to_json())
         for q, d in queues
@@ -42,6 +43,24 @@ def status(telemetry: "Telemetry") -> "Status":
         policy=policy_summary(telemetry),
         kept=forget.kept(paths),
     )
+
+
+def queues_of(
+    telemetry: "Telemetry",
+) -> "list[tuple[state.Paths, destination_mod.Destination]]":
+    """The queues in the state dir, each with the destination it was recorded for, then this
+    app's own destinations not queued for yet: what ``status`` shows and ``flush`` sends."""
+    from otel_cli_telemetry._disk import destination as destination_mod
+    from otel_cli_telemetry._disk import state
+
+    paths = telemetry.paths
+    try:
+        found = destination_mod.recorded(paths) if state.check_dir(paths.home) else []
+    except (OSError, ValueError):
+        found = []
+    known = {q.queue for q, _ in found}
+    own = destination_mod.queues(paths, telemetry.destinations())
+    return found + [(q, d) for q, d in own if q.queue not in known]
 
 
 def policy_summary(telemetry: "Telemetry") -> str:
@@ -82,17 +101,26 @@ def flush(
     timeout: float | None,
     progress: "Callable[[Report], None] | None",
 ) -> "Report":
+    from otel_cli_telemetry._exporter.child import consent_check
     from otel_cli_telemetry._exporter.drain import drain_all
 
-    destinations = telemetry.destinations()
-    limit = timeout if timeout is not None else destinations[0].deadline_s
-    decision = telemetry.consent()
+    queues = queues_of(telemetry)
+    limit = timeout if timeout is not None else queues[0][1].deadline_s
+    env = dict(telemetry.env)
 
-    def withdrawn(dest: "destination_mod.Destination") -> str | None:
-        return consent_mod.withdrawn(decision, dest.kind)
+    def withdrawn(
+        dest: "destination_mod.Destination", decision: "dict[str, Any] | None"
+    ) -> str | None:
+        # The one consent function: the trace's record and consent now, as the child asks.
+        return consent_check(telemetry.paths, dest, env)(decision)
 
+    # Each queue to the destination it was recorded for: never to another one.
     return drain_all(
-        telemetry.paths, destinations, timeout_s=limit, progress=progress, withdrawn=withdrawn
+        telemetry.paths,
+        [d for _, d in queues],
+        timeout_s=limit,
+        progress=progress,
+        withdrawn=withdrawn,
     )
 
 

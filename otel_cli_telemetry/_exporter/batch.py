@@ -40,7 +40,8 @@ def read(run: Run, entries: Entries) -> tuple[Entries, Requests]:
     requests: Requests = []
     for entry in entries:
         try:
-            requests.append(spool.read(entry))
+            request, run.decisions[entry.path] = spool.read_record(entry)
+            requests.append(request)
             good.append(entry)
         except FileNotFoundError:
             continue
@@ -75,6 +76,11 @@ class _Sender:
         run = self.run
         attempts = 0
         while True:
+            # Asked before every attempt, retries included: consent now, files still queued.
+            keep = run.admitted(entries)
+            if len(keep) < len(entries):
+                subset = ([entries[i] for i in keep], [requests[i] for i in keep])
+                return bool(keep) and self.deliver(*subset)
             attempts += 1
             run.report.attempts += 1
             result = self._export(requests)
