@@ -37,6 +37,10 @@ LIGHT_ENTRY = frozenset(
         "otel_cli_telemetry._process",  # the package of the CLI-process modules (a docstring)
         "otel_cli_telemetry._process.config",
         "otel_cli_telemetry._process.consent",
+        # The one consent function both processes call, and the names it reads.
+        "otel_cli_telemetry._disk",
+        "otel_cli_telemetry._disk.consent",
+        "otel_cli_telemetry._disk.contract",
         "otel_cli_telemetry._process.run",
         "otel_cli_telemetry.telemetry",
         "otel_cli_telemetry._process.noop",  # ``telemetry.tracer`` when off
@@ -247,7 +251,7 @@ def test_public_names_resolve_lazily(tmp_path: Path) -> None:
     assert report["origins"] == {
         "CommandHandle": "otel_cli_telemetry._process.run",
         "Datadog": "otel_cli_telemetry.destinations",
-        "Decision": "otel_cli_telemetry._process.consent",
+        "Decision": "otel_cli_telemetry._disk.consent",
         "ExitStatus": "otel_cli_telemetry._process.command",
         "FlushReport": "otel_cli_telemetry._exporter.drain",
         "OTLP": "otel_cli_telemetry.destinations",

@@ -151,19 +151,22 @@ def _positive(value: object, default: float) -> float:
 
 
 def queue_id(dest: "Destination") -> str:
-    """The destination's queue id: ``file``, or its kind and a digest of what tells it from
-    another destination of that kind (endpoint, protocol, token: never shown)."""
+    """The destination's id, as decision records name it: ``file``, or its kind and a digest
+    of what tells it from another destination of that kind (endpoint, protocol, token: never
+    shown). Headers are credentials of the same destination: they may change."""
     return contract.queue_id(dest.kind, [dest.endpoint, dest.protocol, dest.token])
 
 
-def queue_name(dest: "Destination") -> str:
-    """The ``Paths.queue`` of a destination: "" (``spool/``) for the local file sink."""
-    return "" if dest.kind == FILE else queue_id(dest)
-
-
-def id_of(paths: "state.Paths") -> str:
-    """The queue id of a queue's paths."""
-    return paths.queue or contract.FILE_QUEUE
+def queue_name(paths: "state.Paths", dest: "Destination", *, first: bool = False) -> str:
+    """The ``Paths.queue`` of a destination's queue: "" (``spool/``) for the destination its
+    record names, or, while it has none, for the ``first`` destination an app lists (so a
+    one-destination app keeps the layout of earlier versions); else its id
+    (``spool-<id>/``). Reads one small file; writes nothing (``save`` records the claim)."""
+    claimed = _recorded_id(paths.for_queue(""))
+    wanted = queue_id(dest)
+    if claimed == wanted or (claimed is None and first):
+        return ""
+    return wanted
 
 
 def queues(
@@ -171,14 +174,22 @@ def queues(
 ) -> "list[tuple[state.Paths, Destination]]":
     """Each destination with the paths of its own spool, lock, back-off and record."""
     found: dict[str, tuple[state.Paths, Destination]] = {}
-    for dest in destinations:
-        found.setdefault(queue_name(dest), (paths.for_queue(queue_name(dest)), dest))
+    for index, dest in enumerate(destinations):
+        name = queue_name(paths, dest, first=index == 0)
+        found.setdefault(name, (paths.for_queue(name), dest))
     return list(found.values())
 
 
 def save(queue_paths: "state.Paths", dest: "Destination") -> None:
-    """Record a queue's destination for the exporter child, rewriting only when it changed."""
-    wanted = {"version": 1, "queue": id_of(queue_paths), "destination": dest.to_json()}
+    """Record a queue's destination for the exporter child, rewriting only when it changed.
+    (Two commands claiming ``spool/`` at once for different destinations: the loser's trace
+    names its own destination and is never sent to the winner's, see ``consent.may_send``.)"""
+    wanted = {
+        "version": 1,
+        "queue": queue_paths.queue,
+        "id": queue_id(dest),
+        "destination": dest.to_json(),
+    }
     try:
         if state.read_json(queue_paths.queue_file) == wanted:
             return
@@ -187,26 +198,41 @@ def save(queue_paths: "state.Paths", dest: "Destination") -> None:
     state.write_json(queue_paths.queue_file, wanted)
 
 
-def load_queue(queue_paths: "state.Paths") -> "Destination | None":
-    """The destination a queue was recorded for; None if unrecorded, unreadable, or naming
-    another queue's destination (a queue is never sent anywhere else)."""
+def _record(queue_paths: "state.Paths") -> "dict[str, Any] | None":
     try:
         data = state.read_json(queue_paths.queue_file)
-        if not data or data.get("queue") != id_of(queue_paths):
-            return None
-        item = data.get("destination")
-        dest = Destination.from_json(item) if isinstance(item, dict) else None
-    except (ValueError, TypeError, OSError):
+    except (ValueError, OSError):
         return None
-    if dest is None or queue_name(dest) != queue_paths.queue:
+    if not data or data.get("queue") != queue_paths.queue or not isinstance(data.get("id"), str):
+        return None
+    return data
+
+
+def _recorded_id(queue_paths: "state.Paths") -> "str | None":
+    data = _record(queue_paths)
+    return None if data is None else str(data["id"])
+
+
+def load_queue(queue_paths: "state.Paths") -> "Destination | None":
+    """The destination a queue was recorded for; None if unrecorded or unreadable, or if the
+    record does not match its name (a queue is never sent anywhere else)."""
+    data = _record(queue_paths)
+    item = None if data is None else data.get("destination")
+    try:
+        dest = Destination.from_json(item) if isinstance(item, dict) else None
+    except (ValueError, TypeError):
+        return None
+    if dest is None or data is None or queue_id(dest) != data["id"]:
+        return None
+    if queue_paths.queue not in ("", data["id"]):
         return None
     return dest
 
 
 def recorded(paths: "state.Paths") -> "list[tuple[state.Paths, Destination]]":
-    """Every queue in the state dir with the destination it was recorded for (the local
-    file sink's first); queues of an earlier version are adopted first (``adopt_legacy``).
-    A ``spool/`` without a record is the local file sink's, with its defaults."""
+    """Every queue in the state dir with the destination it was recorded for (``spool/``
+    first); queues of an earlier version are adopted first (``adopt_legacy``). A ``spool/``
+    without a record is the local file sink's, with its defaults."""
     adopt_legacy(paths)
     found: list[tuple[state.Paths, Destination]] = []
     names = _scan(paths.home)
@@ -260,9 +286,9 @@ def load(path: "StrPath") -> "list[Destination]":
 def adopt_legacy(paths: "state.Paths") -> None:
     """Upgrade an earlier version's queues, losing nothing: it kept the first destination's
     traces in ``spool/`` and each further one's in ``spool-<kind>/``, all described by
-    ``destination.json``. Their traces (bare requests, no decision record) move to the queue
-    of the destination they were recorded for, which gets its record; then
-    ``destination.json`` goes. Under the state lock; best effort (retried next time)."""
+    ``destination.json``. ``spool/`` gets the record of the first; the traces of
+    ``spool-<kind>/`` (bare requests, no decision record) move to their destination's queue;
+    then ``destination.json`` goes. Under the state lock; best effort (retried next time)."""
     legacy = paths.destination_file
     if not os.path.lexists(legacy):
         return
@@ -273,19 +299,20 @@ def adopt_legacy(paths: "state.Paths") -> None:
             if not os.path.lexists(legacy):
                 return
             for index, dest in enumerate(load(legacy)):
-                old = paths.for_queue("" if index == 0 else dest.kind)
-                new = paths.for_queue(queue_name(dest))
+                if index == 0:
+                    if _record(paths.for_queue("")) is None:
+                        save(paths.for_queue(""), dest)
+                    continue
+                old = paths.for_queue(dest.kind)
+                new = paths.for_queue(queue_name(paths, dest))
                 save(new, dest)
                 if old.queue == new.queue:
                     continue
                 for entry in spool.entries(old.spool_dir):
-                    if index == 0 and not spool.is_bare(entry):
-                        continue  # queued for the local file sink by this version
                     spool.ensure(new.spool_dir)
                     os.replace(entry.path, os.path.join(new.spool_dir, entry.name))
-                if old.queue:
-                    with fs.suppress(OSError):
-                        os.rmdir(old.spool_dir)
+                with fs.suppress(OSError):
+                    os.rmdir(old.spool_dir)
             os.unlink(legacy)
     except (OSError, ValueError, TimeoutError):
         return

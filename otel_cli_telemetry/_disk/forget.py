@@ -22,17 +22,15 @@ CONSENT_FILE = contract.CONSENT_FILE
 
 
 def spool_dirs(paths: state.Paths) -> list[tuple[str, str]]:
-    """Every queue directory in the state dir (``spool/``: the local file sink's,
-    ``spool-<kind>-<digest>/``) with the kind of destination it feeds (an earlier
-    version's queues are adopted first: ``destination.adopt_legacy``)."""
-    destination_mod.adopt_legacy(paths)
+    """Every queue directory in the state dir (``spool/``, ``spool-<id>/``) with the kind of
+    destination its record names (``""`` when it has none; an earlier version's queues are
+    adopted first: ``destination.adopt_legacy``)."""
+    kinds = {q.spool_dir: d.kind for q, d in destination_mod.recorded(paths)}
     found: list[tuple[str, str]] = []
     for name in sorted(_fs.scan_names(paths.home)) if os.path.isdir(paths.home) else []:
-        if name == state.SPOOL_DIR:
-            found.append((os.path.join(paths.home, name), destination_mod.FILE))
-        elif name.startswith(state.SPOOL_DIR + "-"):
-            kind = name[len(state.SPOOL_DIR) + 1 :].split("-", 1)[0]
-            found.append((os.path.join(paths.home, name), kind))
+        if name == state.SPOOL_DIR or name.startswith(state.SPOOL_DIR + "-"):
+            full = os.path.join(paths.home, name)
+            found.append((full, kinds.get(full, "")))
     return found
 
 

@@ -154,15 +154,6 @@ def read_record(entry: "Entry") -> "tuple[dict[str, Any], dict[str, Any] | None]
     return request, decision
 
 
-def is_bare(entry: "Entry") -> bool:
-    """True for an earlier version's file (a bare request, no decision record), or one that
-    cannot be read (then it is moved with the rest and quarantined where it is sent)."""
-    try:
-        return read_record(entry)[1] is None
-    except (OSError, ValueError):
-        return True
-
-
 def _check_shape(request: "dict[str, Any]") -> None:
     """ValueError unless ``request`` has the OTLP/JSON shape every reader relies on:
     lists of objects down to the spans, and attributes as key/value objects."""

@@ -95,7 +95,7 @@ def consent_check(
     with and consent decided again now, from the environment the command recorded, our
     own, the persisted choice and the machine policy. A reason means it may not."""
     own = dict(os.environ) if env is None else env
-    queue = destination_mod.id_of(destination_mod.queues(paths, [dest])[0][0])
+    queue = destination_mod.queue_id(dest)
     legacy: list[dict[str, object] | None] = []
 
     def why_not(decision: dict[str, Any] | None) -> str | None:

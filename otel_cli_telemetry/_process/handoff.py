@@ -155,7 +155,7 @@ class Handoff:
         items = destination_mod.queues(opts.paths, opts.destinations)
         queues = [q for q, _ in items]
         decision = contract.decision_record(
-            opts.mode, [destination_mod.id_of(q) for q in queues], opts.consent_context
+            opts.mode, [destination_mod.queue_id(d) for _, d in items], opts.consent_context
         )
         try:
             state.ensure_dir(opts.paths.home)
