@@ -58,9 +58,11 @@ def queues_of(
         found = destination_mod.recorded(paths) if state.check_dir(paths.home) else []
     except (OSError, ValueError):
         found = []
-    known = {q.queue for q, _ in found}
-    own = destination_mod.queues(paths, telemetry.destinations())
-    return found + [(q, d) for q, d in own if q.queue not in known]
+    # This app's own destination for a recorded queue (the same destination: same id) is
+    # the fresher description of it (a new CA file, rotated headers); it goes nowhere else.
+    own = {q.queue: (q, d) for q, d in destination_mod.queues(paths, telemetry.destinations())}
+    known = [own.pop(q.queue, (q, d)) for q, d in found]
+    return known + list(own.values())
 
 
 def policy_summary(telemetry: "Telemetry") -> str:
