@@ -202,8 +202,9 @@ def test_kill_9_mid_send_loses_nothing(home: Path, reap_exporters: Path) -> None
     finally:
         hole.close()
     assert len(spool.entries(home / "spool")) == 1
-    with OtlpReceiver() as receiver, Rotel(
-        receiver.url, binary=rotel_binary_or_skip(), http_port=port
+    with (
+        OtlpReceiver() as receiver,
+        Rotel(receiver.url, binary=rotel_binary_or_skip(), http_port=port),
     ):
         subprocess.run(CLI, env=env, capture_output=True, timeout=60, check=True)
         receiver.wait_for_spans(2, timeout=20)  # the kept trace and the new one

@@ -11,7 +11,6 @@ nothing the interpreter did not load at start-up (no ``from __future__``, ``typi
 or ``logging`` at module level; annotations that need them are strings).
 """
 
-
 from otel_cli_telemetry._disk.contract import (
     APP_DISABLED as APP_DISABLED,
 )
