@@ -72,6 +72,13 @@ GRPC = "grpc"
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_EXPORT_DEADLINE_S = 10.0
 
+# --- span attributes both sides read or write ---------------------------------------------
+#: Only the command span carries it (``otlp_read.is_command_span``).
+EXIT_CODE = "process.exit.code"
+#: Announced by the exporter on a later command span after a loss.
+DROPPED_TRACES = "cli_telemetry.dropped_traces"
+DROPPED_REASONS = "cli_telemetry.dropped_reasons"
+
 # --- consent modes -----------------------------------------------------------------------
 ON = "on"
 LOCAL = "local"

@@ -14,10 +14,10 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from otel_cli_telemetry._disk import contract as attributes  # the names both sides share
 from otel_cli_telemetry._disk import delivery, spool
 from otel_cli_telemetry._disk.otlp_read import is_command_span, iter_spans
 from otel_cli_telemetry._exporter.sinks import ExportResult, Result
-from otel_cli_telemetry._process import attributes
 
 if TYPE_CHECKING:
     from otel_cli_telemetry._exporter.drain import Run
