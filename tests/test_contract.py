@@ -16,9 +16,13 @@ from otel_cli_telemetry import OTLP, PostHog, Telemetry
 from otel_cli_telemetry._disk import consent, contract, destination, spool, state
 from otel_cli_telemetry._exporter.child import consent_check
 from otel_cli_telemetry._exporter.drain import drain
+from tests import test_posthog
 from tests.collector import OtlpReceiver, Rotel, ScriptedResponse, free_port, rotel_binary_or_skip
 from tests.conftest import EXAMPLES, cli_env, wait_for_exporters
-from tests.test_posthog import KEY, PostHogServer, server  # noqa: F401 - the fixture
+from tests.test_posthog import KEY, PostHogServer
+
+#: The local PostHog server of its own tests (a fixture).
+server = test_posthog.server
 
 CLI = [sys.executable, str(EXAMPLES / "argparse_cli.py")]
 
@@ -277,8 +281,9 @@ def test_alias_is_sent_before_the_events_after_a_clock_step_back(
         "assembly", home=home, env={}, destinations=[PostHog(KEY, host=host)],
         identity_linking=True, spawn=lambda *a, **k: None,
     )  # fmt: skip
-    with telemetry.command("login"):
-        assert telemetry.link_identity("user-42")
+    assert telemetry.link_identity("user-42")
+    with telemetry.command("work"):
+        pass
     [event] = [e for e in spool.entries(home / "spool") if b"$create_alias" not in _bytes(e)]
     payload = _bytes(event)
     Path(event.path).unlink()
