@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._admin.status import Status
     from otel_cli_telemetry._disk import destination as destination_mod
     from otel_cli_telemetry._disk import state
-    from otel_cli_telemetry._exporter.drain import Report as FlushReport
     from otel_cli_telemetry._process.launcher import Spawn
     from otel_cli_telemetry._process.recorder import Recorder
+    from otel_cli_telemetry.records import Change, FlushReport
 
     F = TypeVar("F", bound=Callable[..., Any])
 
@@ -372,18 +372,19 @@ class Telemetry:
 
     def enable(self) -> consent_mod.Decision:
         """Persist "on" (environment variables and the machine policy still win) and return
-        the new decision."""
+        the new decision. Raises ``otel_cli_telemetry.UnsafeHomeError`` when the state dir
+        could be swapped or written by someone else (nothing is written then)."""
         consent_mod.persist(self.paths.config_file, consent_mod.ON)
         return self.consent()
 
-    def disable(self) -> "consent_mod.Change":
+    def disable(self) -> "Change":
         """Persist "off", delete every trace waiting to be sent, and return the new decision
         with how many spans were deleted (``deleted_spans``)."""
         from otel_cli_telemetry._admin import actions
 
         return actions.withdraw(self, consent_mod.OFF)
 
-    def local(self) -> "consent_mod.Change":
+    def local(self) -> "Change":
         """Persist "local" (record to the local file sink only, send nothing), delete every
         trace waiting to be sent elsewhere, and return the new decision with the count."""
         from otel_cli_telemetry._admin import actions

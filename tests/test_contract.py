@@ -299,3 +299,40 @@ def test_alias_is_sent_before_the_events_after_a_clock_step_back(
 
 def _bytes(entry: spool.Entry) -> bytes:
     return Path(entry.path).read_bytes()
+
+
+# --- 5. public, typed, immutable records -------------------------------------------------------
+
+
+def test_admin_methods_return_public_immutable_records(home: Path) -> None:
+    """``disable()`` returns the exported ``Change``, ``flush()`` the exported ``FlushReport``;
+    neither can be changed, and ``UnsafeHomeError`` is exported for ``enable()``'s callers."""
+    import dataclasses
+
+    import otel_cli_telemetry
+    from otel_cli_telemetry import Change, FlushReport, UnsafeHomeError
+
+    telemetry = Telemetry("demo", home=home, env={}, spawn=lambda *a, **k: None)
+    with telemetry.command("c"):
+        pass
+    report = telemetry.flush(timeout=5)
+    assert type(report) is FlushReport
+    assert (report.delivered, dict(report.dropped), report.remaining) == (1, {}, 0)
+    change = telemetry.disable()
+    assert type(change) is Change
+    assert (change.enabled, change.mode, change.rule, change.deleted_spans) == (
+        False, "off", "config", 0,
+    )  # fmt: skip
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        change.deleted_spans = 5  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.delivered = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        report.dropped["x"] = 1  # type: ignore[index]
+    assert {"Change", "FlushReport", "UnsafeHomeError"} <= set(otel_cli_telemetry.__all__)
+    home.chmod(0o777)  # others could swap the state dir
+    try:
+        with pytest.raises(UnsafeHomeError):
+            telemetry.enable()
+    finally:
+        home.chmod(0o700)

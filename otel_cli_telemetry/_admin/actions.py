@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._admin.status import Status
     from otel_cli_telemetry._disk import destination as destination_mod
     from otel_cli_telemetry._disk import state
-    from otel_cli_telemetry._exporter.drain import Report
+    from otel_cli_telemetry.records import Change, FlushReport
     from otel_cli_telemetry.telemetry import Telemetry
 
 
@@ -75,7 +75,7 @@ def policy_summary(telemetry: "Telemetry") -> str:
     return found.mode_for(telemetry.service_name)[1]
 
 
-def withdraw(telemetry: "Telemetry", mode: str) -> "consent_mod.Change":
+def withdraw(telemetry: "Telemetry", mode: str) -> "Change":
     """Persist ``mode`` (off or local) and delete what waits to be sent where it no longer
     may go."""
     from otel_cli_telemetry._disk import forget, state
@@ -87,7 +87,9 @@ def withdraw(telemetry: "Telemetry", mode: str) -> "consent_mod.Change":
         spans, traces = forget.delete_queued(paths, keep_local=mode == consent_mod.LOCAL)
     telemetry._forget_recorders()
     decision = telemetry.consent()
-    return consent_mod.Change(decision, deleted_spans=spans, deleted_traces=traces)
+    from otel_cli_telemetry.records import Change
+
+    return Change.of(decision, deleted_spans=spans, deleted_traces=traces)
 
 
 def reset(telemetry: "Telemetry") -> list[str]:
@@ -101,10 +103,11 @@ def reset(telemetry: "Telemetry") -> list[str]:
 def flush(
     telemetry: "Telemetry",
     timeout: float | None,
-    progress: "Callable[[Report], None] | None",
-) -> "Report":
+    progress: "Callable[[FlushReport], None] | None",
+) -> "FlushReport":
     from otel_cli_telemetry._exporter.child import consent_check
-    from otel_cli_telemetry._exporter.drain import drain_all
+    from otel_cli_telemetry._exporter.drain import Report, drain_all
+    from otel_cli_telemetry.records import FlushReport
 
     queues = queues_of(telemetry)
     limit = timeout if timeout is not None else queues[0][1].deadline_s
@@ -116,14 +119,19 @@ def flush(
         # The one consent function: the trace's record and consent now, as the child asks.
         return consent_check(telemetry.paths, dest, env)(decision)
 
+    def report_progress(report: Report) -> None:
+        if progress is not None:
+            progress(FlushReport.of(report))
+
     # Each queue to the destination it was recorded for: never to another one.
-    return drain_all(
+    report = drain_all(
         telemetry.paths,
         [d for _, d in queues],
         timeout_s=limit,
-        progress=progress,
+        progress=report_progress,
         withdrawn=withdrawn,
     )
+    return FlushReport.of(report)
 
 
 def link_identity(telemetry: "Telemetry", principal_id: str) -> bool:

@@ -63,22 +63,6 @@ class Decision(Record):
         return self.mode == LOCAL
 
 
-class Change(Decision):
-    """A decision the user just made (``disable``, ``local``), with what it deleted:
-    the spans (and traces) that were waiting to be sent."""
-
-    __slots__ = ("deleted_spans", "deleted_traces")
-
-    def __init__(self, decision: Decision, *, deleted_spans: int, deleted_traces: int) -> None:
-        super().__init__(decision.enabled, decision.rule, decision.detail, decision.mode)
-        self.deleted_spans = deleted_spans
-        self.deleted_traces = deleted_traces
-
-
-# Equality and repr (``Record``) read ``__slots__``: name the inherited ones too.
-Change.__slots__ = Decision.__slots__ + Change.__slots__  # type: ignore[assignment]
-
-
 #: Why the exporter drops a queue it may no longer send (counted in ``delivery.json``).
 WITHDRAWN = "consent_withdrawn"
 LOCAL_ONLY = "consent_local_only"

@@ -10,7 +10,6 @@ from otel_cli_telemetry._disk.consent import MODES as MODES
 from otel_cli_telemetry._disk.consent import OFF as OFF
 from otel_cli_telemetry._disk.consent import ON as ON
 from otel_cli_telemetry._disk.consent import WITHDRAWN as WITHDRAWN
-from otel_cli_telemetry._disk.consent import Change as Change
 from otel_cli_telemetry._disk.consent import Decision as Decision
 from otel_cli_telemetry._disk.consent import from_config as from_config
 from otel_cli_telemetry._disk.consent import from_env as from_env
