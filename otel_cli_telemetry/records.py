@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from otel_cli_telemetry._disk.consent import Decision
     from otel_cli_telemetry._exporter.drain import Report
 
-__all__ = ["Change", "FlushReport"]
+__all__ = ["Change", "FlushReport", "QueueStatus"]
 
 
 def _frozen(values: Mapping[str, int]) -> Mapping[str, int]:
@@ -77,3 +77,38 @@ class Change:
     @property
     def local_only(self) -> bool:
         return self.mode == "local"
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    """One destination's queue, as ``Telemetry.status`` reports it: the destination it was
+    recorded for (described without secrets), the traces waiting, and its delivery record
+    (``delivery``: every count ``delivery.json`` keeps, read-only)."""
+
+    destination: str
+    waiting: int = 0
+    delivered: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    dropped: Mapping[str, int] = field(default_factory=lambda: _frozen({}))
+    delivery: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def of(cls, destination: str, waiting: int, delivery: Mapping[str, Any]) -> QueueStatus:
+        dropped = delivery.get("dropped")
+        last_error = delivery.get("last_error")
+        return cls(
+            destination=destination,
+            waiting=waiting,
+            delivered=_count(delivery.get("delivered")),
+            failures=_count(delivery.get("failures")),
+            last_error=last_error if isinstance(last_error, str) else None,
+            dropped=_frozen(
+                {k: _count(v) for k, v in dropped.items()} if isinstance(dropped, dict) else {}
+            ),
+            delivery=MappingProxyType(dict(delivery)),
+        )
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0

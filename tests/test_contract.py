@@ -329,7 +329,16 @@ def test_admin_methods_return_public_immutable_records(home: Path) -> None:
         report.delivered = 5  # type: ignore[misc]
     with pytest.raises(TypeError):
         report.dropped["x"] = 1  # type: ignore[index]
-    assert {"Change", "FlushReport", "UnsafeHomeError"} <= set(otel_cli_telemetry.__all__)
+    assert {"Change", "FlushReport", "QueueStatus", "UnsafeHomeError"} <= set(
+        otel_cli_telemetry.__all__
+    )
+    [queue] = telemetry.status().queues
+    assert type(queue) is otel_cli_telemetry.QueueStatus
+    assert (queue.destination, queue.waiting, queue.delivered) == (
+        "local file (embedded default)", 0, 1,
+    )  # fmt: skip
+    with pytest.raises(TypeError):
+        queue.delivery["delivered"] = 2  # type: ignore[index]
     home.chmod(0o777)  # others could swap the state dir
     try:
         with pytest.raises(UnsafeHomeError):

@@ -257,6 +257,7 @@ def test_public_names_resolve_lazily(tmp_path: Path) -> None:
         "FlushReport": "otel_cli_telemetry.records",
         "OTLP": "otel_cli_telemetry.destinations",
         "PostHog": "otel_cli_telemetry.destinations",
+        "QueueStatus": "otel_cli_telemetry.records",
         "Status": "otel_cli_telemetry._admin.status",
         "Telemetry": "otel_cli_telemetry.telemetry",
         "UnsafeHomeError": "otel_cli_telemetry._disk.fs",
@@ -285,7 +286,7 @@ def test_public_api_is_unchanged() -> None:
 
     assert sorted(otel_cli_telemetry.__all__) == [
         "Change", "CommandHandle", "Datadog", "Decision", "ExitStatus", "FlushReport", "OTLP",
-        "PostHog", "Status", "Telemetry", "UnsafeHomeError", "__version__",
+        "PostHog", "QueueStatus", "Status", "Telemetry", "UnsafeHomeError", "__version__",
     ]  # fmt: skip
     assert (CommandHandle, Decision, ExitStatus, Status) == (
         run.CommandHandle, consent.Decision, command.ExitStatus, status.Status,

@@ -26,8 +26,14 @@ def status(telemetry: "Telemetry") -> "Status":
     decision = telemetry.consent()
     paths = telemetry.paths
     queues = queues_of(telemetry)
+    from otel_cli_telemetry.records import QueueStatus
+
     deliveries = [
-        (d.describe(), delivery.load(q.delivery_file, with_tallies=True).to_json())
+        QueueStatus.of(
+            d.describe(),
+            len(spool.entries(q.spool_dir)),
+            delivery.load(q.delivery_file, with_tallies=True).to_json(),
+        )
         for q, d in queues
     ]
     return Status(
@@ -37,7 +43,7 @@ def status(telemetry: "Telemetry") -> "Status":
         home=paths.home,
         config_file=paths.config_file,
         debug=telemetry._debug(),
-        spooled=sum(len(spool.entries(q.spool_dir)) for q, _ in queues),
+        spooled=sum(q.waiting for q in deliveries),
         queues=deliveries,
         mode=decision.mode,
         policy=policy_summary(telemetry),
