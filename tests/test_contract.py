@@ -345,3 +345,37 @@ def test_admin_methods_return_public_immutable_records(home: Path) -> None:
             telemetry.enable()
     finally:
         home.chmod(0o700)
+
+
+# --- 4. one contract, and the worlds it separates -----------------------------------------------
+
+PACKAGE = Path(__file__).resolve().parent.parent / "otel_cli_telemetry"
+
+
+def _imports_of(file: Path) -> set[str]:
+    """Every ``otel_cli_telemetry`` module ``file`` imports, inside functions included."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(file.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return {name for name in found if name.startswith("otel_cli_telemetry")}
+
+
+def test_the_exporter_and_the_disk_contract_never_import_the_cli_process() -> None:
+    """``_exporter`` and ``_disk`` import nothing of ``_process`` or ``_admin``; the contract
+    module imports nothing of the package; the consent function imports only ``_disk``."""
+    for world in ("_exporter", "_disk"):
+        for file in (PACKAGE / world).rglob("*.py"):
+            bad = {
+                n for n in _imports_of(file)
+                if n.startswith(("otel_cli_telemetry._process", "otel_cli_telemetry._admin"))
+            }  # fmt: skip
+            assert not bad, f"{file.relative_to(PACKAGE)} imports {sorted(bad)}"
+    assert _imports_of(PACKAGE / "_disk" / "contract.py") == set()
+    leaves = ("otel_cli_telemetry._disk", "otel_cli_telemetry._record")
+    assert all(n.startswith(leaves) for n in _imports_of(PACKAGE / "_disk" / "consent.py"))
