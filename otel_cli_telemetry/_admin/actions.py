@@ -145,20 +145,41 @@ def link_identity(telemetry: "Telemetry", principal_id: str) -> bool:
     from otel_cli_telemetry._disk import identity, state
 
     paths = telemetry.paths
-    posthog_queue = next(
-        (q for q, d in destination_mod.queues(paths, telemetry.destinations())
+    posthog = next(
+        ((q, d) for q, d in destination_mod.queues(paths, telemetry.destinations())
          if d.kind == destination_mod.POSTHOG),
         None,
     )  # fmt: skip
-    on_alias = None
-    if posthog_queue is not None:
-        from otel_cli_telemetry._exporter.sinks.posthog import alias_queuer
-
-        on_alias = alias_queuer(posthog_queue.spool_dir)
     state.ensure_dir(paths.home)
+    on_alias = None
+    if posthog is not None:
+        on_alias = _alias_queuer(telemetry, *posthog)
     linked = identity.link(paths, principal_id, on_alias=on_alias)
     telemetry._forget_recorders()  # the next command's resource carries the new identity
     return linked
+
+
+def _alias_queuer(
+    telemetry: "Telemetry", queue: "state.Paths", dest: "destination_mod.Destination"
+) -> "Callable[[str, str], None]":
+    """``identity.link``'s ``on_alias``: queue a ``$create_alias`` in PostHog's queue (its
+    record first), with the decision that allows it, like any trace."""
+    import time
+
+    from otel_cli_telemetry._disk import contract, spool
+    from otel_cli_telemetry._disk import destination as destination_mod
+    from otel_cli_telemetry._exporter.sinks.posthog import alias_request
+
+    decision = contract.decision_record(
+        telemetry.consent().mode, [destination_mod.queue_id(dest)], telemetry._consent_context()
+    )
+
+    def queue_alias(anonymous_id: str, principal_id: str) -> None:
+        destination_mod.save(queue, dest)
+        request = alias_request(anonymous_id, principal_id, time.time_ns())
+        spool.write(queue.spool_dir, spool.dumps(request), decision=decision)
+
+    return queue_alias
 
 
 def unlink_identity(telemetry: "Telemetry") -> None:
