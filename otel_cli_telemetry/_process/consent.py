@@ -27,9 +27,6 @@ if TYPE_CHECKING:
 
     from otel_cli_telemetry._disk.fs import StrPath
 
-#: The variables a consent decision reads (``{prefix}`` is the app's env prefix).
-ENV_NAMES = contract.CONSENT_ENV_NAMES
-
 
 def persist(config_file: "StrPath", mode: "bool | str") -> None:
     """Record the user's choice (``enable`` / ``local`` / ``disable`` commands).
@@ -71,20 +68,3 @@ def context(
         "config_file": str(config_file),
         "explicit": explicit,
     }
-
-
-def save_context(file: "StrPath", saved: "Mapping[str, object]") -> bool:
-    """Leave ``context(...)`` for the exporter child (rewritten only when it changed).
-    Never raises: without it the child decides from the persisted choice and the policy."""
-    from otel_cli_telemetry._disk import state
-
-    try:
-        if state.read_json(file) == saved:
-            return True
-    except (OSError, ValueError):
-        pass
-    try:
-        state.write_json(file, saved)
-    except (OSError, ValueError):
-        return False
-    return True
