@@ -15,9 +15,9 @@ that list short.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from otel_cli_telemetry._admin.status import Status
+    from otel_cli_telemetry._disk.consent import Decision
     from otel_cli_telemetry._disk.fs import UnsafeHomeError
     from otel_cli_telemetry._process.command import ExitStatus
-    from otel_cli_telemetry._process.consent import Decision
     from otel_cli_telemetry._process.run import CommandHandle
     from otel_cli_telemetry._version import __version__
     from otel_cli_telemetry.destinations import OTLP, Datadog, PostHog

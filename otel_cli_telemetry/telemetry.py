@@ -12,8 +12,8 @@ annotations that name other modules are strings (``from __future__`` is itself a
 
 import os
 
+from otel_cli_telemetry._disk import consent as consent_mod
 from otel_cli_telemetry._process import config
-from otel_cli_telemetry._process import consent as consent_mod
 from otel_cli_telemetry._process.run import CommandContext, capture_target, in_command
 
 TYPE_CHECKING = False
@@ -374,7 +374,9 @@ class Telemetry:
         """Persist "on" (environment variables and the machine policy still win) and return
         the new decision. Raises ``otel_cli_telemetry.UnsafeHomeError`` when the state dir
         could be swapped or written by someone else (nothing is written then)."""
-        consent_mod.persist(self.paths.config_file, consent_mod.ON)
+        from otel_cli_telemetry._process.consent import persist
+
+        persist(self.paths.config_file, consent_mod.ON)
         return self.consent()
 
     def disable(self) -> "Change":

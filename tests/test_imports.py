@@ -36,7 +36,6 @@ LIGHT_ENTRY = frozenset(
         "otel_cli_telemetry._record",
         "otel_cli_telemetry._process",  # the package of the CLI-process modules (a docstring)
         "otel_cli_telemetry._process.config",
-        "otel_cli_telemetry._process.consent",
         # The one consent function both processes call, and the names it reads.
         "otel_cli_telemetry._disk",
         "otel_cli_telemetry._disk.consent",

@@ -194,6 +194,26 @@ def from_config(config_file: "StrPath | None") -> Decision:
     return Decision(True, "default", "on by default; opt out with DO_NOT_TRACK=1")
 
 
+def context(
+    env: "Mapping[str, str]",
+    *,
+    env_prefix: str,
+    service_name: str,
+    config_file: "StrPath",
+    explicit: bool | None,
+) -> "dict[str, object]":
+    """What the exporter child needs to decide again as this command did: the consent
+    variables of its environment (values only of those), the app and its config file."""
+    names = [n.format(prefix=env_prefix) for n in contract.CONSENT_ENV_NAMES]
+    return {
+        "env": {n: env[n] for n in names if env.get(n)},
+        "env_prefix": env_prefix,
+        "service_name": service_name,
+        "config_file": str(config_file),
+        "explicit": explicit,
+    }
+
+
 def recheck(saved: "Mapping[str, object] | None", own_env: "Mapping[str, str]") -> Decision:
     """The exporter child's decision before a batch: the environment it was given (the
     launching command's consent variables, then its own), the persisted choice and the

@@ -3,7 +3,6 @@ exporter child needs to decide again (``context``). The decision itself is made 
 ``_disk.consent``, which both processes call; its names are re-exported here.
 """
 
-from otel_cli_telemetry._disk import contract
 from otel_cli_telemetry._disk.consent import LOCAL as LOCAL
 from otel_cli_telemetry._disk.consent import LOCAL_ONLY as LOCAL_ONLY
 from otel_cli_telemetry._disk.consent import MODES as MODES
@@ -11,6 +10,7 @@ from otel_cli_telemetry._disk.consent import OFF as OFF
 from otel_cli_telemetry._disk.consent import ON as ON
 from otel_cli_telemetry._disk.consent import WITHDRAWN as WITHDRAWN
 from otel_cli_telemetry._disk.consent import Decision as Decision
+from otel_cli_telemetry._disk.consent import context as context
 from otel_cli_telemetry._disk.consent import from_config as from_config
 from otel_cli_telemetry._disk.consent import from_env as from_env
 from otel_cli_telemetry._disk.consent import from_policy as from_policy
@@ -23,8 +23,6 @@ from otel_cli_telemetry._disk.consent import within as within
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from otel_cli_telemetry._disk.fs import StrPath
 
 
@@ -48,23 +46,3 @@ def persist(config_file: "StrPath", mode: "bool | str") -> None:
     from otel_cli_telemetry._disk import toml
 
     toml.write(config_file, values)
-
-
-def context(
-    env: "Mapping[str, str]",
-    *,
-    env_prefix: str,
-    service_name: str,
-    config_file: "StrPath",
-    explicit: bool | None,
-) -> "dict[str, object]":
-    """What the exporter child needs to decide again as this command did: the consent
-    variables of its environment (values only of those), the app and its config file."""
-    names = [n.format(prefix=env_prefix) for n in contract.CONSENT_ENV_NAMES]
-    return {
-        "env": {n: env[n] for n in names if env.get(n)},
-        "env_prefix": env_prefix,
-        "service_name": service_name,
-        "config_file": str(config_file),
-        "explicit": explicit,
-    }
