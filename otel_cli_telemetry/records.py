@@ -14,10 +14,11 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from otel_cli_telemetry._disk import state
     from otel_cli_telemetry._disk.consent import Decision
     from otel_cli_telemetry._exporter.drain import Report
 
-__all__ = ["Change", "FlushReport", "QueueStatus"]
+__all__ = ["Change", "FlushReport", "Paths", "QueueStatus"]
 
 
 def _frozen(values: Mapping[str, int]) -> Mapping[str, int]:
@@ -112,3 +113,21 @@ class QueueStatus:
 
 def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where an app keeps its files for the current user (``Telemetry.paths``): the state
+    directory, the config directory and file, the first queue, the local file sink."""
+
+    home: str
+    config_dir: str
+    config_file: str
+    spool_dir: str
+    sink_file: str
+
+    @classmethod
+    def of(cls, paths: state.Paths) -> Paths:
+        return cls(
+            paths.home, paths.config_dir, paths.config_file, paths.spool_dir, paths.sink_file
+        )

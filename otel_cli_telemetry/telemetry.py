@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk import state
     from otel_cli_telemetry._process.launcher import Spawn
     from otel_cli_telemetry._process.recorder import Recorder
-    from otel_cli_telemetry.records import Change, FlushReport
+    from otel_cli_telemetry.records import Change, FlushReport, Paths
 
     F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,8 +124,15 @@ class Telemetry:
         return self._env if self._env is not None else os.environ
 
     @property
-    def paths(self) -> "state.Paths":
-        """Where this app keeps its config, state and spool (resolved once)."""
+    def paths(self) -> "Paths":
+        """Where this app keeps its config, state and spool (resolved once): an immutable
+        ``otel_cli_telemetry.Paths``."""
+        from otel_cli_telemetry.records import Paths
+
+        return Paths.of(self._state_paths)
+
+    @property
+    def _state_paths(self) -> "state.Paths":
         if self._paths is None:
             from otel_cli_telemetry._disk import state
 
@@ -142,7 +149,7 @@ class Telemetry:
         decision = consent_mod.resolve(
             env,
             env_prefix=self.env_prefix,
-            config_file=lambda: self.paths.config_file,
+            config_file=lambda: self._state_paths.config_file,
             explicit=self._enabled,
             service_name=self.service_name,
         )
@@ -158,7 +165,7 @@ class Telemetry:
             from otel_cli_telemetry._disk import state
 
             try:
-                state.check_dir(self.paths.home)
+                state.check_dir(self._state_paths.home)
             except state.UnsafeHomeError as exc:
                 decision = consent_mod.Decision(False, "unsafe_home", str(exc))
         self._last_decision = decision
@@ -246,7 +253,7 @@ class Telemetry:
             service_name=self.service_name,
             service_version=self.version,
             env_prefix=self.env_prefix,
-            paths=self.paths,
+            paths=self._state_paths,
             env=self.env,
             spawn=self._spawn,
             identity_linking=self.identity_linking,
@@ -314,7 +321,7 @@ class Telemetry:
 
         notice_mod.show_once(
             self.notice_text(),
-            self.paths.config_file,
+            self._state_paths.config_file,
             version=self.notice_version,
             only_on_terminal=self.show_notice == "auto",
         )
@@ -376,7 +383,7 @@ class Telemetry:
         could be swapped or written by someone else (nothing is written then)."""
         from otel_cli_telemetry._process.consent import persist
 
-        persist(self.paths.config_file, consent_mod.ON)
+        persist(self._state_paths.config_file, consent_mod.ON)
         return self.consent()
 
     def disable(self) -> "Change":
@@ -421,7 +428,7 @@ class Telemetry:
             self.env,
             env_prefix=self.env_prefix,
             service_name=self.service_name,
-            config_file=self.paths.config_file,
+            config_file=self._state_paths.config_file,
             explicit=self._enabled,
         )
 

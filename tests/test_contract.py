@@ -334,7 +334,7 @@ def test_admin_methods_return_public_immutable_records(home: Path) -> None:
         report.delivered = 5  # type: ignore[misc]
     with pytest.raises(TypeError):
         report.dropped["x"] = 1  # type: ignore[index]
-    assert {"Change", "FlushReport", "QueueStatus", "UnsafeHomeError"} <= set(
+    assert {"Change", "FlushReport", "Paths", "QueueStatus", "UnsafeHomeError"} <= set(
         otel_cli_telemetry.__all__
     )
     [queue] = telemetry.status().queues
@@ -344,6 +344,11 @@ def test_admin_methods_return_public_immutable_records(home: Path) -> None:
     )  # fmt: skip
     with pytest.raises(TypeError):
         queue.delivery["delivered"] = 2  # type: ignore[index]
+    paths = telemetry.paths
+    assert type(paths) is otel_cli_telemetry.Paths
+    assert (paths.home, paths.config_file) == (str(home), str(home / "config.toml"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        paths.home = "/tmp"  # type: ignore[misc]
     home.chmod(0o777)  # others could swap the state dir
     try:
         with pytest.raises(UnsafeHomeError):

@@ -255,6 +255,7 @@ def test_public_names_resolve_lazily(tmp_path: Path) -> None:
         "Change": "otel_cli_telemetry.records",
         "FlushReport": "otel_cli_telemetry.records",
         "OTLP": "otel_cli_telemetry.destinations",
+        "Paths": "otel_cli_telemetry.records",
         "PostHog": "otel_cli_telemetry.destinations",
         "QueueStatus": "otel_cli_telemetry.records",
         "Status": "otel_cli_telemetry._admin.status",
@@ -285,7 +286,8 @@ def test_public_api_is_unchanged() -> None:
 
     assert sorted(otel_cli_telemetry.__all__) == [
         "Change", "CommandHandle", "Datadog", "Decision", "ExitStatus", "FlushReport", "OTLP",
-        "PostHog", "QueueStatus", "Status", "Telemetry", "UnsafeHomeError", "__version__",
+        "Paths", "PostHog", "QueueStatus", "Status", "Telemetry", "UnsafeHomeError",
+        "__version__",
     ]  # fmt: skip
     assert (CommandHandle, Decision, ExitStatus, Status) == (
         run.CommandHandle, consent.Decision, command.ExitStatus, status.Status,

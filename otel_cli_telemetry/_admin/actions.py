@@ -24,7 +24,7 @@ def status(telemetry: "Telemetry") -> "Status":
     from otel_cli_telemetry._disk import delivery, forget, spool
 
     decision = telemetry.consent()
-    paths = telemetry.paths
+    paths = telemetry._state_paths
     queues = queues_of(telemetry)
     from otel_cli_telemetry.records import QueueStatus
 
@@ -59,7 +59,7 @@ def queues_of(
     from otel_cli_telemetry._disk import destination as destination_mod
     from otel_cli_telemetry._disk import state
 
-    paths = telemetry.paths
+    paths = telemetry._state_paths
     try:
         found = destination_mod.recorded(paths) if state.check_dir(paths.home) else []
     except (OSError, ValueError):
@@ -86,7 +86,7 @@ def withdraw(telemetry: "Telemetry", mode: str) -> "Change":
     may go."""
     from otel_cli_telemetry._disk import forget, state
 
-    paths = telemetry.paths
+    paths = telemetry._state_paths
     consent_mod.persist(paths.config_file, mode)
     spans = traces = 0
     if state.check_dir(paths.home):
@@ -101,7 +101,7 @@ def withdraw(telemetry: "Telemetry", mode: str) -> "Change":
 def reset(telemetry: "Telemetry") -> list[str]:
     from otel_cli_telemetry._disk import forget
 
-    removed = forget.reset(telemetry.paths)
+    removed = forget.reset(telemetry._state_paths)
     telemetry._forget_recorders()
     return removed
 
@@ -123,7 +123,7 @@ def flush(
         dest: "destination_mod.Destination", decision: "dict[str, Any] | None"
     ) -> str | None:
         # The one consent function: the trace's record and consent now, as the child asks.
-        return consent_check(telemetry.paths, dest, env)(decision)
+        return consent_check(telemetry._state_paths, dest, env)(decision)
 
     def report_progress(report: Report) -> None:
         if progress is not None:
@@ -131,7 +131,7 @@ def flush(
 
     # Each queue to the destination it was recorded for: never to another one.
     report = drain_all(
-        telemetry.paths,
+        telemetry._state_paths,
         [d for _, d in queues],
         timeout_s=limit,
         progress=report_progress,
@@ -144,7 +144,7 @@ def link_identity(telemetry: "Telemetry", principal_id: str) -> bool:
     from otel_cli_telemetry._disk import destination as destination_mod
     from otel_cli_telemetry._disk import identity, state
 
-    paths = telemetry.paths
+    paths = telemetry._state_paths
     posthog = next(
         ((q, d) for q, d in destination_mod.queues(paths, telemetry.destinations())
          if d.kind == destination_mod.POSTHOG),
@@ -185,6 +185,6 @@ def _alias_queuer(
 def unlink_identity(telemetry: "Telemetry") -> None:
     from otel_cli_telemetry._disk import identity, state
 
-    state.ensure_dir(telemetry.paths.home)
-    identity.unlink(telemetry.paths)
+    state.ensure_dir(telemetry._state_paths.home)
+    identity.unlink(telemetry._state_paths)
     telemetry._forget_recorders()

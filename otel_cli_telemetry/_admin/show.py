@@ -30,7 +30,7 @@ def do_show(
     from otel_cli_telemetry._disk import spool
     from otel_cli_telemetry._exporter.sinks.file import read_requests
 
-    paths = telemetry.paths
+    paths = telemetry._state_paths
     pending = []
     for entry in spool.entries(paths.spool_dir)[-limit:]:
         try:
