@@ -15,17 +15,18 @@ that list short.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from otel_cli_telemetry._admin.status import Status
-    from otel_cli_telemetry._exporter.drain import Report as FlushReport
+    from otel_cli_telemetry._disk.consent import Decision
+    from otel_cli_telemetry._disk.fs import UnsafeHomeError
     from otel_cli_telemetry._process.command import ExitStatus
-    from otel_cli_telemetry._process.consent import Decision
     from otel_cli_telemetry._process.run import CommandHandle
     from otel_cli_telemetry._version import __version__
     from otel_cli_telemetry.destinations import OTLP, Datadog, PostHog
+    from otel_cli_telemetry.records import Change, FlushReport, Paths, QueueStatus
     from otel_cli_telemetry.telemetry import Telemetry
 
 __all__ = [
-    "OTLP", "CommandHandle", "Datadog", "Decision", "ExitStatus", "FlushReport", "PostHog",
-    "Status", "Telemetry", "__version__",
+    "OTLP", "Change", "CommandHandle", "Datadog", "Decision", "ExitStatus", "FlushReport",
+    "Paths", "PostHog", "QueueStatus", "Status", "Telemetry", "UnsafeHomeError", "__version__",
 ]  # fmt: skip
 
 
@@ -36,7 +37,7 @@ def __getattr__(name: str) -> object:
 
         value = Telemetry
     elif name == "Decision":
-        from otel_cli_telemetry._process.consent import Decision
+        from otel_cli_telemetry._disk.consent import Decision
 
         value = Decision
     elif name == "CommandHandle":
@@ -47,10 +48,14 @@ def __getattr__(name: str) -> object:
         from otel_cli_telemetry._process.command import ExitStatus
 
         value = ExitStatus
-    elif name == "FlushReport":
-        from otel_cli_telemetry._exporter.drain import Report
+    elif name in ("FlushReport", "Change", "Paths", "QueueStatus"):
+        from otel_cli_telemetry import records
 
-        value = Report
+        value = getattr(records, name)
+    elif name == "UnsafeHomeError":
+        from otel_cli_telemetry._disk.fs import UnsafeHomeError
+
+        value = UnsafeHomeError
     elif name in ("OTLP", "Datadog", "PostHog"):
         from otel_cli_telemetry import destinations
 

@@ -12,8 +12,8 @@ annotations that name other modules are strings (``from __future__`` is itself a
 
 import os
 
+from otel_cli_telemetry._disk import consent as consent_mod
 from otel_cli_telemetry._process import config
-from otel_cli_telemetry._process import consent as consent_mod
 from otel_cli_telemetry._process.run import CommandContext, capture_target, in_command
 
 TYPE_CHECKING = False
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._admin.status import Status
     from otel_cli_telemetry._disk import destination as destination_mod
     from otel_cli_telemetry._disk import state
-    from otel_cli_telemetry._exporter.drain import Report as FlushReport
     from otel_cli_telemetry._process.launcher import Spawn
     from otel_cli_telemetry._process.recorder import Recorder
+    from otel_cli_telemetry.records import Change, FlushReport, Paths
 
     F = TypeVar("F", bound=Callable[..., Any])
 
@@ -139,8 +139,15 @@ class Telemetry:
         return self._env if self._env is not None else os.environ
 
     @property
-    def paths(self) -> "state.Paths":
-        """Where this app keeps its config, state and spool (resolved once)."""
+    def paths(self) -> "Paths":
+        """Where this app keeps its config, state and spool (resolved once): an immutable
+        ``otel_cli_telemetry.Paths``."""
+        from otel_cli_telemetry.records import Paths
+
+        return Paths.of(self._state_paths)
+
+    @property
+    def _state_paths(self) -> "state.Paths":
         if self._paths is None:
             from otel_cli_telemetry._disk import state
 
@@ -152,18 +159,15 @@ class Telemetry:
         env = self.env
         if env.get(config.CHILD_MARKER):
             return consent_mod.Decision(False, "exporter", "inside the exporter child")
-        # The environment first: an opt-out there resolves no path and imports nothing more.
-        decision = consent_mod.from_env(env, env_prefix=self.env_prefix, explicit=self._enabled)
-        if decision is None or decision.enabled:
-            # Then the machine policy (one failed lstat() when there is none), then the
-            # persisted choice, within what the policy allows.
-            cap = consent_mod.from_policy(env, self.service_name)
-            if cap is not None and not cap.enabled:
-                decision = cap
-            else:
-                if decision is None:
-                    decision = consent_mod.from_config(self.paths.config_file)
-                decision = consent_mod.within(decision, cap)
+        # The one precedence, shared with the exporter child: an opt-out in the environment
+        # resolves no path and imports nothing more.
+        decision = consent_mod.resolve(
+            env,
+            env_prefix=self.env_prefix,
+            config_file=lambda: self._state_paths.config_file,
+            explicit=self._enabled,
+            service_name=self.service_name,
+        )
         if decision.enabled and decision.rule != "env" and self.ci_policy == "skip":
             from otel_cli_telemetry._process.attributes import ci_provider
 
@@ -176,7 +180,7 @@ class Telemetry:
             from otel_cli_telemetry._disk import state
 
             try:
-                state.check_dir(self.paths.home)
+                state.check_dir(self._state_paths.home)
             except state.UnsafeHomeError as exc:
                 decision = consent_mod.Decision(False, "unsafe_home", str(exc))
         self._last_decision = decision
@@ -251,6 +255,7 @@ class Telemetry:
                         destinations=self.destinations(),
                         debug=self._debug(),
                         consent_context=self._consent_context(),
+                        mode=(self._last_decision or self.consent()).mode,
                     )
                 )
             )
@@ -263,7 +268,7 @@ class Telemetry:
             service_name=self.service_name,
             service_version=self.version,
             env_prefix=self.env_prefix,
-            paths=self.paths,
+            paths=self._state_paths,
             env=self.env,
             spawn=self._spawn,
             identity_linking=self.identity_linking,
@@ -331,7 +336,7 @@ class Telemetry:
 
         notice_mod.show_once(
             self.notice_text(),
-            self.paths.config_file,
+            self._state_paths.config_file,
             version=self.notice_version,
             only_on_terminal=self.show_notice == "auto",
         )
@@ -389,18 +394,21 @@ class Telemetry:
 
     def enable(self) -> consent_mod.Decision:
         """Persist "on" (environment variables and the machine policy still win) and return
-        the new decision."""
-        consent_mod.persist(self.paths.config_file, consent_mod.ON)
+        the new decision. Raises ``otel_cli_telemetry.UnsafeHomeError`` when the state dir
+        could be swapped or written by someone else (nothing is written then)."""
+        from otel_cli_telemetry._process.consent import persist
+
+        persist(self._state_paths.config_file, consent_mod.ON)
         return self.consent()
 
-    def disable(self) -> "consent_mod.Change":
+    def disable(self) -> "Change":
         """Persist "off", delete every trace waiting to be sent, and return the new decision
         with how many spans were deleted (``deleted_spans``)."""
         from otel_cli_telemetry._admin import actions
 
         return actions.withdraw(self, consent_mod.OFF)
 
-    def local(self) -> "consent_mod.Change":
+    def local(self) -> "Change":
         """Persist "local" (record to the local file sink only, send nothing), delete every
         trace waiting to be sent elsewhere, and return the new decision with the count."""
         from otel_cli_telemetry._admin import actions
@@ -437,7 +445,7 @@ class Telemetry:
             self.env,
             env_prefix=self.env_prefix,
             service_name=self.service_name,
-            config_file=self.paths.config_file,
+            config_file=self._state_paths.config_file,
             explicit=self._enabled,
         )
 

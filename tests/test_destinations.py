@@ -182,13 +182,15 @@ def test_each_kind_appears_once() -> None:
 
 
 def test_queue_order_does_not_depend_on_the_listing_order(home: Path) -> None:
-    """OTLP, Datadog, PostHog: the first keeps ``spool/`` whatever the author's order."""
+    """OTLP, Datadog, PostHog: the first keeps ``spool/`` whatever the author's order; the
+    others get a queue named after their kind and identity (``spool-<kind>-<digest>/``)."""
     backwards = [PostHog(KEY), Datadog(TOKEN), OTLP("http://c:4318")]
     records = make(home, destinations=backwards).destinations()
     queues = destination.queues(state.Paths(home, home), records)
-    assert [(q.queue, d.kind) for q, d in queues] == [
+    assert [(q.queue.split("-")[0], d.kind) for q, d in queues] == [
         ("", "otlp"), ("datadog", "datadog"), ("posthog", "posthog"),
     ]  # fmt: skip
+    assert [q.queue for q, _ in queues][1:] == [destination.queue_id(d) for d in records[1:]]
 
 
 def test_three_destinations_each_get_every_command(
@@ -213,8 +215,8 @@ def test_three_destinations_each_get_every_command(
     assert [log["command"] for log in dd_server.logs] == ["assembly transcribe"]
     assert [e["properties"]["command"] for e in ph_server.events] == ["assembly transcribe"]
     assert dd_server.violations == ph_server.violations == []
-    saved = destination.load(home / "destination.json")
-    assert saved == telemetry.destinations()
+    saved = destination.recorded(state.Paths(home, home))
+    assert [d for _, d in saved] == telemetry.destinations()
 
 
 # --- secrets -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from otel_cli_telemetry._disk import delivery, spool
-from tests.collector import OtlpReceiver, ReceivedSpan, Rotel
+from tests.collector import OtlpReceiver, ReceivedSpan, Rotel, rotel_binary_or_skip
 from tests.conftest import cli_env, run_example, wait_for_exporters
 
 pytestmark = pytest.mark.collector
@@ -132,7 +132,7 @@ def test_spool_drains_once_the_collector_is_back(
     pipeline: tuple[Rotel, OtlpReceiver], home: Path, reap_exporters: Path, dead_url: str
 ) -> None:
     """Spans kept while the collector was down are delivered by a later flush."""
-    collector, receiver = pipeline
+    _, receiver = pipeline
     receiver.clear()
     run_example(
         "typer_cli.py",
@@ -143,11 +143,15 @@ def test_spool_drains_once_the_collector_is_back(
     )
     wait_for_exporters(home, timeout=20)
     assert len(spool.entries(home / "spool")) == 1
-    env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=collector.http_endpoint)
-    flushed = run_example("typer_cli.py", "telemetry", "flush", env=env)
-    assert flushed.returncode == 0, flushed.stdout + flushed.stderr
-    assert "delivered 1" in flushed.stdout
-    [span] = spans_of_trace(receiver, "assembly fail")
+    # The collector comes back where the trace was recorded to go (a trace is only ever sent
+    # to the destination it was recorded for).
+    port = int(dead_url.rsplit(":", 1)[1])
+    with Rotel(receiver.url, binary=rotel_binary_or_skip(), http_port=port):
+        env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=dead_url)
+        flushed = run_example("typer_cli.py", "telemetry", "flush", env=env)
+        assert flushed.returncode == 0, flushed.stdout + flushed.stderr
+        assert "delivered 1" in flushed.stdout
+        [span] = spans_of_trace(receiver, "assembly fail")
     assert span.attributes["process.exit.code"] == 5
 
 

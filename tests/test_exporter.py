@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from otel_cli_telemetry import Telemetry
+from otel_cli_telemetry import OTLP, Telemetry
 from otel_cli_telemetry._disk import delivery, destination, locks, spool, state
 from otel_cli_telemetry._exporter import batch
 from otel_cli_telemetry._exporter.drain import drain
@@ -198,8 +198,13 @@ def test_file_sink_is_the_default(home: Path) -> None:
 
 def test_child_exits_by_its_hard_deadline(home: Path, blackhole: str) -> None:
     """The real child process, pointed at a blackhole, exits by its deadline."""
-    spool_commands(home, ["a"])
-    destination.save(home / "destination.json", [otlp(blackhole, timeout_s=60, deadline_s=1.0)])
+    telemetry = Telemetry(
+        "assembly", home=home, env={}, destinations=[OTLP(blackhole)], spawn=lambda *a, **k: None
+    )
+    with telemetry.command("a"):
+        pass
+    # The queue's record, with a long request timeout and a short deadline (same destination).
+    destination.save(paths_for(home), otlp(blackhole, timeout_s=60, deadline_s=1.0))
     env = launcher.child_env({"PATH": "/usr/bin:/bin"}, home)
     started = time.monotonic()
     proc = subprocess.run(

@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import delivery, spool, state
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks import INT64_MAX
@@ -345,7 +346,14 @@ def test_a_socks_proxy_is_an_unusable_setting_recorded_and_backed_off(home: Path
 
 def test_flush_with_an_unusable_proxy_reports_it_without_a_traceback(home: Path) -> None:
     """``flush`` with a socks proxy set: one line naming the setting, exit 1, no stderr."""
-    spool_commands(home, ["a"])
+    recorder = Telemetry(
+        "assembly",
+        home=home,
+        env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"},
+        spawn=lambda *a, **k: None,
+    )
+    with recorder.command("a"):  # queued for that OTLP destination, as a real command does
+        pass
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(ROOT),
@@ -549,7 +557,7 @@ def test_flush_reports_a_crash_in_one_line(home: Path) -> None:
     state.ensure_dir(home)
 
     class Broken:
-        paths = paths_for(home)
+        _state_paths = paths_for(home)
 
         def flush(self, *args: Any, **kwargs: Any) -> Any:
             raise ImportError("no module named secret-thing")

@@ -36,7 +36,10 @@ LIGHT_ENTRY = frozenset(
         "otel_cli_telemetry._record",
         "otel_cli_telemetry._process",  # the package of the CLI-process modules (a docstring)
         "otel_cli_telemetry._process.config",
-        "otel_cli_telemetry._process.consent",
+        # The one consent function both processes call, and the names it reads.
+        "otel_cli_telemetry._disk",
+        "otel_cli_telemetry._disk.consent",
+        "otel_cli_telemetry._disk.contract",
         "otel_cli_telemetry._process.run",
         "otel_cli_telemetry.telemetry",
         "otel_cli_telemetry._process.noop",  # ``telemetry.tracer`` when off
@@ -247,13 +250,17 @@ def test_public_names_resolve_lazily(tmp_path: Path) -> None:
     assert report["origins"] == {
         "CommandHandle": "otel_cli_telemetry._process.run",
         "Datadog": "otel_cli_telemetry.destinations",
-        "Decision": "otel_cli_telemetry._process.consent",
+        "Decision": "otel_cli_telemetry._disk.consent",
         "ExitStatus": "otel_cli_telemetry._process.command",
-        "FlushReport": "otel_cli_telemetry._exporter.drain",
+        "Change": "otel_cli_telemetry.records",
+        "FlushReport": "otel_cli_telemetry.records",
         "OTLP": "otel_cli_telemetry.destinations",
+        "Paths": "otel_cli_telemetry.records",
         "PostHog": "otel_cli_telemetry.destinations",
+        "QueueStatus": "otel_cli_telemetry.records",
         "Status": "otel_cli_telemetry._admin.status",
         "Telemetry": "otel_cli_telemetry.telemetry",
+        "UnsafeHomeError": "otel_cli_telemetry._disk.fs",
         "__version__": otel_cli_telemetry.__version__,
     }
     assert report["missing"] == "module 'otel_cli_telemetry' has no attribute 'NoSuchName'"
@@ -272,19 +279,20 @@ def test_public_api_is_unchanged() -> None:
         Status,
         __version__,
         destinations,
+        records,
     )
     from otel_cli_telemetry._admin import status
-    from otel_cli_telemetry._exporter import drain
     from otel_cli_telemetry._process import command, consent, run
 
     assert sorted(otel_cli_telemetry.__all__) == [
-        "CommandHandle", "Datadog", "Decision", "ExitStatus", "FlushReport", "OTLP", "PostHog",
-        "Status", "Telemetry", "__version__",
+        "Change", "CommandHandle", "Datadog", "Decision", "ExitStatus", "FlushReport", "OTLP",
+        "Paths", "PostHog", "QueueStatus", "Status", "Telemetry", "UnsafeHomeError",
+        "__version__",
     ]  # fmt: skip
     assert (CommandHandle, Decision, ExitStatus, Status) == (
         run.CommandHandle, consent.Decision, command.ExitStatus, status.Status,
     )  # fmt: skip
-    assert FlushReport is drain.Report
+    assert FlushReport is records.FlushReport
     assert (OTLP, Datadog, PostHog) == (
         destinations.OTLP, destinations.Datadog, destinations.PostHog,
     )  # fmt: skip

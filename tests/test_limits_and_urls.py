@@ -428,7 +428,7 @@ def test_an_unusable_destination_blocks_only_its_own_queue(
 ) -> None:
     """Beside a usable destination (Datadog), the queue of an unusable OTLP endpoint is never
     drained (no attempt) while the other is delivered; ``flush`` reports it waiting, and
-    why; its record reads back from ``destination.json`` as it was."""
+    why; its queue's record reads back as it was."""
     server, url = intake
     telemetry = spool_with(
         home, ["a"], destinations=[Datadog(TOKEN, proxy_url=url), OTLP("otlp.example.com:4318")]
@@ -436,7 +436,8 @@ def test_an_unusable_destination_blocks_only_its_own_queue(
     unusable, datadog = telemetry.destinations()
     assert (unusable.kind, datadog.kind) == ("otlp", "datadog")
     assert unusable.problem is not None
-    assert destination.load(home / "destination.json") == [unusable, datadog]
+    recorded = {d.kind: d for _, d in destination.recorded(paths_for(home))}
+    assert recorded == {"otlp": unusable, "datadog": datadog}
 
     run_child(paths_for(home), [unusable, datadog], linger_s=0)
     assert [log["command"] for log in server.logs] == ["assembly a"]

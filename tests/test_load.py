@@ -182,22 +182,32 @@ def test_503_then_429_retry_after_then_200_through_a_real_child(
     assert spool.entries(home / "spool") == []
 
 
-def test_kill_9_mid_send_loses_nothing(home: Path, reap_exporters: Path, blackhole: str) -> None:
-    """An exporter killed while stuck sending: the trace stays; the next run takes over."""
-    env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=blackhole)
-    subprocess.run(CLI, env=env, capture_output=True, timeout=60, check=True)
-    end = time.monotonic() + 10
-    while not exporter_pids(home) and time.monotonic() < end:
-        time.sleep(0.02)
-    [pid] = exporter_pids(home)
-    time.sleep(0.5)  # let it connect and block on the answer that never comes
-    os.kill(pid, signal.SIGKILL)
-    wait_for_exporters(home)
-    assert len(spool.entries(home / "spool")) == 1
-    with OtlpReceiver() as receiver:
-        env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url)
+def test_kill_9_mid_send_loses_nothing(home: Path, reap_exporters: Path) -> None:
+    """An exporter killed while stuck sending: the trace stays; the next run takes over and,
+    once the destination answers again, delivers it (to the destination it was recorded for)."""
+    hole = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(128)  # a blackholed collector: connections complete, nobody answers
+    port = hole.getsockname()[1]
+    env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}")
+    try:
         subprocess.run(CLI, env=env, capture_output=True, timeout=60, check=True)
-        receiver.wait_for_spans(2, timeout=20)
+        end = time.monotonic() + 10
+        while not exporter_pids(home) and time.monotonic() < end:
+            time.sleep(0.02)
+        [pid] = exporter_pids(home)
+        time.sleep(0.5)  # let it connect and block on the answer that never comes
+        os.kill(pid, signal.SIGKILL)
+        wait_for_exporters(home)
+    finally:
+        hole.close()
+    assert len(spool.entries(home / "spool")) == 1
+    with (
+        OtlpReceiver() as receiver,
+        Rotel(receiver.url, binary=rotel_binary_or_skip(), http_port=port),
+    ):
+        subprocess.run(CLI, env=env, capture_output=True, timeout=60, check=True)
+        receiver.wait_for_spans(2, timeout=20)  # the kept trace and the new one
         wait_for_exporters(home)
     assert spool.entries(home / "spool") == []
 

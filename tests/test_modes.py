@@ -219,8 +219,9 @@ def test_child_honours_the_env_the_command_had(home: Path, receiver: OtlpReceive
     block_exporter(home)
     queue_commands(home, {"DEMO_TELEMETRY_DISABLED": "0"}, 1, destinations=[OTLP(receiver.url)])
     unblock(home)
-    saved = json.loads((home / "consent.json").read_text())
-    assert saved["env"] == {"DEMO_TELEMETRY_DISABLED": "0"}
+    recorded = spool.read_record(spool.entries(home / "spool")[0])[1]
+    assert recorded is not None
+    assert recorded["consent"]["env"] == {"DEMO_TELEMETRY_DISABLED": "0"}
     proc = run_child(home)
     assert proc.returncode == 0
     assert len(receiver.spans()) == 2

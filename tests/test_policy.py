@@ -96,12 +96,13 @@ def test_explicit_argument_is_capped_too(tmp_path: Path, home: Path) -> None:
     ("text", "reason"),
     [
         ('telemetry = "sometimes"\n', "is not one of on, local, off"),
-        ("telemetry = off\n", "quoted string"),
-        ('telemetri = "local"\n', "unknown or repeated key 'telemetri'"),
-        ('[apps]\ndemo = "on"\n[apps]\n', "only one [apps] table"),
-        ('[servers]\nx = "on"\n', "only one [apps] table"),
-        ('[apps]\ndemo = "on"\ndemo = "off"\n', "given twice"),
-        ('"demo = "on"\n', "not a 'name"),
+        ("telemetry = off\n", "not valid TOML: Invalid value (at line 1"),
+        ("telemetry = 1\n", "the value must be a quoted string"),
+        ('telemetri = "local"\n', "unknown key 'telemetri'"),
+        ('[apps]\ndemo = "on"\n[apps]\n', "not valid TOML: Cannot declare ('apps',) twice"),
+        ('[servers]\nx = "on"\n', "only an [apps] table is understood, not [servers]"),
+        ('[apps]\ndemo = "on"\ndemo = "off"\n', "not valid TOML: Cannot overwrite a value"),
+        ('"demo = "on"\n', "not valid TOML"),
     ],
 )
 def test_parse_errors_fail_closed(tmp_path: Path, home: Path, text: str, reason: str) -> None:

@@ -102,7 +102,9 @@ def test_each_destination_shows_its_own_queue(home: Path) -> None:
         destinations=[OTLP("http://127.0.0.1:9"), PostHog("phc_" + "a" * 40)],
     )
     state.ensure_dir(home)
-    (first, _), (second, _) = destination_mod.queues(telemetry.paths, telemetry.destinations())
+    (first, _), (second, _) = destination_mod.queues(
+        telemetry._state_paths, telemetry.destinations()
+    )
 
     def dropped(reason: str) -> Callable[[delivery.DeliveryState], None]:
         return lambda s: s.add_drops({reason: 2})

@@ -95,7 +95,7 @@ def do_flush(telemetry: Telemetry, out: TextIO, *, timeout: float | None = None)
     except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
         from otel_cli_telemetry._disk import delivery
 
-        paths = telemetry.paths
+        paths = telemetry._state_paths
         delivery.record_failure(paths.delivery_file, paths.state_lock, exc, "flush")
         out.write(
             ("\r" if interactive else "")

@@ -32,7 +32,7 @@ def do_show(
     from otel_cli_telemetry._disk.urls import redact_text
     from otel_cli_telemetry._exporter.sinks.file import read_requests
 
-    paths = telemetry.paths
+    paths = telemetry._state_paths
     queued = _queued(telemetry, limit)
     pending = [request for _, requests, _ in queued for request in requests]
     sent = read_requests(paths.sink_file, limit=limit)
@@ -63,11 +63,12 @@ def do_show(
 def _queued(telemetry: Telemetry, limit: int) -> list[tuple[str, list[dict[str, Any]], int | None]]:
     """Each destination: its description, the last ``limit`` requests waiting in its queue,
     and how many traces it delivered (None for the local file, whose traces ``show`` reads)."""
+    from otel_cli_telemetry._admin.actions import queues_of
     from otel_cli_telemetry._disk import delivery, spool
     from otel_cli_telemetry._disk import destination as destination_mod
 
     found: list[tuple[str, list[dict[str, Any]], int | None]] = []
-    for queue, dest in destination_mod.queues(telemetry.paths, telemetry.destinations()):
+    for queue, dest in queues_of(telemetry):  # as recorded, then the app's own
         requests = []
         for entry in spool.entries(queue.spool_dir)[-limit:]:
             try:

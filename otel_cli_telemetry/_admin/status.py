@@ -6,9 +6,11 @@ from otel_cli_telemetry._record import Record
 # annotations that need one are strings.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from typing import Any
 
     from otel_cli_telemetry._disk.fs import StrPath
+    from otel_cli_telemetry.records import QueueStatus
 
 
 class Status(Record):
@@ -29,7 +31,7 @@ class Status(Record):
         config_file: "StrPath",
         debug: bool,
         spooled: int,
-        queues: "list[tuple[str, dict[str, Any]]]",
+        queues: "Sequence[QueueStatus]",
         mode: str | None = None,
         policy: str | None = None,
         kept: "list[tuple[str, str]] | None" = None,
@@ -41,8 +43,8 @@ class Status(Record):
         self.config_file = config_file
         self.debug = debug
         self.spooled = spooled
-        #: Each destination (its description) with its queue's delivery state.
-        self.queues = queues
+        #: Each destination's queue: where it goes and how its delivery is doing.
+        self.queues: tuple[QueueStatus, ...] = tuple(queues)
         #: ``on``, ``local`` (the local file sink only) or ``off``.
         self.mode = mode if mode is not None else ("on" if enabled else "off")
         #: The machine policy: where it is and what it says for this app.
@@ -53,16 +55,16 @@ class Status(Record):
     @property
     def destination(self) -> str:
         """Where spans go, every destination described (``; `` between them)."""
-        return "; ".join(name for name, _ in self.queues)
+        return "; ".join(q.destination for q in self.queues)
 
     @property
-    def delivery(self) -> "dict[str, Any]":
+    def delivery(self) -> "Mapping[str, Any]":
         """The first destination's delivery state (the exporter records its failures and
         takeovers there)."""
-        return self.queues[0][1] if self.queues else {}
+        return self.queues[0].delivery if self.queues else {}
 
     @staticmethod
-    def _delivery_lines(delivery: "dict[str, Any]") -> "list[str]":
+    def _delivery_lines(delivery: "Mapping[str, Any]") -> "list[str]":
         """Every count ``delivery.json`` keeps: deliveries, attempts, the back-off, losses."""
         import datetime
         import time
@@ -120,11 +122,12 @@ class Status(Record):
             f"spooled traces waiting: {self.spooled}",
         ]
         if len(self.queues) > 1:  # one queue per destination: each says how it is doing
-            for name, delivery in self.queues:
-                lines.append(f"{name}:")
+            for queue in self.queues:
+                lines.append(f"{queue.destination}:")
                 lines.extend(
                     f"  {line}"
-                    for line in self._delivery_lines(delivery) or ["nothing delivered or lost yet"]
+                    for line in self._delivery_lines(queue.delivery)
+                    or ["nothing delivered or lost yet"]
                 )
         else:
             lines.extend(self._delivery_lines(self.delivery))

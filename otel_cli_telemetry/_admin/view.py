@@ -55,7 +55,7 @@ def build(telemetry: Telemetry) -> str:
     from otel_cli_telemetry._admin.show import _queued
     from otel_cli_telemetry._exporter.sinks.file import read_requests
 
-    paths = telemetry.paths
+    paths = telemetry._state_paths
     rows = rows_of(read_requests(paths.sink_file, limit=MAX_REQUESTS), "local file")
     destinations: list[tuple[str, int | None, int]] = []
     for name, requests, delivered in _queued(telemetry, MAX_REQUESTS):
@@ -80,8 +80,8 @@ def do_view(
     if output:
         target = os.path.abspath(output)
     else:
-        state.ensure_dir(telemetry.paths.home)
-        target = os.path.join(telemetry.paths.home, forget.VIEW_FILE)
+        state.ensure_dir(telemetry._state_paths.home)
+        target = os.path.join(telemetry._state_paths.home, forget.VIEW_FILE)
     state.atomic_write(target, build(telemetry).encode("utf-8"))
     out.write(target + "\n")
     if open_it:

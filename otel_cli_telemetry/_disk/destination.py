@@ -1,12 +1,16 @@
 """Where spans go, resolved in the CLI process and handed to the exporter child.
 
-The child never reads the host's configuration or imports its code: it reads this
-description from ``destination.json`` (0600, in the private state dir), which the CLI
-rewrites only when it changed. Headers may hold credentials: they are never logged.
+Each destination has its own queue, named by its ``queue_id`` (no secret in it), and its
+own record, ``queue-<id>.json`` (0600, in the private state dir), which the command that
+queues a trace there rewrites only when it changed. The child never reads the host's
+configuration or imports its code: it sends each queue to the destination its record names
+(``recorded``). Headers may hold credentials: they are never logged.
 """
 
-from otel_cli_telemetry._disk import state
-from otel_cli_telemetry._process import config
+import os
+
+from otel_cli_telemetry._disk import contract, state
+from otel_cli_telemetry._disk import contract as config  # the shared names (``config.X``)
 from otel_cli_telemetry._record import Record
 
 TYPE_CHECKING = False
@@ -175,31 +179,120 @@ def _positive(value: object, default: float) -> float:
     return default
 
 
-def queue_name(index: int, dest: "Destination") -> str:
-    """The first destination uses ``spool/``; each further one ``spool-<kind>/``."""
-    return "" if index == 0 else dest.kind
+def queue_id(dest: "Destination") -> str:
+    """The destination's id, as decision records name it: ``file``, or its kind and a digest
+    of what tells it from another destination of that kind (endpoint, protocol, token: never
+    shown). Headers are credentials of the same destination: they may change."""
+    return contract.queue_id(dest.kind, [dest.endpoint, dest.protocol, dest.token])
+
+
+def queue_name(paths: "state.Paths", dest: "Destination", *, first: bool = False) -> str:
+    """The ``Paths.queue`` of a destination's queue: "" (``spool/``) for the destination its
+    record names, or, while it has none, for the ``first`` destination an app lists (so a
+    one-destination app keeps the layout of earlier versions); else its id
+    (``spool-<id>/``). Reads one small file; writes nothing (``save`` records the claim)."""
+    claimed = _recorded_id(paths.for_queue(""))
+    wanted = queue_id(dest)
+    if claimed == wanted or (claimed is None and first):
+        return ""
+    return wanted
 
 
 def queues(
     paths: "state.Paths", destinations: "list[Destination]"
 ) -> "list[tuple[state.Paths, Destination]]":
-    """Each destination with the paths of its own spool, lock and back-off."""
-    return [(paths.for_queue(queue_name(i, d)), d) for i, d in enumerate(destinations)]
+    """Each destination with the paths of its own spool, lock, back-off and record."""
+    found: dict[str, tuple[state.Paths, Destination]] = {}
+    for index, dest in enumerate(destinations):
+        name = queue_name(paths, dest, first=index == 0)
+        found.setdefault(name, (paths.for_queue(name), dest))
+    return list(found.values())
 
 
-def save(path: "StrPath", destinations: "list[Destination]") -> None:
-    """Persist for the exporter child, rewriting only when it changed."""
-    wanted = {"destinations": [d.to_json() for d in destinations]}
+def save(queue_paths: "state.Paths", dest: "Destination") -> None:
+    """Record a queue's destination for the exporter child, rewriting only when it changed.
+    (Two commands claiming ``spool/`` at once for different destinations: the loser's trace
+    names its own destination and is never sent to the winner's, see ``consent.may_send``.)"""
+    wanted = {
+        "version": 1,
+        "queue": queue_paths.queue,
+        "id": queue_id(dest),
+        "destination": dest.to_json(),
+    }
     try:
-        if state.read_json(path) == wanted:
+        if state.read_json(queue_paths.queue_file) == wanted:
             return
     except (ValueError, OSError):
         pass
-    state.write_json(path, wanted)
+    state.write_json(queue_paths.queue_file, wanted)
+
+
+def _record(queue_paths: "state.Paths") -> "dict[str, Any] | None":
+    try:
+        data = state.read_json(queue_paths.queue_file)
+    except (ValueError, OSError):
+        return None
+    if not data or data.get("queue") != queue_paths.queue or not isinstance(data.get("id"), str):
+        return None
+    return data
+
+
+def _recorded_id(queue_paths: "state.Paths") -> "str | None":
+    data = _record(queue_paths)
+    return None if data is None else str(data["id"])
+
+
+def load_queue(queue_paths: "state.Paths") -> "Destination | None":
+    """The destination a queue was recorded for; None if unrecorded or unreadable, or if the
+    record does not match its name (a queue is never sent anywhere else)."""
+    data = _record(queue_paths)
+    item = None if data is None else data.get("destination")
+    try:
+        dest = Destination.from_json(item) if isinstance(item, dict) else None
+    except (ValueError, TypeError):
+        return None
+    if dest is None or data is None or queue_id(dest) != data["id"]:
+        return None
+    if queue_paths.queue not in ("", data["id"]):
+        return None
+    return dest
+
+
+def recorded(paths: "state.Paths") -> "list[tuple[state.Paths, Destination]]":
+    """Every queue in the state dir with the destination it was recorded for (``spool/``
+    first); queues of an earlier version are adopted first (``adopt_legacy``). A ``spool/``
+    without a record is the local file sink's, with its defaults."""
+    adopt_legacy(paths)
+    found: list[tuple[state.Paths, Destination]] = []
+    names = _scan(paths.home)
+    for name in sorted(names):
+        if not name.endswith(".json"):
+            continue
+        stem = name[: -len(".json")]
+        if stem == contract.QUEUE_FILE:
+            queue = ""
+        elif stem.startswith(contract.QUEUE_FILE + "-"):
+            queue = stem[len(contract.QUEUE_FILE) + 1 :]
+        else:
+            continue
+        dest = load_queue(paths.for_queue(queue))
+        if dest is not None:
+            found.append((paths.for_queue(queue), dest))
+    if not any(q.queue == "" for q, _ in found) and state.SPOOL_DIR in names:
+        found.append((paths.for_queue(""), Destination()))
+    found.sort(key=lambda item: item[0].queue != "")
+    return found
+
+
+def _scan(home: str) -> "set[str]":
+    from otel_cli_telemetry._disk import fs
+
+    return set(fs.scan_names(home)) if os.path.isdir(home) else set()
 
 
 def load(path: "StrPath") -> "list[Destination]":
-    """The destinations the last command chose; the local file sink if none or unreadable."""
+    """The destinations an earlier version's ``destination.json`` names; the local file
+    sink if none or unreadable."""
     try:
         data = state.read_json(path)
     except (ValueError, OSError):
@@ -208,7 +301,7 @@ def load(path: "StrPath") -> "list[Destination]":
         return [Destination()]
     items = data.get("destinations")
     if not isinstance(items, list):
-        items = [data]  # one destination, as written by earlier versions
+        items = [data]  # one destination, as written by even earlier versions
     result: list[Destination] = []
     for item in items[:4]:
         try:
@@ -217,3 +310,38 @@ def load(path: "StrPath") -> "list[Destination]":
         except (ValueError, TypeError):
             continue
     return result or [Destination()]
+
+
+def adopt_legacy(paths: "state.Paths") -> None:
+    """Upgrade an earlier version's queues, losing nothing: it kept the first destination's
+    traces in ``spool/`` and each further one's in ``spool-<kind>/``, all described by
+    ``destination.json``. ``spool/`` gets the record of the first; the traces of
+    ``spool-<kind>/`` (bare requests, no decision record) move to their destination's queue;
+    then ``destination.json`` goes. Under the state lock; best effort (retried next time)."""
+    legacy = paths.destination_file
+    if not os.path.lexists(legacy):
+        return
+    from otel_cli_telemetry._disk import fs, locks, spool
+
+    try:
+        with locks.FileLock(paths.state_lock):
+            if not os.path.lexists(legacy):
+                return
+            for index, dest in enumerate(load(legacy)):
+                if index == 0:
+                    if _record(paths.for_queue("")) is None:
+                        save(paths.for_queue(""), dest)
+                    continue
+                old = paths.for_queue(dest.kind)
+                new = paths.for_queue(queue_name(paths, dest))
+                save(new, dest)
+                if old.queue == new.queue:
+                    continue
+                for entry in spool.entries(old.spool_dir):
+                    spool.ensure(new.spool_dir)
+                    os.replace(entry.path, os.path.join(new.spool_dir, entry.name))
+                with fs.suppress(OSError):
+                    os.rmdir(old.spool_dir)
+            os.unlink(legacy)
+    except (OSError, ValueError, TimeoutError):
+        return

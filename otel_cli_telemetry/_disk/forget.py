@@ -9,32 +9,30 @@ from __future__ import annotations
 
 import os
 
-from otel_cli_telemetry._disk import delivery, locks, spool, state
+from otel_cli_telemetry._disk import contract, delivery, locks, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import fs as _fs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from otel_cli_telemetry._disk.fs import StrPath
+    pass
 
-#: The file the CLI leaves for the exporter child: how to decide consent again.
-CONSENT_FILE = "consent.json"
+#: What earlier versions left for the exporter child: how to decide consent again.
+CONSENT_FILE = contract.CONSENT_FILE
 #: The page ``telemetry view`` writes (it shows what was recorded: forgotten on reset).
 VIEW_FILE = "view.html"
 
 
 def spool_dirs(paths: state.Paths) -> list[tuple[str, str]]:
-    """Every queue directory in the state dir (``spool/``, ``spool-<kind>/``) with the kind
-    of destination it feeds (per ``destination.json``; ``""`` when unknown)."""
-    saved = destination_mod.load(paths.destination_file)
-    first_kind = saved[0].kind if saved else ""
+    """Every queue directory in the state dir (``spool/``, ``spool-<id>/``) with the kind of
+    destination its record names (``""`` when it has none; an earlier version's queues are
+    adopted first: ``destination.adopt_legacy``)."""
+    kinds = {q.spool_dir: d.kind for q, d in destination_mod.recorded(paths)}
     found: list[tuple[str, str]] = []
     for name in sorted(_fs.scan_names(paths.home)) if os.path.isdir(paths.home) else []:
-        if name == state.SPOOL_DIR:
-            found.append((os.path.join(paths.home, name), first_kind))
-        elif name.startswith(state.SPOOL_DIR + "-"):
-            kind = name[len(state.SPOOL_DIR) + 1 :]
-            found.append((os.path.join(paths.home, name), kind))
+        if name == state.SPOOL_DIR or name.startswith(state.SPOOL_DIR + "-"):
+            full = os.path.join(paths.home, name)
+            found.append((full, kinds.get(full, "")))
     return found
 
 
@@ -67,11 +65,6 @@ def delete_queued(paths: state.Paths, *, keep_local: bool) -> tuple[int, int]:
     return spans, len(seen)
 
 
-def drop_queue(spool_dir: StrPath) -> int:
-    """Delete one queue's traces (the exporter, after consent was withdrawn); how many."""
-    return sum(1 for entry in spool.entries(spool_dir) if spool.remove(entry))
-
-
 def _remove(path: str) -> bool:
     """Unlink a file (a link is unlinked, never followed); False if missing or a directory."""
     try:
@@ -100,6 +93,7 @@ def reset(paths: state.Paths) -> list[str]:
         full = os.path.join(paths.home, name)
         ours = name.startswith((state.SINK_FILE, "delivery", delivery.TALLY_PREFIX))
         ours = ours or name in (state.DESTINATION_FILE, state.SDK_FILE, CONSENT_FILE, VIEW_FILE)
+        ours = ours or name.startswith(contract.QUEUE_FILE)
         if ours and _remove(full):
             removed.append(name)
     quarantine = paths.quarantine_dir

@@ -7,7 +7,7 @@ A *command span* is the span ``telemetry.command()`` records: it, and only it, c
 
 from __future__ import annotations
 
-from otel_cli_telemetry._process.attributes import EXIT_CODE
+from otel_cli_telemetry._disk.contract import EXIT_CODE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

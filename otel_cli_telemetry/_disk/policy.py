@@ -165,54 +165,33 @@ def _check_file(name: str, st: os.stat_result) -> None:
 
 
 def parse(text: str) -> "tuple[str | None, dict[str, str]]":
-    """The subset of TOML a policy uses: ``telemetry = "..."`` at the top, then an
-    ``[apps]`` table of ``name = "..."`` (names bare or quoted), comments, blank lines.
-    Anything else raises PolicyError naming the line: a typo must not pass silently."""
+    """A policy's ``telemetry = "..."`` line and ``[apps]`` table, read with the standard TOML
+    parser (``tomllib``; ``tomli`` on 3.10). Anything else, or a value that is not one of
+    ``VALUES``, raises PolicyError saying where: a typo must not pass silently."""
+    from otel_cli_telemetry._disk import toml
+
+    try:
+        data = toml.loads(text)
+    except ValueError as exc:  # tomllib.TOMLDecodeError names the line and column
+        raise PolicyError(f"not valid TOML: {exc}") from exc
     default: str | None = None
     apps: dict[str, str] = {}
-    section = ""
-    for lineno, raw_line in enumerate(text.splitlines(), 1):
-        line = raw_line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("["):
-            header = line.split("#", 1)[0].strip()
-            if header != "[apps]" or section == "apps":
-                raise PolicyError(f"line {lineno}: only one [apps] table is understood")
-            section = "apps"
-            continue
-        key, value = _key_value(line, lineno)
-        if section == "apps":
-            if key in apps:
-                raise PolicyError(f"line {lineno}: {key!r} given twice")
-            apps[key] = value
-        elif key == "telemetry" and default is None:
-            default = value
+    for key, value in data.items():
+        if key == "telemetry":
+            default = _mode(value, "telemetry")
+        elif key == "apps" and isinstance(value, dict):
+            apps = {name: _mode(mode, f"[apps] {name}") for name, mode in value.items()}
+        elif isinstance(value, dict):
+            raise PolicyError(f"only an [apps] table is understood, not [{key}]")
         else:
-            raise PolicyError(f"line {lineno}: unknown or repeated key {key!r}")
+            raise PolicyError(f"unknown key {key!r}")
     return default, apps
 
 
-def _key_value(line: str, lineno: int) -> "tuple[str, str]":
-    if line.startswith('"'):
-        end = line.find('"', 1)
-        if end < 1:
-            raise PolicyError(f"line {lineno}: unterminated quoted name")
-        key, rest = line[1:end], line[end + 1 :].strip()
-    else:
-        key, eq, after = line.partition("=")
-        key, rest = key.strip(), (eq + after).strip()
-        if not key or not key.replace("-", "").replace("_", "").replace(".", "").isalnum():
-            raise PolicyError(f"line {lineno}: not a 'name = \"value\"' line")
-    if not key or not rest.startswith("="):
-        raise PolicyError(f"line {lineno}: not a 'name = \"value\"' line")
-    rest = rest[1:].strip()
-    if len(rest) < 2 or rest[0] != '"' or '"' not in rest[1:]:
-        raise PolicyError(f"line {lineno}: the value must be a quoted string")
-    end = rest.index('"', 1)
-    value, tail = rest[1:end].strip().lower(), rest[end + 1 :].strip()
-    if tail and not tail.startswith("#"):
-        raise PolicyError(f"line {lineno}: unexpected text after the value")
-    if value not in VALUES:
-        raise PolicyError(f"line {lineno}: {value!r} is not one of {', '.join(VALUES)}")
-    return key, value
+def _mode(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise PolicyError(f"{where}: the value must be a quoted string")
+    mode = value.strip().lower()
+    if mode not in VALUES:
+        raise PolicyError(f"{where}: {mode!r} is not one of {', '.join(VALUES)}")
+    return mode

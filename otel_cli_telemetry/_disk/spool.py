@@ -1,21 +1,25 @@
 """The spool: one OTLP JSON file per finished trace, waiting for the exporter.
 
-File names sort by creation time (``<time_ns>-<pid>-<random>.json``), so the oldest is
-sent and, past a cap, dropped first. Files are written atomically, 0600, in a 0700
-directory; they are parsed as JSON data only. A file that cannot be parsed is moved to
-``quarantine/`` so it never blocks the rest.
+Each file is a spool record (``contract``): the request and the decision that queued it.
+File names sort in the order traces were queued, whatever the clock does:
+``<sequence>-<time_ns>-<pid>-<random>.json``, where the sequence is the wall clock's
+nanoseconds, raised past the newest name already queued (so a clock stepped back never
+puts a trace before one queued earlier: a PostHog alias stays before the events that use
+the account). Earlier versions' names (``<time_ns>-<pid>-<random>.json``) sort among them.
+Files are written atomically, 0600, in a 0700 directory; they are parsed as JSON data only.
+A file that cannot be parsed is moved to ``quarantine/`` so it never blocks the rest.
 """
 
 import os
 import time
 
+from otel_cli_telemetry._disk import contract, jsontext, state
 from otel_cli_telemetry._disk import fs as _fs
-from otel_cli_telemetry._disk import jsontext, state
 from otel_cli_telemetry._record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterable, Iterator, Mapping
     from typing import Any
 
     from otel_cli_telemetry._disk.fs import StrPath
@@ -50,17 +54,38 @@ def ensure(spool_dir: "StrPath") -> "StrPath":
     return _fs.ensure_subdir(spool_dir)
 
 
-def write(spool_dir: "StrPath", payload: bytes) -> str:
-    """Add one trace to the spool; raises OSError (disk full, unwritable, an unsafe state
-    dir) to the caller. The caller then calls ``enforce_caps``: caps hold even while no
+def write(
+    spool_dir: "StrPath",
+    payload: bytes,
+    *,
+    decision: "Mapping[str, Any] | None" = None,
+    after: "Iterable[StrPath]" = (),
+    clock: "Callable[[], int]" = time.time_ns,
+) -> str:
+    """Add one trace (``payload``: its encoded request) to the spool, in a record carrying
+    ``decision`` (``contract.decision_record``; None writes the bare request, as earlier
+    versions did); named after every trace already in ``spool_dir`` and in the queues of
+    ``after`` (where it will be linked). Raises OSError (disk full, unwritable, an unsafe
+    state dir) to the caller, who then calls ``enforce_caps``: caps hold even while no
     exporter runs (backing off, or one stopped)."""
+    if decision is not None:
+        payload = contract.spool_record(decision, payload, jsontext.dumps)
     if len(payload) > MAX_FILE_BYTES:
         raise ValueError("trace too large to spool")
     ensure(spool_dir)
-    name = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}{SUFFIX}"
+    now = clock()
+    sequence = max([now, *(_sequence(d) + 1 for d in (spool_dir, *after))])
+    name = f"{sequence:020d}-{now:020d}-{os.getpid()}-{os.urandom(4).hex()}{SUFFIX}"
     path = os.path.join(spool_dir, name)
     state.atomic_write(path, payload)
     return path
+
+
+def _sequence(spool_dir: "StrPath") -> int:
+    """The sequence of the newest name queued in ``spool_dir`` (0 if none)."""
+    names = [n for n in _fs.scan_names(spool_dir) if n.endswith(SUFFIX) and n[0] != "."]
+    head = max(names, default="0").split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 def link(path: "StrPath", spool_dir: "StrPath") -> str:
@@ -105,19 +130,28 @@ def entries(spool_dir: "StrPath") -> "list[Entry]":
 
 
 def _created_ns(name: str, fallback: int) -> int:
-    head = name.split("-", 1)[0]
+    """When the trace was queued: the second field of a name of four, else the first."""
+    parts = name.split("-")
+    head = parts[1] if len(parts) == 4 else parts[0]
     return int(head) if head.isdigit() else fallback
 
 
 def read(entry: "Entry") -> "dict[str, Any]":
     """Parse one spooled trace; ValueError if it is not a well-formed OTLP JSON request."""
+    return read_record(entry)[0]
+
+
+def read_record(entry: "Entry") -> "tuple[dict[str, Any], dict[str, Any] | None]":
+    """One spooled trace and the decision that queued it (None: an earlier version's file);
+    ValueError if it is not a well-formed spool record."""
     if entry.size > MAX_FILE_BYTES:
         raise ValueError("spool file too large")
     data = state.read_json(entry.path, max_bytes=MAX_FILE_BYTES)
     if data is None:
         raise FileNotFoundError(entry.path)
-    _check_shape(data)
-    return data
+    request, decision = contract.parse_spool(data)
+    _check_shape(request)
+    return request, decision
 
 
 def _check_shape(request: "dict[str, Any]") -> None:

@@ -19,11 +19,10 @@ dies, ``kill -9`` included, so a stale lock can always be taken over.
 import os
 import sys
 
+from otel_cli_telemetry._disk import contract, jsontext
 from otel_cli_telemetry._disk import fs as _fs
-from otel_cli_telemetry._disk import jsontext
 from otel_cli_telemetry._disk.fs import NotRegularFile as NotRegularFile
 from otel_cli_telemetry._disk.fs import UnsafeHomeError as UnsafeHomeError
-from otel_cli_telemetry._process import config
 from otel_cli_telemetry._record import Record
 
 TYPE_CHECKING = False
@@ -33,15 +32,16 @@ if TYPE_CHECKING:
 
     from otel_cli_telemetry._disk.fs import StrPath
 
-CONFIG_FILE = "config.toml"
-STATE_FILE = "state.json"
-DESTINATION_FILE = "destination.json"
-SPOOL_DIR = "spool"
-QUARANTINE_DIR = "quarantine"
-SINK_FILE = "traces.jsonl"
-STATE_LOCK = "state.lock"
+CONFIG_FILE = contract.CONFIG_FILE
+STATE_FILE = contract.STATE_FILE
+#: Earlier versions' destinations (read on upgrade: ``destination.adopt_legacy``).
+DESTINATION_FILE = contract.LEGACY_DESTINATION_FILE
+SPOOL_DIR = contract.SPOOL_DIR
+QUARANTINE_DIR = contract.QUARANTINE_DIR
+SINK_FILE = contract.SINK_FILE
+STATE_LOCK = contract.STATE_LOCK
 #: Where the OpenTelemetry SDK's version was found (``attributes.sdk_version``).
-SDK_FILE = "sdk.json"
+SDK_FILE = contract.SDK_FILE
 
 
 class Paths(Record):
@@ -85,6 +85,11 @@ class Paths(Record):
         return os.path.join(self.home, DESTINATION_FILE)
 
     @property
+    def queue_file(self) -> str:
+        """This queue's destination, for the exporter child (``contract.QUEUE_FILE``)."""
+        return self._queued(contract.QUEUE_FILE, ".json")
+
+    @property
     def spool_dir(self) -> str:
         return self._queued(SPOOL_DIR)
 
@@ -118,7 +123,7 @@ def resolve_paths(
     """``home=`` > ``{PREFIX}_TELEMETRY_HOME`` > platformdirs' user state and config dirs."""
     chosen = os.fspath(home) if home is not None else None
     if chosen is None:
-        chosen = config.get(env, config.APP_HOME.format(prefix=env_prefix))
+        chosen = contract.get(env, contract.APP_HOME.format(prefix=env_prefix))
     if chosen is not None:
         # Made absolute once, here: the exporter child runs elsewhere and must find the
         # same directory, and nothing may be derived from a relative path.
@@ -235,10 +240,6 @@ def uuid4() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def random_uuid() -> str:
-    return uuid4()
-
-
 # --- the anonymous installation id -------------------------------------------------
 
 
@@ -288,7 +289,7 @@ def read_config(path: "StrPath") -> dict[str, bool | int | str]:
             else (f"unreadable ({exc.__class__.__name__})")
         )
         _config_problems[str(path)] = reason
-        config.warn_once(str(path), reason)
+        contract.warn_once(str(path), reason)
         return {}
     from otel_cli_telemetry._disk import toml
 
@@ -296,12 +297,12 @@ def read_config(path: "StrPath") -> dict[str, bool | int | str]:
         parsed = toml.loads(text)
     except ValueError:  # tomllib.TOMLDecodeError
         _config_problems[str(path)] = "not valid TOML; read line by line"
-        config.warn_once(str(path), "not valid TOML; read line by line")
+        contract.warn_once(str(path), "not valid TOML; read line by line")
         parsed = toml.loads_by_line(text)
     values: dict[str, bool | int | str] = {}
     for key, value in parsed.items():
         if isinstance(value, (bool, int, str)):
             values[key] = value
         else:
-            config.warn_once(f"{path}:{key}", "not a boolean, integer or string, ignored")
+            contract.warn_once(f"{path}:{key}", "not a boolean, integer or string, ignored")
     return values

@@ -14,10 +14,10 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
+from otel_cli_telemetry._disk import contract as attributes  # the names both sides share
 from otel_cli_telemetry._disk import delivery, spool
 from otel_cli_telemetry._disk.otlp_read import is_command_span, iter_spans
 from otel_cli_telemetry._exporter.sinks import INT64_MAX, ExportResult, Result
-from otel_cli_telemetry._process import attributes
 
 if TYPE_CHECKING:
     from otel_cli_telemetry._exporter.drain import Run
@@ -40,7 +40,8 @@ def read(run: Run, entries: Entries) -> tuple[Entries, Requests]:
     requests: Requests = []
     for entry in entries:
         try:
-            requests.append(spool.read(entry))
+            request, run.decisions[entry.path] = spool.read_record(entry)
+            requests.append(request)
             good.append(entry)
         except FileNotFoundError:
             continue
@@ -87,8 +88,11 @@ class _Sender:
         run = self.run
         attempts = 0
         while True:
-            # Before each attempt (retries included) is where a check that may stop the
-            # batch belongs (consent asked again, see ``drain``'s ``withdrawn``).
+            # Asked before every attempt, retries included: consent now, files still queued.
+            keep = run.admitted(entries)
+            if len(keep) < len(entries):
+                subset = ([entries[i] for i in keep], [requests[i] for i in keep])
+                return bool(keep) and self.deliver(*subset)
             attempts += 1
             run.report.attempts += 1
             result = self._export(requests)

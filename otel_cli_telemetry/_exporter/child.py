@@ -14,17 +14,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from otel_cli_telemetry._disk import delivery, spool, state
+from otel_cli_telemetry._disk import consent, contract, delivery, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, Report, drain, progress_of
-from otel_cli_telemetry._process import consent
 
 #: How long a child stays, idle, for the next command's trace before it exits.
 LINGER_S = 1.0
 LINGER_POLL_S = 0.05
-HOME_ENV = "OTEL_CLI_TELEMETRY_HOME_DIR"
+HOME_ENV = contract.HOME_ENV
 
 
 #: What reaching the hard deadline is recorded as (``status``: "last exporter failure").
@@ -98,7 +98,10 @@ def main() -> int:
     destinations: list[destination_mod.Destination] | None = None
     try:
         _at("load_destinations")
-        destinations = destination_mod.load(paths.destination_file)
+        # Each queue goes to the destination it was recorded for, and nowhere else.
+        destinations = [dest for _, dest in destination_mod.recorded(paths)]
+        if not destinations:
+            return 0
         loaded = destinations
         _arm_hard_deadline(
             destinations[0].deadline_s + 1.0,
@@ -116,20 +119,21 @@ Queue = tuple[state.Paths, destination_mod.Destination]
 
 def consent_check(
     paths: state.Paths, dest: destination_mod.Destination, env: dict[str, str] | None = None
-) -> Callable[[], str | None]:
-    """What ``drain`` asks before each batch: consent decided again, now, from the
-    environment we were given (the launching command's consent variables, left in
-    ``consent.json``, then our own), the persisted choice and the machine policy. A reason
-    means this queue may no longer be sent."""
+) -> Callable[[dict[str, Any] | None], str | None]:
+    """What ``drain`` asks of each trace before every attempt (``consent.may_send``): may
+    it still go to this queue's destination? The narrower of the decision it was queued
+    with and consent decided again now, from the environment the command recorded, our
+    own, the persisted choice and the machine policy. A reason means it may not."""
     own = dict(os.environ) if env is None else env
+    queue = destination_mod.queue_id(dest)
+    legacy: list[dict[str, object] | None] = []
 
-    def withdrawn() -> str | None:
-        from otel_cli_telemetry._disk import forget
+    def why_not(decision: dict[str, Any] | None) -> str | None:
+        if decision is None and not legacy:  # an earlier version's trace: its last context
+            legacy.append(consent.load_context(os.path.join(paths.home, contract.CONSENT_FILE)))
+        return consent.may_send(decision, queue, dest.kind, own, legacy[0] if legacy else None)
 
-        saved = consent.load_context(os.path.join(paths.home, forget.CONSENT_FILE))
-        return consent.withdrawn(consent.recheck(saved, own), dest.kind)
-
-    return withdrawn
+    return why_not
 
 
 def _count_run(s: delivery.DeliveryState) -> None:

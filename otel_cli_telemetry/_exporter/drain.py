@@ -14,8 +14,10 @@ Used by the detached child (``otel_cli_telemetry._exporter.child``) and, in the 
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from otel_cli_telemetry._disk import delivery, locks, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
@@ -84,7 +86,17 @@ class Run(Record):
     """One drain's run context, handed to whatever sends a batch: the queue's paths, the
     sink, the report being filled, the deadline (on ``clock``) and the clocks."""
 
-    __slots__ = ("paths", "sink", "report", "end", "clock", "wall", "sleep")
+    __slots__ = (
+        "paths",
+        "sink",
+        "report",
+        "end",
+        "clock",
+        "wall",
+        "sleep",
+        "withdrawn",
+        "decisions",
+    )
 
     def __init__(
         self,
@@ -95,6 +107,7 @@ class Run(Record):
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        withdrawn: Callable[[dict[str, Any] | None], str | None] | None = None,
     ) -> None:
         self.paths = paths
         self.sink = sink
@@ -103,9 +116,35 @@ class Run(Record):
         self.clock = clock
         self.wall = wall
         self.sleep = sleep
+        #: Consent asked of each trace's decision record (``child.consent_check``): a reason
+        #: if it may no longer be sent to this queue's destination.
+        self.withdrawn = withdrawn
+        #: The decision record of each trace read, by spool path (None: an earlier version's).
+        self.decisions: dict[str, dict[str, Any] | None] = {}
 
     def time_left(self) -> float:
         return self.end - self.clock()
+
+    def admitted(self, entries: list[spool.Entry]) -> list[int]:
+        """Which of ``entries`` may be sent now, asked before every attempt: the file is
+        still queued (``disable`` or ``reset`` may have deleted it while we waited), and
+        consent, asked again, still allows it (one that it no longer allows is deleted,
+        counted by reason, not announced: that the user said no is nobody's business)."""
+        keep: list[int] = []
+        verdicts: dict[str, str | None] = {}
+        for index, entry in enumerate(entries):
+            if not os.path.lexists(entry.path):
+                continue
+            decision = self.decisions.get(entry.path)
+            key = repr(decision)
+            if key not in verdicts:
+                verdicts[key] = None if self.withdrawn is None else self.withdrawn(decision)
+            why = verdicts[key]
+            if why is None:
+                keep.append(index)
+            elif spool.remove(entry):
+                self.count_drops({why: 1}, announce=False)
+        return keep
 
     def record(self, change: Callable[[delivery.DeliveryState], None]) -> None:
         """Change ``delivery.json``, best effort: the spool is the source of truth."""
@@ -163,15 +202,17 @@ def drain(
     respect_backoff: bool = True,
     lock_wait_s: float = LOCK_WAIT_S,
     progress: Callable[[Report], None] | None = None,
-    withdrawn: Callable[[], str | None] | None = None,
+    withdrawn: Callable[[dict[str, Any] | None], str | None] | None = None,
 ) -> Report:
     """Deliver everything in the spool that the time allows.
 
-    ``withdrawn`` is asked before each batch: a reason (consent was withdrawn, or narrowed
-    to local-only, since the trace was queued) drops the whole queue, counted.
+    ``withdrawn`` is asked of each trace's decision record before every attempt, retries
+    included (``Run.admitted``): a reason (consent was withdrawn, or narrowed to local-only,
+    since the trace was queued) drops that trace, counted.
     """
     end = clock() + (deadline_s if deadline_s is not None else dest.deadline_s)
-    run = Run(paths, sink or make_sink(dest, paths), Report(), end, clock, wall, sleep)
+    sink = sink or make_sink(dest, paths)
+    run = Run(paths, sink, Report(), end, clock, wall, sleep, withdrawn=withdrawn)
     report = run.report
     lock = locks.FileLock(paths.export_lock)
     try:
@@ -185,7 +226,7 @@ def drain(
             first = False
             before = progress_of(report)
             try:
-                stopped_early = _one_pass(run, respect_backoff, progress, withdrawn)
+                stopped_early = _one_pass(run, respect_backoff, progress)
             finally:
                 lock.release()
             if stopped_early or report.backing_off or report.last_error == SPOOL_STUCK:
@@ -204,7 +245,6 @@ def _one_pass(
     run: Run,
     respect_backoff: bool,
     progress: Callable[[Report], None] | None,
-    withdrawn: Callable[[], str | None] | None,
 ) -> bool:
     """One pass over the spool while holding the lock; True if it stopped early."""
     paths = run.paths
@@ -218,13 +258,6 @@ def _one_pass(
         entries, max_bytes=MAX_BATCH_BYTES, max_items=max_items
     ):
         if run.time_left() <= 0:
-            return True
-        why = withdrawn() if withdrawn is not None else None
-        if why is not None:
-            # Not announced on a later span: that the user said no is nobody's business.
-            from otel_cli_telemetry._disk import forget
-
-            run.count_drops({why: forget.drop_queue(paths.spool_dir)}, announce=False)
             return True
         good, requests = batch.read(run, batch_entries)
         if not requests:
@@ -243,10 +276,12 @@ def drain_all(
     *,
     timeout_s: float,
     progress: Callable[[Report], None] | None = None,
-    withdrawn: Callable[[destination_mod.Destination], str | None] | None = None,
+    withdrawn: Callable[[destination_mod.Destination, dict[str, Any] | None], str | None]
+    | None = None,
 ) -> Report:
     """Drain every destination's queue in the foreground (``flush``): waits for a running
-    drainer, ignores the back-off, stops at ``timeout_s`` overall."""
+    drainer, ignores the back-off, stops at ``timeout_s`` overall. Each queue goes to the
+    destination given with it, and nowhere else."""
     total = Report()
     end = time.monotonic() + timeout_s
     for queue_paths, dest in destination_mod.queues(paths, destinations):

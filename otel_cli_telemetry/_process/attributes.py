@@ -9,6 +9,7 @@ provider's marker variable; its value is not read.
 import os
 import sys
 
+from otel_cli_telemetry._disk import contract
 from otel_cli_telemetry._process import config
 from otel_cli_telemetry._version import __version__
 
@@ -23,10 +24,10 @@ DURATION_MS: "Final" = "cli_telemetry.duration_ms"
 CI_DETECTED: "Final" = "cli_telemetry.ci.detected"
 CI_PROVIDER: "Final" = "cli_telemetry.ci.provider"
 #: On a delivered command span: traces lost since the last report, and why (``reason=n``).
-DROPPED_TRACES: "Final" = "cli_telemetry.dropped_traces"
-DROPPED_REASONS: "Final" = "cli_telemetry.dropped_reasons"
+DROPPED_TRACES: "Final" = contract.DROPPED_TRACES
+DROPPED_REASONS: "Final" = contract.DROPPED_REASONS
 #: Spans lost from traces that were delivered (the per-trace cap, a partial success).
-DROPPED_SPANS: "Final" = "cli_telemetry.dropped_spans"
+DROPPED_SPANS: "Final" = contract.DROPPED_SPANS
 #: On every command span when the author set ``sample_rate`` below 1: the share of
 #: installations that record, so a backend can re-weight counts (1 / rate).
 SAMPLE_RATE: "Final" = "cli_telemetry.sample_rate"
@@ -42,7 +43,7 @@ SCOPE_VERSION: "Final" = __version__
 # and tests/test_disclosure.py proves the code sends no other ------------------------------
 EXECUTABLE_NAME: "Final" = "process.executable.name"
 PID: "Final" = "process.pid"
-EXIT_CODE: "Final" = "process.exit.code"
+EXIT_CODE: "Final" = contract.EXIT_CODE
 ERROR_TYPE: "Final" = "error.type"
 #: The option *names* a click/typer author allow-listed (``integrations._clickish``).
 OPTIONS: "Final" = "cli_telemetry.options"

@@ -11,8 +11,66 @@ nothing the interpreter did not load at start-up (no ``from __future__``, ``typi
 or ``logging`` at module level; annotations that need them are strings).
 """
 
-import sys
-
+from otel_cli_telemetry._disk.contract import (
+    APP_DISABLED as APP_DISABLED,
+)
+from otel_cli_telemetry._disk.contract import (
+    APP_HOME as APP_HOME,
+)
+from otel_cli_telemetry._disk.contract import (
+    APP_MODE as APP_MODE,
+)
+from otel_cli_telemetry._disk.contract import (
+    CHILD_MARKER as CHILD_MARKER,
+)
+from otel_cli_telemetry._disk.contract import (
+    DEFAULT_EXPORT_DEADLINE_S as DEFAULT_EXPORT_DEADLINE_S,
+)
+from otel_cli_telemetry._disk.contract import (
+    DEFAULT_PROTOCOL as DEFAULT_PROTOCOL,
+)
+from otel_cli_telemetry._disk.contract import (
+    DEFAULT_TIMEOUT_S as DEFAULT_TIMEOUT_S,
+)
+from otel_cli_telemetry._disk.contract import (
+    DO_NOT_TRACK as DO_NOT_TRACK,
+)
+from otel_cli_telemetry._disk.contract import (
+    GRPC as GRPC,
+)
+from otel_cli_telemetry._disk.contract import (
+    OTEL_SDK_DISABLED as OTEL_SDK_DISABLED,
+)
+from otel_cli_telemetry._disk.contract import (
+    OTEL_TRACES_EXPORTER as OTEL_TRACES_EXPORTER,
+)
+from otel_cli_telemetry._disk.contract import (
+    POLICY_APP_DIR as POLICY_APP_DIR,
+)
+from otel_cli_telemetry._disk.contract import (
+    POLICY_FILE as POLICY_FILE,
+)
+from otel_cli_telemetry._disk.contract import (
+    POLICY_FILE_NAME as POLICY_FILE_NAME,
+)
+from otel_cli_telemetry._disk.contract import (
+    PROTOCOLS as PROTOCOLS,
+)
+from otel_cli_telemetry._disk.contract import (
+    flag as flag,
+)
+from otel_cli_telemetry._disk.contract import (
+    get as get,
+)
+from otel_cli_telemetry._disk.contract import (
+    policy_default_path as policy_default_path,
+)
+from otel_cli_telemetry._disk.contract import (
+    policy_path as policy_path,
+)
+from otel_cli_telemetry._disk.contract import (
+    warn_once as warn_once,
+)
 from otel_cli_telemetry._record import Record
 
 TYPE_CHECKING = False
@@ -20,15 +78,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 # --- the app's own switches; ``{prefix}`` is the author's ``env_prefix`` -------------
-#: ``1``/``true``: telemetry off for this app. ``0``/``false``: on, even over a persisted "off".
-APP_DISABLED = "{prefix}_TELEMETRY_DISABLED"
-#: ``on`` / ``local`` (the local file sink only, nothing sent) / ``off``; ``off`` is an
-#: opt-out like ``APP_DISABLED``, the others beat the persisted choice (see ``consent``).
-APP_MODE = "{prefix}_TELEMETRY"
+# The names both processes read (consent, the state dir, protocols) are in ``_disk.contract``.
 #: ``1``: print what would be sent (OTLP JSON) to stderr and send nothing.
 APP_DEBUG = "{prefix}_TELEMETRY_DEBUG"
-#: Directory holding config, state and spool instead of the platformdirs locations.
-APP_HOME = "{prefix}_TELEMETRY_HOME"
 #: Datadog client token (``pub`` + 32 hex); overrides ``Datadog(client_token=...)``.
 APP_DATADOG_TOKEN = "{prefix}_TELEMETRY_DATADOG_CLIENT_TOKEN"  # noqa: S105 - a name
 #: A company's intake proxy, as Datadog documents it: logs are POSTed to this URL with the
@@ -38,12 +90,6 @@ APP_DATADOG_URL = "{prefix}_TELEMETRY_DATADOG_URL"
 DD_SITE = "DD_SITE"
 
 # --- cross-tool conventions --------------------------------------------------------
-#: https://consoledonottrack.com: any value but ``0``/``false`` turns telemetry off.
-DO_NOT_TRACK = "DO_NOT_TRACK"
-#: OTel SDK spec: only ``true`` (any case) disables.
-OTEL_SDK_DISABLED = "OTEL_SDK_DISABLED"
-#: OTel SDK spec: ``none`` means no exporter, which for us means off.
-OTEL_TRACES_EXPORTER = "OTEL_TRACES_EXPORTER"
 OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
 OTEL_RESOURCE_ATTRIBUTES = "OTEL_RESOURCE_ATTRIBUTES"
 TRACEPARENT = "TRACEPARENT"
@@ -103,37 +149,9 @@ OTLP_TRACES_CLIENT_KEY = "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY"
 OTLP_INSECURE = "OTEL_EXPORTER_OTLP_INSECURE"
 OTLP_TRACES_INSECURE = "OTEL_EXPORTER_OTLP_TRACES_INSECURE"
 
-#: The machine policy file instead of the platform's (``/etc/otel-cli-telemetry/policy.toml``
-#: ...): for tests and packagers; see ``_disk/policy``.
-POLICY_FILE = "OTEL_CLI_TELEMETRY_POLICY"
 
-#: Set in the exporter child's environment so that nothing it runs can start another one.
-CHILD_MARKER = "OTEL_CLI_TELEMETRY_EXPORTER_CHILD"
-
-#: Compared case-insensitively (``HTTP/JSON`` is ``http/json``). ``grpc`` needs the ``grpc``
-#: extra in the exporter child; the CLI process never imports grpc.
-PROTOCOLS = ("http/protobuf", "http/json", "grpc")
-DEFAULT_PROTOCOL = "http/protobuf"
-GRPC = "grpc"
-DEFAULT_TIMEOUT_S = 10.0
 #: ``OTEL_EXPORTER_OTLP_TIMEOUT=0`` (no limit): a day, so the export deadline always decides.
 NO_TIMEOUT_S = 86400.0
-DEFAULT_EXPORT_DEADLINE_S = 10.0
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
-_warned: set[str] = set()
-
-
-def warn_once(name: str, message: str) -> None:
-    """Log a configuration problem once per process, at debug level only."""
-    if name not in _warned:
-        _warned.add(name)
-        # Only through a ``logging`` the host already loaded: if it did not, no handler can
-        # exist, the debug record would go nowhere, and importing it would cost the off path.
-        logging = sys.modules.get("logging")
-        if logging is not None:
-            logging.getLogger("otel_cli_telemetry").debug("%s: %s", name, message)
 
 
 def env_prefix_for(service_name: str) -> str:
@@ -150,40 +168,6 @@ def env_prefix_for(service_name: str) -> str:
             chars.append("_")
     prefix = "".join(chars).strip("_").upper()
     return prefix or "APP"
-
-
-def get(env: "Mapping[str, str]", name: str) -> str | None:
-    """The variable's value stripped, or None when it is unset or empty."""
-    value = env.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
-
-
-def flag(env: "Mapping[str, str]", name: str) -> bool | None:
-    """A boolean switch: True, False, or None when unset. Unknown words count as True.
-
-    Treating an unrecognised value (``DO_NOT_TRACK=please``) as "on" errs on the side
-    of the user who set it.
-    """
-    value = get(env, name)
-    if value is None:
-        return None
-    lowered = value.lower()
-    if lowered in _FALSE:
-        return False
-    if lowered not in _TRUE:
-        warn_once(name, f"unrecognised value {value!r} read as true")
-    return True
-
-
-def do_not_track(env: "Mapping[str, str]") -> bool:
-    """``DO_NOT_TRACK`` (consoledonottrack.com asks for ``1``): any value turns telemetry
-    off but ``0`` and ``false`` (any case); an empty value counts as unset. A user who set
-    it wants off, so ``no``, ``off`` or a typo count as "do not track" too."""
-    value = get(env, DO_NOT_TRACK)
-    return value is not None and value.lower() not in ("0", "false")
 
 
 def destination_variables(env_prefix: str) -> "tuple[str, ...]":
@@ -325,25 +309,3 @@ def propagators_from_env(env: "Mapping[str, str]") -> "tuple[str, ...]":
         if name not in ("tracecontext", "baggage"):
             warn_once(OTEL_PROPAGATORS, f"propagator {name!r} not supported, ignored")
     return tuple(n for n in ("tracecontext", "baggage") if n in names)
-
-
-# --- where the machine policy lives (``_disk.policy`` reads it) ---------------------------
-
-POLICY_APP_DIR = "otel-cli-telemetry"
-POLICY_FILE_NAME = "policy.toml"
-
-
-def policy_default_path(env: "Mapping[str, str]", platform: "str | None" = None) -> str:
-    """The platform's policy file (``platform`` defaults to ``sys.platform``)."""
-    name = platform if platform is not None else sys.platform
-    if name == "darwin":
-        return f"/Library/Application Support/{POLICY_APP_DIR}/{POLICY_FILE_NAME}"
-    if name == "win32":
-        base = env.get("PROGRAMDATA") or env.get("ProgramData") or "C:\\ProgramData"
-        return f"{base.rstrip(chr(92))}\\{POLICY_APP_DIR}\\{POLICY_FILE_NAME}"
-    return f"/etc/{POLICY_APP_DIR}/{POLICY_FILE_NAME}"
-
-
-def policy_path(env: "Mapping[str, str]") -> str:
-    """The policy file this process honours: ``OTEL_CLI_TELEMETRY_POLICY`` or the default."""
-    return get(env, POLICY_FILE) or policy_default_path(env)

@@ -1,213 +1,29 @@
-"""Decide whether this run may record anything, where it may go, and say which rule decided.
-
-Runs before any OpenTelemetry import, file write or process start: when the answer is
-"off", nothing else happens at all. The environment is read first (``from_env``); only when
-no variable opted out is the machine policy looked for (``from_policy``: one failed
-``lstat()`` when there is none) and the config file read (``from_config``), so an opt-out
-imports nothing beyond the package's light entry (hence string annotations, no
-``from __future__``, and ``state`` / ``policy`` imported where a file is read).
-
-Three modes: ``on`` (record and send), ``local`` (record to the local file sink only, send
-nothing) and ``off`` (nothing happens).
+"""The CLI process's side of consent: record the user's choice (``persist``) and what the
+exporter child needs to decide again (``context``). The decision itself is made by
+``_disk.consent``, which both processes call; its names are re-exported here.
 """
 
-import os
-
-from otel_cli_telemetry._process import config
-from otel_cli_telemetry._record import Record
+from otel_cli_telemetry._disk.consent import LOCAL as LOCAL
+from otel_cli_telemetry._disk.consent import LOCAL_ONLY as LOCAL_ONLY
+from otel_cli_telemetry._disk.consent import MODES as MODES
+from otel_cli_telemetry._disk.consent import OFF as OFF
+from otel_cli_telemetry._disk.consent import ON as ON
+from otel_cli_telemetry._disk.consent import WITHDRAWN as WITHDRAWN
+from otel_cli_telemetry._disk.consent import Decision as Decision
+from otel_cli_telemetry._disk.consent import context as context
+from otel_cli_telemetry._disk.consent import from_config as from_config
+from otel_cli_telemetry._disk.consent import from_env as from_env
+from otel_cli_telemetry._disk.consent import from_policy as from_policy
+from otel_cli_telemetry._disk.consent import of_mode as of_mode
+from otel_cli_telemetry._disk.consent import parse_mode as parse_mode
+from otel_cli_telemetry._disk.consent import recheck as recheck
+from otel_cli_telemetry._disk.consent import resolve as resolve
+from otel_cli_telemetry._disk.consent import withdrawn as withdrawn
+from otel_cli_telemetry._disk.consent import within as within
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from otel_cli_telemetry._disk.fs import StrPath
-
-ON = "on"
-LOCAL = "local"
-OFF = "off"
-MODES = (ON, LOCAL, OFF)
-#: Strictness: a rule can only lower the mode a machine policy allows.
-_RANK = {OFF: 0, LOCAL: 1, ON: 2}
-#: What ``{PREFIX}_TELEMETRY`` (and the config file's ``mode``) accept, and what they mean.
-_MODE_WORDS = {
-    "on": ON, "enable": ON, "enabled": ON, "1": ON, "true": ON, "yes": ON,
-    "local": LOCAL, "local-only": LOCAL, "local_only": LOCAL,
-    "off": OFF, "disable": OFF, "disabled": OFF, "0": OFF, "false": OFF, "no": OFF,
-}  # fmt: skip
-
-
-def parse_mode(value: object) -> str | None:
-    """``"on"``, ``"local"`` or ``"off"`` for a known word (any case), else None."""
-    if isinstance(value, bool):
-        return ON if value else OFF
-    if not isinstance(value, str):
-        return None
-    return _MODE_WORDS.get(value.strip().lower())
-
-
-class Decision(Record):
-    """The outcome of consent resolution. ``rule`` is stable and machine-readable
-    (``argument``, ``env``, ``policy``, ``config``, ``default``, ``ci_policy``,
-    ``unsafe_home``, ``exporter``); ``mode`` is ``on``, ``local`` or ``off``."""
-
-    __slots__ = ("enabled", "rule", "detail", "mode")
-
-    def __init__(self, enabled: bool, rule: str, detail: str, mode: str | None = None) -> None:
-        self.enabled = enabled
-        self.rule = rule
-        self.detail = detail
-        self.mode = mode if mode is not None and enabled else (ON if enabled else OFF)
-
-    def __bool__(self) -> bool:
-        return self.enabled
-
-    @property
-    def local_only(self) -> bool:
-        return self.mode == LOCAL
-
-
-class Change(Decision):
-    """A decision the user just made (``disable``, ``local``), with what it deleted:
-    the spans (and traces) that were waiting to be sent."""
-
-    __slots__ = ("deleted_spans", "deleted_traces")
-
-    def __init__(self, decision: Decision, *, deleted_spans: int, deleted_traces: int) -> None:
-        super().__init__(decision.enabled, decision.rule, decision.detail, decision.mode)
-        self.deleted_spans = deleted_spans
-        self.deleted_traces = deleted_traces
-
-
-# Equality and repr (``Record``) read ``__slots__``: name the inherited ones too.
-Change.__slots__ = Decision.__slots__ + Change.__slots__  # type: ignore[assignment]
-
-
-#: Why the exporter drops a queue it may no longer send (counted in ``delivery.json``).
-WITHDRAWN = "consent_withdrawn"
-LOCAL_ONLY = "consent_local_only"
-
-
-def withdrawn(decision: Decision, destination_kind: str) -> str | None:
-    """The drop reason if ``decision`` forbids sending to a destination of this kind now
-    (``"file"``: the local file sink, which ``local`` mode keeps), else None."""
-    if decision.mode == OFF:
-        return WITHDRAWN
-    if decision.mode == LOCAL and destination_kind != "file":
-        return LOCAL_ONLY
-    return None
-
-
-def of_mode(mode: str, rule: str, detail: str) -> Decision:
-    return Decision(mode != OFF, rule, detail, mode)
-
-
-def resolve(
-    env: "Mapping[str, str]",
-    *,
-    env_prefix: str,
-    config_file: "StrPath | None",
-    explicit: bool | None = None,
-    service_name: str | None = None,
-) -> Decision:
-    """Apply the rules in order; the first that speaks decides, within the machine policy.
-
-    1. ``explicit`` (the author's ``enabled=`` argument)
-    2. an opt-out in the environment: ``{PREFIX}_TELEMETRY_DISABLED`` true,
-       ``{PREFIX}_TELEMETRY=off``, ``DO_NOT_TRACK``, ``OTEL_SDK_DISABLED=true``,
-       ``OTEL_TRACES_EXPORTER=none`` (off; nothing more is read)
-    3. the machine policy (``policy.toml``): may force off, or cap at local, what follows
-    4. ``{PREFIX}_TELEMETRY=local|on``, ``{PREFIX}_TELEMETRY_DISABLED`` false
-    5. the persisted choice in ``config.toml`` (``telemetry enable|local|disable``)
-    6. the default: on (opt-out model)
-    """
-    decision = from_env(env, env_prefix=env_prefix, explicit=explicit)
-    if decision is not None and not decision.enabled:
-        return decision
-    cap = from_policy(env, service_name)
-    if cap is not None and not cap.enabled:
-        return cap
-    if decision is None:
-        decision = from_config(config_file)
-    return within(decision, cap)
-
-
-def within(decision: Decision, cap: "Decision | None") -> Decision:
-    """``decision``, lowered to the machine policy's ``cap`` (which then names the rule)."""
-    if cap is None or _RANK[decision.mode] <= _RANK[cap.mode]:
-        return decision
-    return cap
-
-
-def from_env(
-    env: "Mapping[str, str]", *, env_prefix: str, explicit: bool | None = None
-) -> Decision | None:
-    """Rules 1, 2 and 4 of ``resolve``: None when neither the argument nor the environment
-    speaks. An opt-out (``enabled`` False) is final; anything else is still subject to the
-    machine policy."""
-    if explicit is not None:
-        return Decision(explicit, "argument", f"enabled={explicit} passed by the application")
-
-    app_switch = config.APP_DISABLED.format(prefix=env_prefix)
-    app_value = config.flag(env, app_switch)
-    if app_value:
-        return Decision(False, "env", f"{app_switch} is set")
-    mode_var = config.APP_MODE.format(prefix=env_prefix)
-    raw_mode = config.get(env, mode_var)
-    mode = parse_mode(raw_mode) if raw_mode is not None else None
-    if raw_mode is not None and mode is None:
-        # An unrecognised word errs on the side of the user who set it.
-        return Decision(False, "env", f"{mode_var}={raw_mode!r} is not on, local or off")
-    if mode == OFF:
-        return Decision(False, "env", f"{mode_var}={raw_mode}")
-    if config.do_not_track(env):
-        return Decision(False, "env", f"{config.DO_NOT_TRACK} is set")
-    sdk_disabled = config.get(env, config.OTEL_SDK_DISABLED)
-    if sdk_disabled is not None and sdk_disabled.lower() == "true":
-        return Decision(False, "env", f"{config.OTEL_SDK_DISABLED}=true")
-    exporters = config.get(env, config.OTEL_TRACES_EXPORTER)
-    if exporters is not None and {e.strip().lower() for e in exporters.split(",")} == {"none"}:
-        return Decision(False, "env", f"{config.OTEL_TRACES_EXPORTER}=none")
-    if mode is not None:
-        return of_mode(mode, "env", f"{mode_var}={raw_mode}")
-    if app_value is False:
-        return Decision(True, "env", f"{app_switch} is set to a false value")
-    return None
-
-
-def from_policy(env: "Mapping[str, str]", service_name: str | None) -> Decision | None:
-    """Rule 3 of ``resolve``: what the machine policy allows this app at most, as a
-    decision (off, or local), or None when no policy limits it."""
-    file = config.policy_path(env)
-    try:
-        os.lstat(file)  # most machines have none: then the policy reader is never loaded
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except (OSError, ValueError):
-        pass  # unreadable or a strange name: ``load`` says why, and that means off
-    from otel_cli_telemetry._disk import policy
-
-    found = policy.load(file)
-    if found is None:
-        return None
-    mode, why = found.mode_for(service_name)
-    if mode == ON:
-        return None
-    return of_mode(mode, "policy", why)
-
-
-def from_config(config_file: "StrPath | None") -> Decision:
-    """Rules 5 and 6 of ``resolve``: the persisted choice, else on."""
-    if config_file is not None:
-        from otel_cli_telemetry._disk import state
-
-        values = state.read_config(config_file)
-        mode = parse_mode(values.get("mode"))
-        if mode is None:
-            mode = parse_mode(values.get("enabled"))
-        if mode is not None:
-            verb = {ON: "enabled", LOCAL: "local only", OFF: "disabled"}[mode]
-            return of_mode(mode, "config", f"{verb} in {config_file}")
-    return Decision(True, "default", "on by default; opt out with DO_NOT_TRACK=1")
 
 
 def persist(config_file: "StrPath", mode: "bool | str") -> None:
@@ -230,84 +46,3 @@ def persist(config_file: "StrPath", mode: "bool | str") -> None:
     from otel_cli_telemetry._disk import toml
 
     toml.write(config_file, values)
-
-
-# --- the exporter child's re-check -------------------------------------------------
-
-#: The variables a consent decision reads (``{prefix}`` is the app's env prefix).
-ENV_NAMES = (
-    config.APP_DISABLED, config.APP_MODE, config.DO_NOT_TRACK, config.OTEL_SDK_DISABLED,
-    config.OTEL_TRACES_EXPORTER, config.POLICY_FILE,
-)  # fmt: skip
-
-
-def context(
-    env: "Mapping[str, str]",
-    *,
-    env_prefix: str,
-    service_name: str,
-    config_file: "StrPath",
-    explicit: bool | None,
-) -> "dict[str, object]":
-    """What the exporter child needs to decide again as this command did: the consent
-    variables of its environment (values only of those), the app and its config file."""
-    names = [n.format(prefix=env_prefix) for n in ENV_NAMES]
-    return {
-        "env": {n: env[n] for n in names if env.get(n)},
-        "env_prefix": env_prefix,
-        "service_name": service_name,
-        "config_file": str(config_file),
-        "explicit": explicit,
-    }
-
-
-def recheck(saved: "Mapping[str, object] | None", own_env: "Mapping[str, str]") -> Decision:
-    """The exporter child's decision before a batch: the environment it was given (the
-    launching command's consent variables, then its own), the persisted choice and the
-    machine policy, read now. Without a saved context, only the policy and own env speak."""
-    saved = saved or {}
-    prefix = saved.get("env_prefix")
-    env_prefix = prefix if isinstance(prefix, str) else "OTEL_CLI_TELEMETRY_UNKNOWN_APP"
-    env: dict[str, str] = {}
-    given = saved.get("env")
-    if isinstance(given, dict):
-        env.update({k: v for k, v in given.items() if isinstance(k, str) and isinstance(v, str)})
-    names = [n.format(prefix=env_prefix) for n in ENV_NAMES]
-    env.update({n: own_env[n] for n in names if own_env.get(n)})
-    explicit = saved.get("explicit")
-    config_file = saved.get("config_file")
-    service = saved.get("service_name")
-    return resolve(
-        env,
-        env_prefix=env_prefix,
-        config_file=config_file if isinstance(config_file, str) and config_file else None,
-        explicit=explicit if isinstance(explicit, bool) else None,
-        service_name=service if isinstance(service, str) else None,
-    )
-
-
-def save_context(file: "StrPath", saved: "Mapping[str, object]") -> bool:
-    """Leave ``context(...)`` for the exporter child (rewritten only when it changed).
-    Never raises: without it the child decides from the persisted choice and the policy."""
-    from otel_cli_telemetry._disk import state
-
-    try:
-        if state.read_json(file) == saved:
-            return True
-    except (OSError, ValueError):
-        pass
-    try:
-        state.write_json(file, saved)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def load_context(file: "StrPath") -> "dict[str, object] | None":
-    """What the last command left for the child; None if missing or unreadable."""
-    from otel_cli_telemetry._disk import state
-
-    try:
-        return state.read_json(file, max_bytes=64 * 1024)
-    except (OSError, ValueError):
-        return None

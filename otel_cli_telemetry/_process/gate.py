@@ -23,13 +23,13 @@ MAX_SPANS_PER_TRACE = 512
 class TraceGate:
     """Collect a command's spans and deliver them when its root span ends.
 
-    ``consent`` is asked once per trace, at the root's end; ``deliver(spans, dropped)``
-    receives the spans (root last) and how many the per-trace cap dropped.
+    ``deliver(spans, dropped)`` receives the spans (root last) and how many the per-trace
+    cap dropped. (Consent was decided before the command recorded anything, and is decided
+    again by the exporter before every attempt: see ``_disk.consent``.)
     """
 
-    def __init__(self, deliver: "Deliver", consent: "Callable[[], bool] | None" = None) -> None:
+    def __init__(self, deliver: "Deliver") -> None:
         self._deliver = deliver
-        self._consent = consent
         self._lock = _thread.allocate_lock()
         self._roots: dict[int, int] = {}  # trace id -> root span id
         self._pending: dict[int, list[Any]] = {}
@@ -81,8 +81,6 @@ class TraceGate:
             spans = self._pending.pop(ctx.trace_id)
             overflow = self._overflow.pop(ctx.trace_id, 0)
         spans.append(span)
-        if self._consent is not None and not self._consent():
-            return
         self._deliver(spans, overflow)
 
     def clear(self) -> None:

@@ -9,8 +9,8 @@ Stdlib only: the light usage path and the SDK path both end here.
 import os
 import sys
 
+from otel_cli_telemetry._disk import contract, otlp_json, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
-from otel_cli_telemetry._disk import otlp_json, spool, state
 from otel_cli_telemetry._process import attributes, config
 
 TYPE_CHECKING = False
@@ -45,7 +45,11 @@ class Options:
         identity_linking: bool = False,
         sample_rate: float = 1.0,
         consent_context: "dict[str, object] | None" = None,
+        mode: str = "on",
     ) -> None:
+        #: The consent mode that decided this command (``on`` or ``local``), recorded with
+        #: each trace with ``consent_context`` and the destinations it is queued for.
+        self.mode = mode
         #: What the exporter child needs to decide consent again (``consent.context``).
         self.consent_context = consent_context
         #: The author's ``sample_rate``: the share of installations that record (``trace_context``).
@@ -104,7 +108,7 @@ class Handoff:
             if opts.debug or opts.capture is not None:
                 # Debug and capture write nothing: show the id if one exists.
                 existing = state.read_json(opts.paths.state_file) or {}
-                install_id = str(existing.get("installation_id") or state.random_uuid())
+                install_id = str(existing.get("installation_id") or state.uuid4())
                 linked = existing.get("linked_principal_id")
                 principal = linked if isinstance(linked, str) and linked else None
             else:
@@ -162,10 +166,22 @@ class Handoff:
         from otel_cli_telemetry._disk import delivery
 
         opts = self.options
-        pairs = destination_mod.queues(opts.paths, opts.destinations)
-        queues = [q for q, _ in pairs]
+        items = destination_mod.queues(opts.paths, opts.destinations)
+        queues = [q for q, _ in items]
+        decision = contract.decision_record(
+            opts.mode, [destination_mod.queue_id(d) for _, d in items], opts.consent_context
+        )
         try:
-            path = spool.write(queues[0].spool_dir, spool.dumps(request))
+            state.ensure_dir(opts.paths.home)
+            for queue, dest in items:
+                # The child sends a queue only to the destination its record names.
+                destination_mod.save(queue, dest)
+            path = spool.write(
+                queues[0].spool_dir,
+                spool.dumps(request),
+                decision=decision,
+                after=[q.spool_dir for q in queues[1:]],
+            )
         except (OSError, ValueError) as exc:
             reason = f"spool_write_{exc.__class__.__name__}"
             self.counters.count(reason)
@@ -194,15 +210,8 @@ class Handoff:
                     drops[SPAN_CAP] = overflow
                 if drops:
                     delivery.record_drops(queue.delivery_file, queue.state_lock, drops)
-            destination_mod.save(opts.paths.destination_file, opts.destinations)
-            if opts.consent_context is not None:
-                from otel_cli_telemetry._process import consent
-
-                consent.save_context(
-                    os.path.join(opts.paths.home, "consent.json"), opts.consent_context
-                )
             # A destination that cannot be used keeps its queue: no exporter for it alone.
-            usable = [q for q, d in pairs if not d.problem]
+            usable = [q for q, d in items if not d.problem]
             if usable:
                 self._launch(usable)
         except (OSError, ValueError) as exc:

@@ -20,7 +20,6 @@ class ConsentSpanProcessor(SpanProcessor):
 
     def __init__(self, gate: TraceGate) -> None:
         self.gate = gate
-        self.errors = 0
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
@@ -29,7 +28,7 @@ class ConsentSpanProcessor(SpanProcessor):
         try:
             self.gate.on_end(span)
         except Exception:  # noqa: BLE001 - a processor must never break the host
-            self.errors += 1
+            return
 
     def shutdown(self) -> None:
         self.gate.clear()

@@ -227,7 +227,7 @@ def _count_internal_error(telemetry: "Telemetry", exc: Exception) -> None:
     try:
         from otel_cli_telemetry._disk import delivery, state
 
-        paths = telemetry.paths
+        paths = telemetry._state_paths
         if state.check_dir(paths.home):
             reason = f"internal_{type(exc).__name__}"
             delivery.record_drops(paths.delivery_file, paths.state_lock, {reason: 1})
