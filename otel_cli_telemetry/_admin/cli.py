@@ -1,20 +1,26 @@
 """``python -m otel_cli_telemetry``: status, enable, local, disable, reset, show, flush and
 disclosure for an app.
 
-One table, ``COMMANDS``, names every action with its help and options: this module's
-argparse CLI, the click group and the typer app the integrations mount, and the argparse
-integration's ``telemetry`` subcommands are all built from it, so they speak the same words.
+One table, ``COMMANDS`` (in ``commands``, which loads nothing), names every action with its
+help and options: this module's argparse CLI, the click group and the typer app the
+integrations mount, and the argparse integration's ``telemetry`` subcommands are all built
+from it, so they speak the same words. This module, the actions, loads when one runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TextIO
 
+from otel_cli_telemetry._admin.commands import COMMANDS, AdminCommand, Option, command_named
 from otel_cli_telemetry._admin.show import do_show
 from otel_cli_telemetry.telemetry import Telemetry
+
+__all__ = [
+    "COMMANDS", "AdminCommand", "Option", "build_parser", "command_named", "do_show", "main",
+    "run_parsed",
+]  # fmt: skip
 
 
 def do_status(telemetry: Telemetry, out: TextIO) -> int:
@@ -104,84 +110,6 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-class Option:
-    """One option of an admin command, in a shape argparse and click both take."""
-
-    def __init__(
-        self,
-        *flags: str,
-        dest: str,
-        kind: type = str,
-        default: Any = None,
-        is_flag: bool = False,
-        help: str = "",
-    ) -> None:
-        self.flags = flags
-        self.dest = dest
-        self.kind = kind
-        self.default = default
-        self.is_flag = is_flag
-        self.help = help
-
-
-class AdminCommand:
-    """One admin command: its name, one line of help, options, and what it does
-    (``run(telemetry, out, **options) -> exit code``)."""
-
-    def __init__(
-        self,
-        name: str,
-        help: str,
-        run: Callable[..., int],
-        options: tuple[Option, ...] = (),
-    ) -> None:
-        self.name = name
-        self.help = help
-        self.run = run
-        self.options = options
-
-
-#: The one table the module CLI, click, typer and argparse integrations build from.
-COMMANDS: list[AdminCommand] = [
-    AdminCommand("status", "Say whether telemetry is on, and which rule decided.", do_status),
-    AdminCommand(
-        "enable", "Send anonymous usage telemetry (saved; env variables still win).", do_enable
-    ),
-    AdminCommand(
-        "local", "Record to the local file only, send nothing (saved; queue deleted).", do_local
-    ),
-    AdminCommand("disable", "Send nothing, record nothing (saved; queue deleted).", do_disable),
-    AdminCommand(
-        "reset",
-        "Forget this installation: id, queue, local file, delivery state (choice kept).",
-        do_reset,
-    ),
-    AdminCommand(
-        "disclosure", "Print every field this app can send, per destination.", do_disclosure
-    ),
-    AdminCommand(
-        "show",
-        "Print what was recorded locally or waits to be sent.",
-        do_show,
-        (
-            Option("--limit", dest="limit", kind=int, default=20, help="How many traces."),
-            Option("--json", dest="as_json", is_flag=True, help="Raw OTLP JSON lines."),
-            Option("-v", "--verbose", dest="verbose", is_flag=True, help="Every attribute."),
-        ),
-    ),
-    AdminCommand(
-        "flush",
-        "Deliver waiting telemetry now (for CI jobs).",
-        do_flush,
-        (Option("--timeout", dest="timeout", kind=float, help="Seconds to wait at most."),),
-    ),
-]
-
-
-def command_named(name: str) -> AdminCommand:
-    return next(c for c in COMMANDS if c.name == name)
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: AdminCommand) -> None:

@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk.fs import StrPath
 
 #: The ``kind`` tags of ``destination.json``: the local file sink's, and each vendor class's
-#: ``kind`` in ``otel_cli_telemetry.destinations`` (which checks and describes its records,
-#: and is loaded only for that: a command to the default sink never needs it).
+#: ``kind`` in ``otel_cli_telemetry.destinations``. ``vendors`` checks and describes the
+#: vendors' records, loaded only for that: a command to the default sink never needs it.
 FILE = "file"
 OTLP = "otlp"
 DATADOG = "datadog"
@@ -87,10 +87,13 @@ class Destination(Record):
         ):
             raise ValueError("headers must map strings to strings")
         endpoint = data.get("endpoint")
-        spec = _spec(kind)
-        if spec is not None and not (isinstance(endpoint, str) and endpoint.startswith("http")):
+        if kind != FILE and not (isinstance(endpoint, str) and endpoint.startswith("http")):
             raise ValueError(f"an {kind} destination needs an http(s) endpoint")
-        token = spec.check_token(data.get("token")) if spec is not None else None
+        token = None
+        if kind in (DATADOG, POSTHOG):
+            from otel_cli_telemetry._disk import vendors
+
+            token = vendors.check_token(kind, data.get("token"))
         protocol = data.get("protocol", config.DEFAULT_PROTOCOL)
         if not isinstance(protocol, str) or protocol.lower() not in config.PROTOCOLS:
             raise ValueError("unsupported protocol")
@@ -116,8 +119,11 @@ class Destination(Record):
 
     def describe(self) -> str:
         """A human summary without secrets, for ``status``."""
-        spec = _spec(self.kind)
-        return "local file (embedded default)" if spec is None else spec.describe(self)
+        if self.kind == FILE:
+            return "local file (embedded default)"
+        from otel_cli_telemetry._disk import vendors
+
+        return vendors.describe(self)
 
     def __repr__(self) -> str:
         # Headers and tokens are credentials: a repr ends up in logs and tracebacks.
@@ -125,15 +131,6 @@ class Destination(Record):
         fields["headers"] = f"<{len(self.headers)} hidden>"
         fields["token"] = "<hidden>" if self.token else "None"
         return f"Destination({', '.join(f'{k}={v}' for k, v in fields.items())})"
-
-
-def _spec(kind: str) -> "Any":
-    """The public class of a vendor ``kind`` (None for the local file sink)."""
-    if kind == FILE:
-        return None
-    from otel_cli_telemetry.destinations import by_kind
-
-    return by_kind(kind)
 
 
 def _optional_str(value: object) -> str | None:
