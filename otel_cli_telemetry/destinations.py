@@ -123,6 +123,10 @@ class OTLP(Destination):
         """Per the OTLP exporter specification; a bad environment value is noted once (debug
         log) and ignored. None when neither this object nor the environment names an
         endpoint, or the endpoint cannot be used."""
+        if not self.endpoint and not (
+            config.get(env, config.OTLP_TRACES_ENDPOINT) or config.get(env, config.OTLP_ENDPOINT)
+        ):
+            return None  # nothing imported: the common case of an app without OTLP
         from otel_cli_telemetry._process import otlp_env
 
         pick = otlp_env.pick
