@@ -4,6 +4,9 @@ only stats, it still leaves by its deadline, and one exporter serves a burst of 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -147,3 +150,63 @@ def test_one_exporter_serves_commands_at_an_interactive_pace(home: Path) -> None
     state_ = delivery.load(paths_for(home).delivery_file)
     assert state_.exporter_runs == 1
     assert len(sink_lines(home)) == 3
+
+
+def _marker_naming(home: Path, pid: int, identity: dict[str, str], deadline: float) -> None:
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    record = {"pid": pid, "started": time.time(), "deadline": deadline, **identity}
+    (home / coordination.MARKER).write_text(json.dumps(record))
+    (home / coordination.MARKER).chmod(0o600)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the fast path reads /proc")
+def test_a_command_that_finds_the_exporter_awake_loads_no_takeover_check(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a child runs before its deadline, a command's claim is refused from the marker's
+    bytes and /proc alone: no lock probe, no takeover module."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths = paths_for(home)
+    holder = coordination.ChildMarker(paths, deadline_s=30.0)
+    assert holder.adopt()
+    try:
+        from otel_cli_telemetry._disk import takeover
+
+        def boom(*args: object, **kwargs: object) -> bool:
+            raise AssertionError("the full takeover checks ran")
+
+        monkeypatch.setattr(takeover, "is_stale", boom)
+        assert not coordination.claim(paths)
+        monkeypatch.undo()
+        # Past its deadline the same child is left to the full checks (stopped or not).
+        assert not coordination.claim(paths, now=time.time() + 31.0)
+    finally:
+        holder.give_up()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the fast path reads /proc")
+def test_a_marker_naming_a_dead_child_is_still_taken_over(home: Path) -> None:
+    """The fast path trusts only a live process with the recorded identity: a child that
+    died (its lock dropped, its marker left) is replaced by the next command at once."""
+    from otel_cli_telemetry._disk import takeover
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        identity = takeover.identity(sleeper.pid)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert identity
+    _marker_naming(home, sleeper.pid, identity, time.time() + 30.0)
+    assert coordination.claim(paths_for(home))
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the fast path reads /proc")
+def test_a_marker_naming_another_live_process_is_not_trusted(home: Path) -> None:
+    """A live pid whose start time differs from the recorded one (a reused pid) does not
+    pass the fast path: the lock decides, and an unlocked marker is taken over."""
+    from otel_cli_telemetry._disk import takeover
+
+    mine = takeover.identity()
+    _marker_naming(home, os.getpid(), {**mine, "ticks": "1"}, time.time() + 30.0)
+    assert coordination.claim(paths_for(home))
