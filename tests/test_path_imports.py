@@ -3,7 +3,8 @@
 destination and for the click, typer and argparse integrations, off and on.
 
 Each case runs twice in a fresh interpreter and the second run is compared (the steady
-state: the SDK version cache written, bytecode compiled).
+state: the SDK version cache written, bytecode compiled), each after the previous run's
+exporter has left, so that every run takes the same path.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli_env, exporter_pids, without_coverage
+from tests.conftest import cli_env, exporter_pids, wait_for_exporters, without_coverage
 from tests.test_imports import LIGHT_ENTRY
 
 # The app, then the telemetry the case asks for; prints the modules loaded at the end.
@@ -128,6 +129,8 @@ def modules(fw: str, dest: str, *, bare: bool, off: bool, home: Path) -> set[str
         assert done.stderr == "", done.stderr[-800:]
         line = next(x for x in done.stdout.splitlines() if x.startswith("MODULES "))
         found = set(line.removeprefix("MODULES ").split(","))
+        # The same path each time: the next run starts an exporter, never finds one awake.
+        wait_for_exporters(home)
     return found
 
 
