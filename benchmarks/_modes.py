@@ -16,6 +16,11 @@ LIBRARY_MODES = ["disabled", "enabled_file", "enabled_otlp", "enabled_child_span
 MODES = ["bare", *LIBRARY_MODES, "seeds", "standard"]
 SERVICE, VERSION, ENV_PREFIX = "benchcli", "1.0.0", "BENCHCLI"
 SEEDS_MARKER = "bench-seeds-sender"
+#: ``BENCH_DESTINATION``: the library's modes list ``Datadog(...)`` or ``PostHog(...)``
+#: (sent to ``BENCH_INTAKE_URL``, a loopback receiver) instead of the default destinations.
+DESTINATION = os.environ.get("BENCH_DESTINATION", "")
+DATADOG_TOKEN = "pub" + "0123456789abcdef" * 2
+POSTHOG_KEY = "phc_benchmark" + "0123456789" * 2
 #: The seeds' detached child: read the event on stdin, POST it once with urllib, exit.
 SEEDS_SENDER = f"""# {SEEDS_MARKER}
 import os, sys, urllib.request
@@ -47,7 +52,18 @@ class Library:
     def __init__(self, name: str) -> None:
         from otel_cli_telemetry import Telemetry
 
-        self.telemetry = Telemetry(SERVICE, version=VERSION, env_prefix=ENV_PREFIX)
+        listed: list[object] = []
+        if DESTINATION == "datadog":
+            from otel_cli_telemetry import Datadog
+
+            listed.append(Datadog(DATADOG_TOKEN, proxy_url=os.environ["BENCH_INTAKE_URL"]))
+        elif DESTINATION == "posthog":
+            from otel_cli_telemetry import PostHog
+
+            listed.append(PostHog(POSTHOG_KEY, host=os.environ["BENCH_INTAKE_URL"]))
+        self.telemetry = Telemetry(
+            SERVICE, version=VERSION, env_prefix=ENV_PREFIX, destinations=listed or None
+        )
         self.context = self.telemetry.command(name)
 
     def __enter__(self) -> object:

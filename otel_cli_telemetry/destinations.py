@@ -5,8 +5,9 @@
 Each class checks its arguments when it is made (ValueError, saying why, never echoing a
 secret), applies the environment's overrides when a command resolves it (``resolve``), and
 turns into the record the exporter child reads from ``destination.json``. Light, like the
-rest of the entry: no ``from __future__``, ``typing``, ``re`` or ``json`` at import; the
-sinks' validators are imported only by the class that calls them.
+rest of the entry: no ``from __future__``, ``typing``, ``re`` or ``json`` at import. A vendor's
+token and address are checked with string operations (``_disk.vendors``, which the exporter
+child uses too): building ``Datadog(...)`` never loads the sink that sends to Datadog.
 """
 
 from otel_cli_telemetry._process import config
@@ -55,27 +56,16 @@ class Destination(Record):
     @classmethod
     def describe(cls, record: "Resolved") -> str:
         """A human summary of a resolved record of this kind, without secrets."""
-        if cls.token_name is None:
-            raise NotImplementedError
-        return f"{cls.label} at {record.endpoint} ({cls.token_name})"
+        from otel_cli_telemetry._disk import vendors
 
-    #: A vendor that authenticates with a write-only token: what the token is called, and
-    #: what the service is called, in messages and ``status`` (None: no token).
-    token_name: "str | None" = None
-    label = ""
+        return vendors.describe(record)
 
     @classmethod
     def check_token(cls, token: object) -> "str | None":
         """The credential of a record read back from disk, checked again (ValueError)."""
-        if cls.token_name is None:
-            return None
-        if not isinstance(token, str):
-            raise ValueError(f"a {cls.__name__} destination needs a {cls.token_name}")
-        return cls._validate_token(token)
+        from otel_cli_telemetry._disk import vendors
 
-    @staticmethod
-    def _validate_token(token: str) -> str:
-        raise NotImplementedError
+        return vendors.check_token(cls.kind, token) if vendors.has_token(cls.kind) else None
 
 
 class OTLP(Destination):
@@ -135,6 +125,10 @@ class OTLP(Destination):
         endpoint. An endpoint or protocol that cannot be used gives a record with its
         ``problem``: never another destination instead (its traces wait, and ``status``
         and the debug output say why)."""
+        if not self.endpoint and not (
+            config.get(env, config.OTLP_TRACES_ENDPOINT) or config.get(env, config.OTLP_ENDPOINT)
+        ):
+            return None  # nothing imported: the common case of an app without OTLP
         from otel_cli_telemetry._disk.urls import redact
         from otel_cli_telemetry._process import otlp_env
 
@@ -186,11 +180,6 @@ class OTLP(Destination):
             "problem": problem,
         }
 
-    @classmethod
-    def describe(cls, record: "Resolved") -> str:
-        header_note = f", {len(record.headers)} header(s)" if record.headers else ""
-        return f"OTLP {record.protocol} to {record.endpoint}{header_note}"
-
 
 class Datadog(Destination):
     """Datadog's logs intake, with a client token (``pub`` + 32 hex, write-only): each
@@ -205,7 +194,6 @@ class Datadog(Destination):
 
     __slots__ = ("client_token", "site", "proxy_url")
     kind = "datadog"
-    label, token_name = "Datadog logs intake", "client token"
 
     def __init__(
         self,
@@ -215,13 +203,13 @@ class Datadog(Destination):
         proxy_url: str | None = None,
     ) -> None:
         if client_token is not None or site or proxy_url:
-            from otel_cli_telemetry._exporter.sinks import datadog
+            from otel_cli_telemetry._disk import vendors
 
             if client_token is not None:
                 if not isinstance(client_token, str):
                     raise ValueError("Datadog client_token must be a string ('pub' + 32 hex)")
-                client_token = datadog.validate_client_token(client_token)
-            datadog.intake_url(site, proxy_url=proxy_url)  # checks both
+                client_token = vendors.validate_client_token(client_token)
+            vendors.intake_url(site, proxy_url=proxy_url)  # checks both
         self.client_token = client_token
         self.site = site
         self.proxy_url = proxy_url
@@ -239,7 +227,7 @@ class Datadog(Destination):
         env_token = config.get(env, token_var) if env_prefix else None
         if env_token is None and self.client_token is None:
             return None  # nothing imported: the common case of an app without Datadog
-        from otel_cli_telemetry._exporter.sinks import datadog as dd
+        from otel_cli_telemetry._disk import vendors as dd
 
         token = self.client_token
         if env_token is not None:
@@ -264,12 +252,6 @@ class Datadog(Destination):
             url = dd.intake_url(site, proxy_url=self.proxy_url)
         return {"endpoint": url, "token": token}
 
-    @staticmethod
-    def _validate_token(token: str) -> str:
-        from otel_cli_telemetry._exporter.sinks.datadog import validate_client_token
-
-        return validate_client_token(token)
-
 
 class PostHog(Destination):
     """PostHog, with a project API key (``phc_...``, write-only): each command span becomes
@@ -278,10 +260,9 @@ class PostHog(Destination):
 
     __slots__ = ("api_key", "host")
     kind = "posthog"
-    label, token_name = "PostHog", "project API key"
 
     def __init__(self, api_key: str, *, host: str | None = None) -> None:
-        from otel_cli_telemetry._exporter.sinks import posthog
+        from otel_cli_telemetry._disk import vendors as posthog
 
         if not isinstance(api_key, str):
             raise ValueError("PostHog api_key must be a string (the project key, 'phc_...')")
@@ -296,15 +277,9 @@ class PostHog(Destination):
 
     def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
         """The author's values: PostHog reads no environment variable."""
-        from otel_cli_telemetry._exporter.sinks.posthog import batch_url
+        from otel_cli_telemetry._disk.vendors import batch_url
 
         return {"endpoint": batch_url(self.host), "token": self.api_key}
-
-    @staticmethod
-    def _validate_token(token: str) -> str:
-        from otel_cli_telemetry._exporter.sinks.posthog import validate_api_key
-
-        return validate_api_key(token)
 
 
 def _shown(url: "str | None") -> "str | None":

@@ -1,9 +1,10 @@
 """``python -m otel_cli_telemetry``: status, enable, local, disable, reset, show, flush and
 disclosure for an app.
 
-One table, ``COMMANDS``, names every action with its help and options: this module's
-argparse CLI, the click group and the typer app the integrations mount, and the argparse
-integration's ``telemetry`` subcommands are all built from it, so they speak the same words.
+One table, ``COMMANDS`` (in ``commands``, which loads nothing), names every action with its
+help and options: this module's argparse CLI, the click group and the typer app the
+integrations mount, and the argparse integration's ``telemetry`` subcommands are all built
+from it, so they speak the same words. This module, the actions, loads when one runs.
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from otel_cli_telemetry._admin.commands import COMMANDS, AdminCommand, Option, command_named
 from otel_cli_telemetry._admin.show import do_show
 from otel_cli_telemetry.telemetry import Telemetry
+
+__all__ = [
+    "COMMANDS", "AdminCommand", "Option", "build_parser", "command_named", "do_show", "main",
+    "run_parsed",
+]  # fmt: skip
 
 
 def do_status(telemetry: Telemetry, out: TextIO) -> int:
@@ -91,7 +98,7 @@ def do_flush(telemetry: Telemetry, out: TextIO, *, timeout: float | None = None)
     try:
         report = telemetry.flush(timeout, progress=progress)
     except OSError:
-        raise  # the state directory cannot be used: ``_guarded`` says so in one line
+        raise  # the state directory cannot be used: ``guarded`` says so in one line
     except Exception as exc:  # noqa: BLE001 - the edge: one line, never a traceback
         from otel_cli_telemetry._disk import delivery
 
@@ -114,10 +121,10 @@ def do_flush(telemetry: Telemetry, out: TextIO, *, timeout: float | None = None)
     return 0 if report.remaining == 0 else 1
 
 
-def _view(telemetry: Telemetry, out: TextIO, **options: Any) -> int:
-    from otel_cli_telemetry._admin.view import do_view  # loaded only when asked for
+def do_view(telemetry: Telemetry, out: TextIO, **options: Any) -> int:
+    from otel_cli_telemetry._admin import view  # loaded only when asked for
 
-    return do_view(telemetry, out, **options)
+    return view.do_view(telemetry, out, **options)
 
 
 def _isatty(stream: TextIO) -> bool:
@@ -127,55 +134,19 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
-class Option:
-    """One option of an admin command, in a shape argparse and click both take."""
-
-    def __init__(
-        self,
-        *flags: str,
-        dest: str,
-        kind: type = str,
-        default: Any = None,
-        is_flag: bool = False,
-        help: str = "",
-    ) -> None:
-        self.flags = flags
-        self.dest = dest
-        self.kind = kind
-        self.default = default
-        self.is_flag = is_flag
-        self.help = help
-
-
-class AdminCommand:
-    """One admin command: its name, one line of help, options, and what it does
-    (``run(telemetry, out, **options) -> exit code``)."""
-
-    def __init__(
-        self,
-        name: str,
-        help: str,
-        run: Callable[..., int],
-        options: tuple[Option, ...] = (),
-    ) -> None:
-        self.name = name
-        self.help = help
-        self.run = _guarded(name, run)
-        self.options = options
-
-
 #: The exit code of an admin command that could not use the state directory.
 DISK_ERROR_EXIT = 1
 
 
-def _guarded(name: str, run: Callable[..., int]) -> Callable[..., int]:
+def guarded(name: str, run: Callable[..., int]) -> Callable[..., int]:
     """``run``, with a state directory it cannot use (a file where a directory should be,
     no permission, an unsafe parent) reported as one line on stderr and exit code
     ``DISK_ERROR_EXIT``, never a traceback. In every admin surface: they all call ``run``."""
 
-    def guarded(telemetry: Telemetry, out: TextIO, **options: Any) -> int:
+    def guarded_run(telemetry: Telemetry, out: TextIO, **options: Any) -> int:
         try:
-            return run(telemetry, out, **options)
+            code: int = run(telemetry, out, **options)
+            return code
         except BrokenPipeError:
             raise  # the reader went away: ``main`` ends quietly
         except OSError as exc:  # UnsafeHomeError is one too
@@ -185,62 +156,9 @@ def _guarded(name: str, run: Callable[..., int]) -> Callable[..., int]:
             sys.stderr.flush()
             return DISK_ERROR_EXIT
 
-    guarded.__name__ = guarded.__qualname__ = getattr(run, "__name__", name)
-    guarded.__doc__ = run.__doc__
-    return guarded
-
-
-#: The one table the module CLI, click, typer and argparse integrations build from.
-COMMANDS: list[AdminCommand] = [
-    AdminCommand("status", "Say whether telemetry is on, and which rule decided.", do_status),
-    AdminCommand(
-        "enable", "Send anonymous usage telemetry (saved; env variables still win).", do_enable
-    ),
-    AdminCommand(
-        "local", "Record to the local file only, send nothing (saved; queue deleted).", do_local
-    ),
-    AdminCommand("disable", "Send nothing, record nothing (saved; queue deleted).", do_disable),
-    AdminCommand(
-        "reset",
-        "Forget this installation: id, queue, local file, delivery state (choice kept).",
-        do_reset,
-    ),
-    AdminCommand(
-        "disclosure",
-        "Print every field this app can send to its destinations.",
-        do_disclosure,
-        (Option("--all", dest="every", is_flag=True, help="Every destination's fields."),),
-    ),
-    AdminCommand(
-        "show",
-        "Print what was recorded locally or waits to be sent.",
-        do_show,
-        (
-            Option("--limit", dest="limit", kind=int, default=20, help="How many traces."),
-            Option("--json", dest="as_json", is_flag=True, help="Raw OTLP JSON lines."),
-            Option("-v", "--verbose", dest="verbose", is_flag=True, help="Every attribute."),
-        ),
-    ),
-    AdminCommand(
-        "view",
-        "Write a page of what was recorded and sent (charts, no network); print its path.",
-        _view,
-        (
-            Option("--open", dest="open_it", is_flag=True, help="Open it in a browser."),
-            Option("--output", dest="output", help="Write it here instead."),
-        ),
-    ),
-    AdminCommand(
-        "flush",
-        "Deliver waiting telemetry now (for CI jobs).",
-        do_flush,
-        (Option("--timeout", dest="timeout", kind=float, help="Seconds to wait at most."),),
-    ),
-]
-
-
-def command_named(name: str) -> AdminCommand:
-    return next(c for c in COMMANDS if c.name == name)
+    guarded_run.__name__ = guarded_run.__qualname__ = getattr(run, "__name__", name)
+    guarded_run.__doc__ = run.__doc__
+    return guarded_run
 
 
 def add_arguments(parser: argparse.ArgumentParser, command: AdminCommand) -> None:

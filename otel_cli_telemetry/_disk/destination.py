@@ -21,8 +21,8 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk.fs import StrPath
 
 #: The ``kind`` tags of ``destination.json``: the local file sink's, and each vendor class's
-#: ``kind`` in ``otel_cli_telemetry.destinations`` (which checks and describes its records,
-#: and is loaded only for that: a command to the default sink never needs it).
+#: ``kind`` in ``otel_cli_telemetry.destinations``. ``vendors`` checks and describes the
+#: vendors' records, loaded only for that: a command to the default sink never needs it.
 FILE = "file"
 OTLP = "otlp"
 DATADOG = "datadog"
@@ -96,17 +96,20 @@ class Destination(Record):
         ):
             raise ValueError("headers must map strings to strings")
         endpoint = data.get("endpoint")
-        spec = _spec(kind)
         problem = data.get("problem")
         # An unusable destination keeps its queue (nothing sent); anything else must be usable.
         problem = problem[:200] if isinstance(problem, str) and problem else None
         if (
-            spec is not None
+            kind != FILE
             and problem is None
             and not (isinstance(endpoint, str) and endpoint.startswith("http"))
         ):
             raise ValueError(f"an {kind} destination needs an http(s) endpoint")
-        token = spec.check_token(data.get("token")) if spec is not None else None
+        token = None
+        if kind in (DATADOG, POSTHOG):
+            from otel_cli_telemetry._disk import vendors
+
+            token = vendors.check_token(kind, data.get("token"))
         protocol = data.get("protocol", config.DEFAULT_PROTOCOL)
         if not isinstance(protocol, str) or (
             protocol.lower() not in config.PROTOCOLS and problem is None
@@ -136,14 +139,13 @@ class Destination(Record):
     def describe(self) -> str:
         """A human summary without secrets, for ``status``: the endpoint without its
         userinfo and query values (``urls.redact``)."""
-        spec = _spec(self.kind)
-        if spec is None:
+        if self.kind == FILE:
             return "local file (embedded default)"
-        from otel_cli_telemetry._disk import urls
+        from otel_cli_telemetry._disk import urls, vendors
 
         shown = Destination(**self._asdict())
         shown.endpoint = urls.redact(self.endpoint) if self.endpoint else self.endpoint
-        described = str(spec.describe(shown))
+        described = vendors.describe(shown)
         if self.problem:
             described += f" [not sent: {urls.redact_text(self.problem)}; traces wait in its queue]"
         return described
@@ -158,15 +160,6 @@ class Destination(Record):
         fields["headers"] = f"<{len(self.headers)} hidden>"
         fields["token"] = "<hidden>" if self.token else "None"
         return f"Destination({', '.join(f'{k}={v}' for k, v in fields.items())})"
-
-
-def _spec(kind: str) -> "Any":
-    """The public class of a vendor ``kind`` (None for the local file sink)."""
-    if kind == FILE:
-        return None
-    from otel_cli_telemetry.destinations import by_kind
-
-    return by_kind(kind)
 
 
 def _optional_str(value: object) -> str | None:

@@ -4,8 +4,6 @@ their holder dies (``kill -9`` included), so a stale lock can always be taken ov
 Read-modify-write cycles on the state files hold one; the exporter marker is one.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import time
@@ -20,7 +18,7 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk.fs import StrPath
 
 
-def _open_lock(path: StrPath, *, create: bool = True) -> IO[bytes]:
+def _open_lock(path: "StrPath", *, create: bool = True) -> "IO[bytes]":
     """Open a lock file; an impostor (link, FIFO, directory) in its place is moved aside
     once when we may create the file, else NotRegularFile."""
     flags = os.O_RDWR | (os.O_CREAT if create else 0)
@@ -37,7 +35,7 @@ def _open_lock(path: StrPath, *, create: bool = True) -> IO[bytes]:
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
-    def _try_lock(fh: IO[bytes]) -> bool:
+    def _try_lock(fh: "IO[bytes]") -> bool:
         try:
             fh.seek(0)
             msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
@@ -45,7 +43,7 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
             return False
         return True
 
-    def _unlock(fh: IO[bytes]) -> None:
+    def _unlock(fh: "IO[bytes]") -> None:
         with _fs.suppress(OSError):
             fh.seek(0)
             msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
@@ -53,21 +51,21 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
 else:
     import fcntl
 
-    def _try_lock(fh: IO[bytes]) -> bool:
+    def _try_lock(fh: "IO[bytes]") -> bool:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
         return True
 
-    def _unlock(fh: IO[bytes]) -> None:
+    def _unlock(fh: "IO[bytes]") -> None:
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 class FileLock:
     """An exclusive advisory lock on a file; the OS drops it if the holder dies."""
 
-    def __init__(self, path: StrPath, *, create: bool = True) -> None:
+    def __init__(self, path: "StrPath", *, create: bool = True) -> None:
         self.path = path
         self._create = create
         self._fh: IO[bytes] | None = None
@@ -100,11 +98,11 @@ class FileLock:
         return self._fh is not None
 
     @property
-    def file(self) -> IO[bytes] | None:
+    def file(self) -> "IO[bytes] | None":
         """The open lock file while held (the exporter marker writes its record into it)."""
         return self._fh
 
-    def __enter__(self) -> FileLock:
+    def __enter__(self) -> "FileLock":
         if not self.acquire(timeout=5.0):
             raise TimeoutError(f"could not lock {os.path.basename(self.path)}")
         return self
@@ -113,7 +111,7 @@ class FileLock:
         self.release()
 
 
-def is_locked(path: StrPath) -> bool:
+def is_locked(path: "StrPath") -> bool:
     """True if another process holds the lock on ``path`` right now (never creates it)."""
     probe = FileLock(path, create=False)
     try:

@@ -104,6 +104,8 @@ def claim(paths: "state.Paths", *, now: float | None = None) -> bool:
     path = marker_path(paths)
     if _create_exclusive(path):
         return True
+    if _running_child(read_raw(path)[0], time.time() if now is None else now):
+        return False  # the common case while an exporter waits for commands: nothing loaded
     from otel_cli_telemetry._disk.takeover import end_stopped, is_stale, overdue_pid
 
     if is_stale(path, now=now):
@@ -117,6 +119,38 @@ def claim(paths: "state.Paths", *, now: float | None = None) -> bool:
         _fs.move_aside(path)
         return _create_exclusive(path)
     return False
+
+
+def _proc_text(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4096).decode("ascii", "replace")
+    except OSError:
+        return ""
+
+
+def _running_child(raw: bytes, now: float) -> bool:
+    """True when the marker names a child that is running now, before its deadline: the
+    process with the pid it wrote is, on Linux, that very one (same boot, pid namespace and
+    start time), and neither a zombie nor dead. Such a child holds the marker's lock for its
+    whole life, so the lock need not be probed. Anything else (another system, no pid yet,
+    past the deadline, a pid reused) says False and the full checks of ``takeover`` decide."""
+    info = parse_marker(raw)
+    pid, deadline = info.get("pid"), info.get("deadline")
+    boot, pidns, ticks = info.get("boot"), info.get("pidns"), info.get("ticks")
+    if not (isinstance(pid, float) and isinstance(deadline, float) and now < deadline):
+        return False
+    if not (isinstance(boot, str) and isinstance(pidns, str) and isinstance(ticks, str)):
+        return False
+    stat = _proc_text(f"/proc/{int(pid)}/stat")
+    fields = stat.rsplit(")", 1)[-1].split() if ")" in stat else []
+    if len(fields) < 20 or fields[0] in ("Z", "X", "x") or fields[19] != ticks:
+        return False
+    try:
+        same_ns = str(os.stat(f"/proc/{int(pid)}/ns/pid").st_ino) == pidns
+    except OSError:
+        return False
+    return same_ns and _proc_text("/proc/sys/kernel/random/boot_id").strip() == boot
 
 
 def release_claim(paths: "state.Paths") -> None:

@@ -1,8 +1,16 @@
 """The detached exporter child: ``python -m otel_cli_telemetry._exporter.child``.
 
 It owns the exporter marker (see ``coordination``), drains every destination's queue (see
-``drain``), lingers a moment for the next command's trace, and exits by its hard deadline
-whatever the network does. It never prints: its stdio is /dev/null.
+``drain``), stays asleep for the next commands' traces (``LINGER_S`` after its last work),
+and exits by its hard deadline whatever the network does. It never prints: its stdio is
+/dev/null.
+
+Why it stays: a CLI used at an interactive pace (a command every second or two) would
+otherwise start one exporter per command, each paying Python's start-up and its imports;
+staying, one exporter serves a whole burst. Its wait is nearly free: every
+``LINGER_POLL_S`` it stats the spool directories and ``destination.json`` (their mtimes
+change when a command spools a trace or changes destinations), and lists a spool or reads
+the delivery state only after such a change.
 """
 
 from __future__ import annotations
@@ -21,9 +29,12 @@ from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, Report, drain, progress_of
 
-#: How long a child stays, idle, for the next command's trace before it exits.
-LINGER_S = 1.0
-LINGER_POLL_S = 0.05
+#: How long a child stays, idle, for the next command's trace before it exits (bounded by
+#: its deadline, 10 s from its start by default): a command within this of the last one
+#: finds it awake, and its span leaves within ``LINGER_POLL_S``.
+LINGER_S = 3.0
+#: How often an idle child stats the spool directories (a few stat calls, no listing).
+LINGER_POLL_S = 0.25
 HOME_ENV = contract.HOME_ENV
 
 
@@ -197,10 +208,15 @@ def run_child(
                 total.merge(report)
             _at("linger")
             stalled = progress_of(total) == before and _work_waiting(items, blocked, wall)
-            if not stalled and _linger(
-                items, blocked, min(linger_s, end - clock() - 0.5), clock, wall, sleep
-            ):
-                continue
+            if not stalled:
+                watch = Watch(paths, items)
+                more = _linger(
+                    watch, blocked, min(linger_s, end - clock() - 0.5), clock, wall, sleep
+                )
+                items = watch.items
+                blocked |= {q.queue for q, dest in items if dest.problem}
+                if more:
+                    continue
             marker.give_up()
             if (
                 stalled
@@ -213,20 +229,56 @@ def run_child(
         marker.give_up()
 
 
+class Watch:
+    """What an idle child looks at: the mtimes of the state dir and of every spool
+    directory. A command that spools a trace renames a file into its spool directory,
+    which changes that directory's mtime; one recorded for a destination with no queue yet
+    writes that queue's record into the state dir, and the queues are then read again."""
+
+    def __init__(self, paths: state.Paths, items: list[Queue]) -> None:
+        self.paths, self.items = paths, items
+        self.seen = self._stamps()
+
+    def _stamps(self) -> list[int | None]:
+        found: list[int | None] = []
+        for path in [self.paths.home] + [q.spool_dir for q, _ in self.items]:
+            try:
+                found.append(os.stat(path, follow_symlinks=False).st_mtime_ns)
+            except OSError:
+                found.append(None)
+        return found
+
+    def changed(self) -> bool:
+        """True (once) when a spool directory or the state dir changed since last asked."""
+        now = self._stamps()
+        if now == self.seen:
+            return False
+        if now[0] != self.seen[0]:
+            _at("reload_queues")
+            # Each queue still goes only to the destination its record names.
+            self.items = destination_mod.recorded(self.paths) or self.items
+            now = self._stamps()
+        self.seen = now
+        return True
+
+
 def _linger(
-    items: list[Queue],
+    watch: Watch,
     blocked: set[str],
     seconds: float,
     clock: Callable[[], float],
     wall: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> bool:
-    """Wait up to ``seconds`` for new work; True if some arrived."""
+    """Wait up to ``seconds`` for new work; True if some arrived. The spools are listed once
+    (work may have come while we drained), then only after ``watch`` saw a change."""
     until = clock() + seconds
+    if _work_waiting(watch.items, blocked, wall):
+        return True
     while clock() < until:
-        if _work_waiting(items, blocked, wall):
+        sleep(min(LINGER_POLL_S, max(until - clock(), 0.0)))
+        if watch.changed() and _work_waiting(watch.items, blocked, wall):
             return True
-        sleep(LINGER_POLL_S)
     return False
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from otel_cli_telemetry._admin import cli
+from otel_cli_telemetry._admin import commands as cli
 from otel_cli_telemetry.integrations._clickish import SKIP, instrument_command
 from otel_cli_telemetry.telemetry import Telemetry
 

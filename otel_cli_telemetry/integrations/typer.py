@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 import typer
 
-from otel_cli_telemetry._admin import cli
+from otel_cli_telemetry._admin import commands as cli
 from otel_cli_telemetry.integrations._clickish import instrument_command
 from otel_cli_telemetry.telemetry import Telemetry
 
