@@ -22,7 +22,7 @@ from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink
 from otel_cli_telemetry._process import launcher
 from tests.collector import OtlpReceiver, ScriptedResponse
-from tests.conftest import ROOT
+from tests.conftest import ROOT, FakeClock
 
 
 @pytest.fixture
@@ -109,22 +109,34 @@ def test_non_retryable_status_drops_and_records(home: Path, status: int) -> None
 
 
 def test_503_then_429_retry_after_then_200(home: Path) -> None:
-    """Retryable answers are retried; no request goes out before Retry-After elapses."""
+    """Retryable answers are retried; no request goes out before Retry-After elapses (on
+    the drain's clock, faked: the back-off is slept through the ``sleep`` seam)."""
     scripted = [ScriptedResponse(503), ScriptedResponse(429, {"Retry-After": "2"})]
+    fake = FakeClock()
     sent_at: list[float] = []
-    client = httpx.Client(event_hooks={"request": [lambda _r: sent_at.append(time.monotonic())]})
+    client = httpx.Client(event_hooks={"request": [lambda _r: sent_at.append(fake.now)]})
     with OtlpReceiver(scripted) as server:
         spool_commands(home, ["a", "b"])
         dest = otlp(server.url)
-        report = drain(paths_for(home), dest, deadline_s=15, sink=OtlpHttpSink(dest, client=client))
+        report = drain(
+            paths_for(home),
+            dest,
+            deadline_s=15,
+            sink=OtlpHttpSink(dest, client=client),
+            clock=fake.monotonic,
+            wall=fake.time,
+            sleep=fake.sleep,
+        )
         statuses = [r.status for r in server.requests]
     client.close()
     assert statuses == [503, 429, 200]
     assert report.delivered == 2
+    assert len(fake.slept) == 2
+    assert sent_at[1] - sent_at[0] > 0  # the 503 is backed off too
     assert sent_at[2] - sent_at[1] >= 2.0
     state_after = delivery.load(home / "delivery.json")
     assert state_after.failures == 0
-    assert not state_after.in_backoff()
+    assert not state_after.in_backoff(fake.time())
 
 
 def test_connection_refused_keeps_spool_and_persists_backoff(home: Path, dead_url: str) -> None:

@@ -21,6 +21,7 @@ from tests.conftest import (
     ExporterSampler,
     cli_env,
     exporter_pids,
+    lingering,
     run_example,
     wait_for_exporters,
     without_coverage,
@@ -52,7 +53,8 @@ def test_1000_sequential_runs_lose_nothing_and_never_pile_up(
     """1000 runs in a loop: 1000 distinct traces arrive; at most 2 exporters alive at once."""
     collector, receiver = pipeline
     receiver.clear()
-    env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=collector.http_endpoint)
+    # the real linger: coalescing consecutive commands into one child is what is measured
+    env = lingering(cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=collector.http_endpoint))
     with ExporterSampler(home) as sampler:
         for _ in range(1000):
             done = subprocess.run(CLI, env=env, capture_output=True, timeout=60, check=False)

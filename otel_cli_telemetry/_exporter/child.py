@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from otel_cli_telemetry._disk import delivery, spool, state
@@ -25,6 +25,20 @@ from otel_cli_telemetry._process import consent
 LINGER_S = 1.0
 LINGER_POLL_S = 0.05
 HOME_ENV = "OTEL_CLI_TELEMETRY_HOME_DIR"
+#: Shortens the linger (tests, packagers); the launcher passes it on only when it is set.
+LINGER_ENV = "OTEL_CLI_TELEMETRY_LINGER_S"
+
+
+def linger_from_env(env: Mapping[str, str]) -> float:
+    """The linger ``LINGER_ENV`` asks for, clamped to ``[0, LINGER_S]``: it can only
+    shorten the wait, never lengthen it; anything that is not a finite number is ignored."""
+    try:
+        seconds = float(env.get(LINGER_ENV, ""))
+    except ValueError:
+        return LINGER_S
+    if seconds != seconds:  # NaN
+        return LINGER_S
+    return min(max(seconds, 0.0), LINGER_S)
 
 
 def _arm_hard_deadline(seconds: float) -> None:
@@ -74,7 +88,7 @@ def main() -> int:
         _at("load_destinations")
         destinations = destination_mod.load(paths.destination_file)
         _arm_hard_deadline(destinations[0].deadline_s + 1.0)
-        run_child(paths, destinations)
+        run_child(paths, destinations, linger_s=linger_from_env(os.environ))
     except Exception as exc:  # noqa: BLE001 - the edge: a child has nobody to report to
         delivery.record_failure(paths.delivery_file, paths.state_lock, exc, _step)
         return 1
