@@ -19,7 +19,7 @@ from otel_cli_telemetry._disk import delivery, destination, spool, state
 from otel_cli_telemetry._exporter.child import run_child
 from otel_cli_telemetry._exporter.sinks import datadog
 from tests.collector import OtlpReceiver, ScriptedResponse
-from tests.conftest import cli_env, run_example, wait_for_exporters
+from tests.conftest import FakeClock, cli_env, run_example, wait_for_exporters
 from tests.test_poison import request_for
 
 TOKEN = "pub" + "0123456789abcdef" * 2
@@ -306,14 +306,26 @@ def test_refusals_drop_and_record(
 
 
 def test_429_and_503_are_retried_with_retry_after(home: Path, intake: tuple[Intake, str]) -> None:
+    """503 and 429 from the intake are retried until it accepts, waiting out its
+    Retry-After (on the drain's faked clock) before the third request."""
     server, url = intake
     server.responses.extend([(503, {}), (429, {"Retry-After": "1"})])
     spool_commands(home, ["a"])
     from otel_cli_telemetry._exporter.drain import drain
 
-    report = drain(paths_for(home), dd_dest(url), deadline_s=15)
+    fake = FakeClock()
+    report = drain(
+        paths_for(home),
+        dd_dest(url),
+        deadline_s=15,
+        clock=fake.monotonic,
+        wall=fake.time,
+        sleep=fake.sleep,
+    )
     assert [r.status for r in server.requests] == [503, 429, 202]
     assert report.delivered == 1
+    assert len(fake.slept) == 2
+    assert fake.slept[1] >= 1.0
     assert server.violations == []
 
 

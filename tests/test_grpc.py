@@ -525,6 +525,10 @@ class TcpRecorder:
             dst.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
+        # shutdown wakes the accept() blocked in _accept (close alone does not, on Linux,
+        # and the join below would wait out its timeout)
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         for sock in self._sockets:
             with contextlib.suppress(OSError):

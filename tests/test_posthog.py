@@ -19,7 +19,7 @@ from otel_cli_telemetry import PostHog, Telemetry
 from otel_cli_telemetry._disk import identity, state
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks import posthog
-from tests.conftest import ROOT
+from tests.conftest import ROOT, FakeClock
 
 KEY = "phc_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"
 
@@ -110,9 +110,13 @@ def run(telemetry: Telemetry, *names: str) -> None:
             pass
 
 
-def deliver(home: Path, telemetry: Telemetry) -> None:
+def deliver(home: Path, telemetry: Telemetry, clock: FakeClock | None = None) -> None:
+    """Drain the queue in the foreground (on ``clock``'s fake time when given)."""
     [dest] = telemetry.destinations()
-    report = drain(state.Paths(home=home, config_dir=home), dest, deadline_s=15)
+    seams: dict[str, Any] = {}
+    if clock is not None:
+        seams = {"clock": clock.monotonic, "wall": clock.time, "sleep": clock.sleep}
+    report = drain(state.Paths(home=home, config_dir=home), dest, deadline_s=15, **seams)
     assert report.remaining == 0, report
 
 
@@ -273,13 +277,21 @@ def test_retries_and_refusals(
     statuses: list[int],
     delivered: bool,
 ) -> None:
+    """503 then 429 (Retry-After, waited out on a fake clock) are retried until PostHog
+    accepts; a 400 is a refusal: one request, nothing delivered, nothing left queued."""
     recorder, host = server
     recorder.responses.extend(answers)
     telemetry = make(home, host)
     run(telemetry, "x")
-    deliver(home, telemetry)
+    fake = FakeClock()
+    deliver(home, telemetry, fake)
     assert [status for status, _ in recorder.batches] == statuses
     assert bool(recorder.events) is delivered
+    if delivered:
+        assert len(fake.slept) == 2
+        assert fake.slept[1] >= 1.0
+    else:
+        assert fake.slept == []
 
 
 @pytest.mark.parametrize("status", [408, 500])
