@@ -82,6 +82,27 @@ def wait_for_exporters(home: Path, timeout: float = 15.0) -> None:
     raise AssertionError(f"exporters still alive after {timeout}s: {exporter_pids(home)}")
 
 
+def stop_exporters(home: Path) -> None:
+    """SIGKILL every exporter child for ``home`` and wait until they are gone (a test that
+    has seen what it needs does not wait out a child's retries to its deadline)."""
+    for pid in exporter_pids(home):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_for_exporters(home)
+
+
+def wait_for_failure(home: Path, timeout: float = 20.0) -> None:
+    """Block until ``delivery.json`` in ``home`` records at least one failed attempt."""
+    from otel_cli_telemetry._disk import delivery
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if delivery.load(home / "delivery.json").failures >= 1:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no failed delivery recorded in {home} after {timeout}s")
+
+
 @pytest.fixture
 def reap_exporters(home: Path) -> Iterator[Path]:
     """Make sure every exporter child started for ``home`` is gone when the test ends."""
