@@ -35,6 +35,19 @@ def lingering(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k != LINGER_ENV}
 
 
+#: The longest tests (about 40 s each on 2 cores): started first, so that under pytest-xdist
+#: the rest of the suite runs beside them instead of after them.
+LONG_POLES = (
+    "tests/test_load.py::test_1000_sequential_runs_lose_nothing_and_never_pile_up",
+    "tests/test_frozen.py::test_a_pyinstaller_binary_delivers_its_spans",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run ``LONG_POLES`` first (a stable sort: the order is otherwise unchanged)."""
+    items.sort(key=lambda item: item.nodeid not in LONG_POLES)
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No OTEL_*, DO_NOT_TRACK or app variable leaks in; state goes under tmp_path; exporter

@@ -159,6 +159,7 @@ def paths_for(home: Path) -> state.Paths:
 
 
 def test_client_token_accepted() -> None:
+    """A Datadog client token is accepted with surrounding whitespace stripped."""
     assert datadog.validate_client_token(f" {TOKEN} ") == TOKEN
 
 
@@ -195,10 +196,13 @@ def test_keys_that_must_not_ship_are_refused(value: str, why: str) -> None:
     ],
 )
 def test_site_to_intake_url(site: str | None, host: str) -> None:
+    """Each Datadog site spelling (name, short name, app URL, none) maps to its browser logs intake
+    URL."""
     assert datadog.intake_url(site) == f"https://{host}/api/v2/logs"
 
 
 def test_unknown_site_and_bad_proxy_are_refused() -> None:
+    """An unknown Datadog site and a non-HTTP proxy URL are refused when the destination is made."""
     with pytest.raises(ValueError, match="unknown Datadog site"):
         Datadog(TOKEN, site="datadoghq.org")
     with pytest.raises(ValueError, match="proxy URL"):
@@ -295,6 +299,7 @@ def test_batches_respect_the_intake_limits(home: Path, intake: tuple[Intake, str
 def test_refusals_drop_and_record(
     home: Path, intake: tuple[Intake, str], status: int, kept: bool
 ) -> None:
+    """400, 413 and 403 from the intake drop the trace from the spool and count it by status."""
     server, url = intake
     server.responses.append((status, {}))
     spool_commands(home, ["a"])

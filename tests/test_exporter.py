@@ -73,6 +73,7 @@ def test_drain_delivers_batches_and_deletes(
 
 
 def test_headers_are_sent(home: Path, receiver: OtlpReceiver) -> None:
+    """Configured headers and our User-Agent are sent with the export request."""
     spool_commands(home, ["a"])
     drain(paths_for(home), otlp(receiver.url, headers={"x-api-key": "k1"}))
     assert receiver.requests[0].headers["x-api-key"] == "k1"
@@ -169,6 +170,8 @@ def test_blackholed_destination_respects_the_deadline(home: Path, blackhole: str
 def test_corrupt_file_is_quarantined_and_the_rest_delivered(
     home: Path, receiver: OtlpReceiver
 ) -> None:
+    """A corrupt spool file is moved to quarantine and counted while the valid trace beside it is
+    delivered."""
     spool_commands(home, ["a"])
     bad = f"{time.time_ns():020d}-1-bad.json"
     (home / "spool" / bad).write_bytes(b"\x00garbage")
@@ -179,6 +182,8 @@ def test_corrupt_file_is_quarantined_and_the_rest_delivered(
 
 
 def test_locked_out_when_another_exporter_drains(home: Path, receiver: OtlpReceiver) -> None:
+    """While another process holds the export lock a drain sends nothing and reports that it was
+    locked out."""
     spool_commands(home, ["a"])
     holder = locks.FileLock(home / "export.lock")
     assert holder.acquire()

@@ -69,6 +69,8 @@ def test_junk_after_a_persisted_opt_out_never_undoes_it(junk: str) -> None:
 @FUZZ
 @given(junk_bytes | json_like.map(lambda v: __import__("json").dumps(v).encode()))
 def test_any_state_file(content: bytes) -> None:
+    """Any bytes in state.json yield a random version-4 installation id, minted once and then
+    stable."""
     with private_home() as home:
         (home / "state.json").write_bytes(content)
         paths = state.Paths(home=home, config_dir=home)
@@ -80,6 +82,8 @@ def test_any_state_file(content: bytes) -> None:
 @FUZZ
 @given(junk_bytes | json_like.map(lambda v: __import__("json").dumps(v).encode()))
 def test_any_delivery_and_destination_file(content: bytes) -> None:
+    """Any bytes in delivery.json and destination.json load to sane values (defaults for
+    non-objects) without rewriting the files."""
     with private_home() as home:
         (home / "delivery.json").write_bytes(content)
         (home / "destination.json").write_bytes(content)

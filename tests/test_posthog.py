@@ -121,6 +121,8 @@ def deliver(home: Path, telemetry: Telemetry, clock: FakeClock | None = None) ->
 
 
 def test_keys(server: tuple[PostHogServer, str]) -> None:
+    """A project key is accepted trimmed; a personal key (never echoed), a non-project key and a
+    non-HTTP host are refused."""
     assert posthog.validate_api_key(f" {KEY} ") == KEY
     with pytest.raises(ValueError, match="personal API key") as caught:
         PostHog("phx_" + "z" * 30)
@@ -203,6 +205,8 @@ def test_login_aliases_before_events_even_with_a_mixed_spool(
 def test_logout_rotates_and_relogin_never_merges_two_accounts(
     home: Path, server: tuple[PostHogServer, str]
 ) -> None:
+    """Logout rotates the anonymous id and every login aliases a fresh one, so two accounts never
+    share an anonymous id."""
     recorder, host = server
     telemetry = make(home, host, identity_linking=True)
     paths = state.Paths(home=home, config_dir=home)
@@ -227,6 +231,8 @@ def test_logout_rotates_and_relogin_never_merges_two_accounts(
 def test_offline_login_and_linking_disabled_stay_anonymous(
     home: Path, server: tuple[PostHogServer, str]
 ) -> None:
+    """An unverified login or an author without identity linking stays anonymous: no person profile,
+    no linked id."""
     recorder, host = server
     telemetry = make(home, host, identity_linking=True)
     assert telemetry.link_identity(None) is False  # the account could not be checked
@@ -243,6 +249,7 @@ def test_offline_login_and_linking_disabled_stay_anonymous(
 def test_user_id_only_while_linked_and_enabled(
     home: Path, server: tuple[PostHogServer, str]
 ) -> None:
+    """``user.id`` is on spans only while an identity is linked and the author enabled linking."""
     from otel_cli_telemetry.testing import capture_spans
 
     _, host = server

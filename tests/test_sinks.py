@@ -78,6 +78,7 @@ def test_the_file_sink_accepts_a_batch_and_keeps_its_spans(tmp_path: Path) -> No
 
 
 def test_the_http_sinks_take_their_retry_set_from_the_one_place() -> None:
+    """Each HTTP sink uses the shared retry set of its protocol, not a copy."""
     assert OtlpHttpSink.retryable is sinks.OTLP_HTTP_RETRYABLE
     assert DatadogLogsSink.retryable is sinks.INTAKE_RETRYABLE
     assert PostHogSink.retryable is sinks.INTAKE_RETRYABLE
@@ -115,6 +116,7 @@ def test_http_statuses(status: int, otlp: ExportResult, intake: ExportResult) ->
     ("status", "split"), [(400, True), (413, True), (401, False), (404, False)]
 )
 def test_refusals_that_one_trace_may_cause_split_the_batch(status: int, split: bool) -> None:
+    """400 and 413 ask the drain to split the batch; 401 and 404 do not."""
     assert sinks.http_result(status, None, sinks.OTLP_HTTP_RETRYABLE).split is split
 
 

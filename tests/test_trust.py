@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -577,24 +578,56 @@ def test_status_into_a_closed_pipe_exits_quietly(home: Path) -> None:
     assert result.returncode == 1
 
 
-def test_file_modes_of_special_entries_are_reported_as_not_regular(tmp_path: Path) -> None:
-    """The low-level reader refuses every kind of non-regular file."""
+def _unix_socket(path: Path) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    sock.close()  # the socket file stays
+
+
+def _device(path: Path) -> None:
+    """A character device node (/dev/null's numbers) in our own directory; needs root."""
+    null = os.stat("/dev/null")
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o600, null.st_rdev)
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+
+
+SPECIAL_ENTRIES = {
+    "link": (lambda p: p.symlink_to(p.parent / "target"), stat.S_ISLNK),
+    "fifo": (os.mkfifo, stat.S_ISFIFO),
+    "dir": (Path.mkdir, stat.S_ISDIR),
+    "socket": (_unix_socket, stat.S_ISSOCK),
+    "device": (_device, stat.S_ISCHR),
+}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX special files")
+@pytest.mark.parametrize("kind", SPECIAL_ENTRIES)
+def test_special_entries_are_refused_without_blocking_or_being_changed(
+    tmp_path: Path, kind: str
+) -> None:
+    """The low-level reader refuses a symlink, FIFO (without blocking on it), directory,
+    socket and device node with NotRegularFile, and leaves each as it was."""
     from otel_cli_telemetry._disk import fs as _fs
 
-    target = tmp_path / "target"
-    target.write_text("x")
-    cases = {
-        "link": lambda p: p.symlink_to(target),
-        "fifo": lambda p: os.mkfifo(p),
-        "dir": lambda p: p.mkdir(),
-        "dev": lambda p: p.symlink_to("/dev/zero"),
-    }
-    for label, make in cases.items():
-        path = tmp_path / label
-        make(path)
-        with pytest.raises(_fs.NotRegularFile):
-            _fs.read_bytes(path, 10)
-        assert stat.S_IFMT(os.lstat(path).st_mode)  # still there: refused, not consumed
+    (tmp_path / "target").write_text("x")
+    make, is_kind = SPECIAL_ENTRIES[kind]
+    path = tmp_path / kind
+    make(path)
+    with pytest.raises(_fs.NotRegularFile):
+        _fs.read_bytes(path, 10)
+    assert is_kind(os.lstat(path).st_mode)  # still there, still what it was
+    assert (tmp_path / "target").read_text() == "x"
+
+
+def test_the_systems_own_dev_null_is_refused() -> None:
+    """/dev/null (a device, and root's) is refused as not a regular file of ours, where a
+    plain read would have answered empty bytes."""
+    from otel_cli_telemetry._disk import fs as _fs
+
+    with pytest.raises(_fs.NotRegularFile):
+        _fs.read_bytes("/dev/null", 10)
 
 
 @linux_only
