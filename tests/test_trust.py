@@ -21,7 +21,14 @@ from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import delivery, state, takeover
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._process import launcher
-from tests.conftest import ROOT, exporter_pids, wait_for_exporters, without_coverage
+from tests.conftest import (
+    LINGER_ENV,
+    ROOT,
+    TEST_LINGER_S,
+    exporter_pids,
+    wait_for_exporters,
+    without_coverage,
+)
 
 CLI = """
 import os, sys
@@ -69,6 +76,7 @@ def env_for(home: Path | str, **extra: str) -> dict[str, str]:
         if not k.startswith(("OTEL_", "TRUSTY_")) and k not in ("DO_NOT_TRACK", "TRACEPARENT")
     }
     env.update(TRUSTY_TELEMETRY_HOME=str(home), PYTHONPATH=str(ROOT), **extra)
+    env.setdefault(LINGER_ENV, TEST_LINGER_S)  # exporters do not wait for a next command
     return env
 
 
