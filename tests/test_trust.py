@@ -26,6 +26,7 @@ from tests.conftest import (
     ROOT,
     TEST_LINGER_S,
     exporter_pids,
+    lingering,
     wait_for_exporters,
     without_coverage,
 )
@@ -449,7 +450,8 @@ def test_a_stopped_exporter_is_taken_over_past_its_deadline(
     wait_for_exporters(home)
     stopped = subprocess.Popen(
         launcher.argv(),
-        env=launcher.child_env(env_for(home), home),
+        # the real linger: the idle child must still hold the marker when it is stopped
+        env=launcher.child_env(lingering(env_for(home)), home),
         cwd=launcher.CHILD_CWD,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
