@@ -79,3 +79,67 @@ def test_the_child_entry_point_lingers_what_its_environment_says(
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.strip() == expected
+
+
+def _spool_one(home: Path, name: str) -> None:
+    """Spool one real command span (the exporter launch faked)."""
+    from otel_cli_telemetry import Telemetry
+
+    telemetry = Telemetry("assembly", home=home, env={}, spawn=lambda *a, **k: None)
+    with telemetry.command(name):
+        pass
+
+
+def test_a_lingering_child_delivers_a_trace_spooled_while_it_waits(home: Path) -> None:
+    """A child with the default linger (on a fake clock) picks up a trace spooled during its
+    wait and delivers it in the same run, then leaves once a whole linger passes idle."""
+    from otel_cli_telemetry._disk import delivery, destination, spool, state
+    from tests.conftest import FakeClock
+
+    _spool_one(home, "first")
+    fake = FakeClock()
+
+    def sleep(seconds: float) -> None:
+        if not fake.slept:
+            _spool_one(home, "second")  # the next command, while the child lingers
+        fake.sleep(seconds)
+
+    paths = state.Paths(home=home, config_dir=home)
+    report = child.run_child(
+        paths,
+        destination.load(paths.destination_file),
+        clock=fake.monotonic,
+        wall=fake.time,
+        sleep=sleep,
+    )
+    assert report is not None
+    assert report.delivered == 2
+    lines = (home / "traces.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    assert "assembly first" in lines[0]
+    assert "assembly second" in lines[1]
+    assert spool.entries(home / "spool") == []
+    assert delivery.load(home / "delivery.json").exporter_runs == 1
+    assert sum(fake.slept) >= child.LINGER_S  # it waited a whole linger idle before leaving
+
+
+def test_a_child_with_no_linger_never_waits(home: Path) -> None:
+    """With ``linger_s=0`` (what the seam gives tests) the child delivers and leaves
+    without a single wait."""
+    from otel_cli_telemetry._disk import destination, state
+    from tests.conftest import FakeClock
+
+    _spool_one(home, "only")
+    fake = FakeClock()
+    paths = state.Paths(home=home, config_dir=home)
+    report = child.run_child(
+        paths,
+        destination.load(paths.destination_file),
+        clock=fake.monotonic,
+        wall=fake.time,
+        sleep=fake.sleep,
+        linger_s=0.0,
+    )
+    assert report is not None
+    assert report.delivered == 1
+    assert fake.slept == []
