@@ -557,6 +557,11 @@ def test_an_exporter_crash_is_recorded_and_shown_by_status(
     subprocess.run(
         [sys.executable, str(cli), "run"], env=env, timeout=30, check=True, capture_output=True
     )
+    # the detached child may not have started when the CLI returns: wait for its record
+    end = time.monotonic() + 20
+    while delivery.load(home / "delivery.json").exporter_failure is None:
+        assert time.monotonic() < end, "no exporter failure recorded"
+        time.sleep(0.05)
     wait_for_exporters(home)
     failure = delivery.load(home / "delivery.json").exporter_failure
     assert failure is not None
