@@ -23,13 +23,39 @@ EXAMPLES = ROOT / "examples"
 _SCRUB_PREFIXES = ("OTEL_", "ASSEMBLY_", "NOTES_", "TASKS_", "DEMO_")
 _SCRUB = ("DO_NOT_TRACK", "TRACEPARENT", "TRACESTATE", "BAGGAGE")
 
+#: The linger seam (``_exporter.child.linger_from_env``): exporter children started by the
+#: tests exit as soon as their queue is empty instead of waiting a second for a next command
+#: that never comes. Tests that prove lingering use ``lingering(env)`` (the real default).
+LINGER_ENV = "OTEL_CLI_TELEMETRY_LINGER_S"
+TEST_LINGER_S = "0"
+
+
+def lingering(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without the linger seam: its exporter children linger the real ``LINGER_S``."""
+    return {k: v for k, v in env.items() if k != LINGER_ENV}
+
+
+#: The longest tests (about 40 s each on 2 cores): started first, so that under pytest-xdist
+#: the rest of the suite runs beside them instead of after them.
+LONG_POLES = (
+    "tests/test_load.py::test_1000_sequential_runs_lose_nothing_and_never_pile_up",
+    "tests/test_frozen.py::test_a_pyinstaller_binary_delivers_its_spans",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run ``LONG_POLES`` first (a stable sort: the order is otherwise unchanged)."""
+    items.sort(key=lambda item: item.nodeid not in LONG_POLES)
+
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No OTEL_*, DO_NOT_TRACK or app variable leaks in; state goes under tmp_path."""
+    """No OTEL_*, DO_NOT_TRACK or app variable leaks in; state goes under tmp_path; exporter
+    children do not linger (``LINGER_ENV``)."""
     for name in list(os.environ):
         if name.startswith(_SCRUB_PREFIXES) or name in _SCRUB:
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(LINGER_ENV, TEST_LINGER_S)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     return tmp_path
@@ -69,6 +95,27 @@ def wait_for_exporters(home: Path, timeout: float = 15.0) -> None:
     raise AssertionError(f"exporters still alive after {timeout}s: {exporter_pids(home)}")
 
 
+def stop_exporters(home: Path) -> None:
+    """SIGKILL every exporter child for ``home`` and wait until they are gone (a test that
+    has seen what it needs does not wait out a child's retries to its deadline)."""
+    for pid in exporter_pids(home):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_for_exporters(home)
+
+
+def wait_for_failure(home: Path, timeout: float = 20.0) -> None:
+    """Block until ``delivery.json`` in ``home`` records at least one failed attempt."""
+    from otel_cli_telemetry._disk import delivery
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if delivery.load(home / "delivery.json").failures >= 1:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no failed delivery recorded in {home} after {timeout}s")
+
+
 @pytest.fixture
 def reap_exporters(home: Path) -> Iterator[Path]:
     """Make sure every exporter child started for ``home`` is gone when the test ends."""
@@ -90,7 +137,8 @@ def without_coverage(env: dict[str, str]) -> dict[str, str]:
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment for a real CLI subprocess: ours, minus telemetry settings."""
+    """The environment for a real CLI subprocess: ours, minus telemetry settings, with
+    exporter children that do not linger (see ``lingering``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES)}
     for name in _SCRUB:
         env.pop(name, None)
@@ -98,6 +146,7 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     env["NOTES_TELEMETRY_HOME"] = str(home)
     env["TASKS_TELEMETRY_HOME"] = str(home)
     env["PYTHONPATH"] = str(ROOT)
+    env[LINGER_ENV] = TEST_LINGER_S
     env.update(extra)
     return env
 
@@ -184,3 +233,24 @@ class ExporterSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+
+
+class FakeClock:
+    """A clock for the ``clock=``, ``wall=`` and ``sleep=`` seams: ``sleep`` records the
+    wait and moves both clocks on at once, so a back-off costs no real time."""
+
+    def __init__(self, monotonic: float = 1000.0, wall: float = 1_700_000_000.0) -> None:
+        self.now = monotonic
+        self.wall_now = wall
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.wall_now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        self.wall_now += seconds

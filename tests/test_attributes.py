@@ -31,6 +31,7 @@ from otel_cli_telemetry._process import attributes
     ],
 )
 def test_host_arch_uses_semconv_values(machine: str, arch: str) -> None:
+    """``host.arch`` maps each platform.machine() spelling to its semantic-conventions value."""
     assert attributes.host_arch(machine) == arch
 
 
@@ -39,6 +40,7 @@ def test_host_arch_uses_semconv_values(machine: str, arch: str) -> None:
     [("linux", "linux"), ("darwin", "darwin"), ("win32", "windows"), ("freebsd14", "freebsd")],
 )
 def test_os_type(platform_name: str, os_type: str) -> None:
+    """``os.type`` maps each sys.platform value to its semantic-conventions name."""
     assert attributes.os_type(platform_name) == os_type
 
 
@@ -55,6 +57,8 @@ def test_os_type(platform_name: str, os_type: str) -> None:
     ],
 )
 def test_ci_provider(env: dict[str, str], provider: str | None) -> None:
+    """The CI provider is read from its marker variable, ``CI=true`` alone is generic, and false or
+    empty markers mean no CI."""
     assert attributes.ci_provider(env) == provider
 
 
@@ -162,6 +166,8 @@ def _cached(tmp_path: Path) -> tuple[Path, dict[str, object]]:
 def test_a_stale_or_strange_cache_is_not_believed(
     tmp_path: Path, field: str, value: object
 ) -> None:
+    """A cached SDK version whose file changed, environment differs or value is not a version is
+    ignored: the real version is used and the cache rewritten."""
     from opentelemetry.sdk.version import __version__
 
     cache, record = _cached(tmp_path)
@@ -172,6 +178,8 @@ def test_a_stale_or_strange_cache_is_not_believed(
 
 @pytest.mark.parametrize("kind", ["garbage", "fifo", "link", "directory"])
 def test_a_bad_cache_file_costs_an_import_never_a_hang(tmp_path: Path, kind: str) -> None:
+    """A garbage, FIFO, symlinked or directory SDK-version cache yields the real version without
+    hanging, and a link's target is never written."""
     from opentelemetry.sdk.version import __version__
 
     cache = tmp_path / "sdk.json"

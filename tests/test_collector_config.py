@@ -264,6 +264,8 @@ def wait_for_span(receiver: OtlpReceiver, name: str, timeout: float = 20.0) -> l
 
 
 def test_the_expected_files_exist() -> None:
+    """Every shipped collector configuration exists and the collector-config README says when to use
+    each one."""
     names = {p.name for p in [*YAML_FILES, *ENV_FILES]}
     assert {
         "otelcol-agent.yaml",
@@ -345,6 +347,8 @@ def test_every_datadog_exporter_gets_apm_stats_from_the_connector() -> None:
 
 @pytest.mark.parametrize("path", YAML_FILES, ids=lambda p: p.name)
 def test_memory_limiter_first_and_batch_last(path: Path) -> None:
+    """Every pipeline ends with batch, starts with memory_limiter when it receives outside data, and
+    each limiter is configured."""
     cfg = load(path)
     for pipeline_id, spec in pipelines(cfg).items():
         processors = spec.get("processors") or []
@@ -403,6 +407,8 @@ def test_no_secret_literal_and_only_env_references(path: Path) -> None:
 
 
 def test_loadbalancing_agent_routes_by_trace_to_the_gateway_tier() -> None:
+    """The load-balancing agent routes by trace id over TLS to the gateway's gRPC port and holds no
+    backend credential, which only the gateway exports with."""
     agent = load(otelcol("otelcol-agent-loadbalancing.yaml"))
     gateway = load(otelcol("otelcol-gateway.yaml"))
     [(name, lb)] = section(agent, "exporters").items()
@@ -433,6 +439,8 @@ def test_loadbalancing_agent_routes_by_trace_to_the_gateway_tier() -> None:
 
 
 def test_debug_agent_prints_everything_and_sends_nowhere() -> None:
+    """The debug agent receives like the agent, exports only to the detailed debug exporter and
+    reads no variable."""
     debug = load(otelcol("otelcol-agent-debug.yaml"))
     agent = load(otelcol("otelcol-agent.yaml"))
     assert debug["receivers"] == agent["receivers"]
@@ -441,6 +449,8 @@ def test_debug_agent_prints_everything_and_sends_nowhere() -> None:
 
 
 def test_agent_sends_to_the_backend_named_by_the_environment() -> None:
+    """The agent's otlphttp exporter takes its endpoint and authorization from environment
+    references, not literals."""
     agent = load(otelcol("otelcol-agent.yaml"))
     [backend] = [e for n, e in section(agent, "exporters").items() if ctype(n) == "otlphttp"]
     assert backend["endpoint"] == "${env:OTLP_BACKEND_ENDPOINT}"
@@ -448,6 +458,8 @@ def test_agent_sends_to_the_backend_named_by_the_environment() -> None:
 
 
 def test_readme_documents_every_variable_the_configs_read() -> None:
+    """Every variable the configurations read is documented in their README, which holds no literal
+    secret."""
     readme = README.read_text("utf-8")
     names = set().union(*map(yaml_env_names, YAML_FILES), *map(shell_env_names, ENV_FILES))
     assert names  # the configs do read their settings from the environment
@@ -505,6 +517,8 @@ def test_env_file_loads_like_a_posix_shell(path: Path) -> None:
 
 @pytest.mark.parametrize("path", ENV_FILES, ids=lambda p: p.name)
 def test_env_file_binds_loopback_and_reads_secrets_from_the_environment(path: Path) -> None:
+    """Each rotel env file binds loopback ports and takes every credential from a required
+    environment reference, never a literal."""
     text = path.read_text("utf-8")
     for pattern in LITERAL_SECRETS:
         assert not pattern.search(text), pattern.pattern

@@ -107,6 +107,8 @@ def rotel_to_receiver(receiver: OtlpReceiver) -> Iterator[Rotel]:
 
 
 def test_receiver_decodes_protobuf_gzip(receiver: OtlpReceiver) -> None:
+    """The test receiver accepts gzipped OTLP protobuf, answers an empty protobuf response and
+    records the raw and decoded body."""
     body = gzip.compress(_export_request().SerializeToString())
     resp = httpx.post(
         receiver.traces_url,
@@ -125,6 +127,8 @@ def test_receiver_decodes_protobuf_gzip(receiver: OtlpReceiver) -> None:
 
 
 def test_receiver_decodes_otlp_json_any_values(receiver: OtlpReceiver) -> None:
+    """The test receiver decodes OTLP/JSON with every AnyValue kind, hex ids and unknown fields into
+    the recorded span."""
     doc = {
         "resourceSpans": [{
             "resource": {"attributes": [
@@ -178,6 +182,8 @@ def test_receiver_decodes_otlp_json_any_values(receiver: OtlpReceiver) -> None:
 
 
 def test_receiver_json_round_trip_helper(receiver: OtlpReceiver) -> None:
+    """The harness's protobuf-to-OTLP/JSON helper writes hex ids and its output is accepted and
+    decoded by the receiver."""
     body = export_request_to_otlp_json(_export_request())
     assert b'"traceId": "' in body  # hex, not base64
     resp = httpx.post(receiver.traces_url, content=body, headers=JSON)
@@ -186,6 +192,8 @@ def test_receiver_json_round_trip_helper(receiver: OtlpReceiver) -> None:
 
 
 def test_receiver_rejects_garbage(receiver: OtlpReceiver) -> None:
+    """Malformed protobuf, JSON, gzip and an unknown content type get 400 or 415, are recorded as
+    errors and store no span."""
     bad_pb = httpx.post(receiver.traces_url, content=b"\xff\xff\xff", headers=PROTOBUF)
     bad_json = httpx.post(receiver.traces_url, content=b"{nope", headers=JSON)
     bad_type = httpx.post(receiver.traces_url, content=b"x", headers={"Content-Type": "text/plain"})
@@ -199,6 +207,8 @@ def test_receiver_rejects_garbage(receiver: OtlpReceiver) -> None:
 
 
 def test_receiver_scripted_statuses(receiver: OtlpReceiver) -> None:
+    """Enqueued answers are served in order with their headers and body, then 200, and only the
+    accepted request's spans are stored."""
     receiver.enqueue(503, {"Retry-After": "1"}, b"busy")
     receiver.enqueue(429)
     body = _export_request().SerializeToString()
@@ -217,6 +227,8 @@ def test_receiver_scripted_statuses(receiver: OtlpReceiver) -> None:
 
 
 def test_receiver_scripted_via_constructor() -> None:
+    """Answers scripted through the constructor are served in order and even a scripted 200 stores
+    no span."""
     with OtlpReceiver(responses=[(500, {}, b""), (200, {}, b"")]) as r:
         body = _export_request().SerializeToString()
         first = httpx.post(r.traces_url, content=body, headers=PROTOBUF)
@@ -228,6 +240,7 @@ def test_receiver_scripted_via_constructor() -> None:
 
 
 def test_wait_for_spans_times_out_with_report(receiver: OtlpReceiver) -> None:
+    """``wait_for_spans`` gives up at its timeout with an error listing the requests it saw."""
     httpx.post(receiver.url + "/other", content=b"abc")
     began = time.monotonic()
     with pytest.raises(AssertionError, match=r"at least 1 span.*POST /other"):
@@ -236,6 +249,8 @@ def test_wait_for_spans_times_out_with_report(receiver: OtlpReceiver) -> None:
 
 
 def test_receiver_close_ends_server() -> None:
+    """Closing the receiver is prompt despite an open keep-alive connection, idempotent, and frees
+    the port."""
     r = OtlpReceiver()
     port = r.port
     with httpx.Client() as client:  # leave a keep-alive connection open
@@ -253,6 +268,8 @@ def test_receiver_close_ends_server() -> None:
 
 @pytest.mark.collector
 def test_rotel_forwards_protobuf(receiver: OtlpReceiver, rotel_to_receiver: Rotel) -> None:
+    """rotel accepts OTLP protobuf and forwards the spans, gzipped protobuf, to the receiver's
+    /v1/traces."""
     body = _export_request().SerializeToString()
     resp = httpx.post(
         rotel_to_receiver.http_endpoint + "/v1/traces", content=body, headers=PROTOBUF
@@ -267,6 +284,7 @@ def test_rotel_forwards_protobuf(receiver: OtlpReceiver, rotel_to_receiver: Rote
 
 @pytest.mark.collector
 def test_rotel_forwards_json(receiver: OtlpReceiver, rotel_to_receiver: Rotel) -> None:
+    """rotel accepts OTLP/JSON and forwards its spans to the receiver."""
     body = export_request_to_otlp_json(_export_request())
     resp = httpx.post(rotel_to_receiver.http_endpoint + "/v1/traces", content=body, headers=JSON)
     assert resp.status_code == 200
@@ -275,6 +293,8 @@ def test_rotel_forwards_json(receiver: OtlpReceiver, rotel_to_receiver: Rotel) -
 
 @pytest.mark.collector
 def test_rotel_retries_after_503(receiver: OtlpReceiver, rotel_to_receiver: Rotel) -> None:
+    """rotel retries its export after the backend answers 503, so the spans arrive on the second
+    request."""
     receiver.enqueue(503)
     body = _export_request().SerializeToString()
     resp = httpx.post(
@@ -287,6 +307,8 @@ def test_rotel_retries_after_503(receiver: OtlpReceiver, rotel_to_receiver: Rote
 
 @pytest.mark.collector
 def test_rotel_stop_ends_process(receiver: OtlpReceiver) -> None:
+    """``Rotel.stop`` ends the process cleanly on SIGTERM, is idempotent, keeps its logs and frees
+    its ports."""
     rotel = Rotel(receiver.url, binary=rotel_binary_or_skip()).start()
     pid = rotel.pid
     os.kill(pid, 0)  # alive
@@ -334,6 +356,7 @@ def test_rotel_alternative_exporter_args(receiver: OtlpReceiver) -> None:
 
 @pytest.mark.collector
 def test_rotel_blackhole_exporter() -> None:
+    """rotel started with the blackhole exporter accepts traces."""
     with Rotel(exporter_args=["--exporter", "blackhole"], binary=rotel_binary_or_skip()) as rotel:
         resp = httpx.post(
             rotel.http_endpoint + "/v1/traces",
@@ -345,6 +368,8 @@ def test_rotel_blackhole_exporter() -> None:
 
 @pytest.mark.collector
 def test_rotel_start_failure_reports_log() -> None:
+    """A rotel that exits at start raises RotelError carrying its log line and leaves no process
+    behind."""
     rotel = Rotel(
         exporter_args=["--exporter", "datadog"],  # no API key
         binary=rotel_binary_or_skip(),
@@ -362,6 +387,8 @@ def test_rotel_start_failure_reports_log() -> None:
 def test_rotel_retries_start_on_port_clash(
     receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """When rotel's port is taken the harness starts it again on fresh ports, and it then forwards
+    spans."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -388,6 +415,7 @@ def test_rotel_retries_start_on_port_clash(
 
 
 def test_rotel_requires_exactly_one_exporter() -> None:
+    """The harness refuses a Rotel with no exporter or with two."""
     with pytest.raises(ValueError, match="exactly one"):
         Rotel()
     with pytest.raises(ValueError, match="exactly one"):
@@ -395,6 +423,8 @@ def test_rotel_requires_exactly_one_exporter() -> None:
 
 
 def test_missing_rotel_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the rotel package the collector tests skip locally but fail under ``CI``, with the
+    install command."""
     real_find_spec = importlib.util.find_spec
 
     def no_rotel(name: str, package: str | None = None) -> ModuleSpec | None:

@@ -137,6 +137,8 @@ def test_destination_round_trip_and_validation() -> None:
 
 
 def test_env_prefix_default() -> None:
+    """The default variable prefix is the upper-cased service name with non-alphanumerics as
+    underscores, ``APP`` when nothing is left."""
     assert config.env_prefix_for("my-cli.tool") == "MY_CLI_TOOL"
     assert config.env_prefix_for("---") == "APP"
 

@@ -20,6 +20,7 @@ def paths_for(home: Path) -> state.Paths:
 
 
 def test_only_one_claim_wins(home: Path) -> None:
+    """A second claim of the exporter marker fails until the first is released."""
     paths = paths_for(home)
     assert coordination.claim(paths)
     assert not coordination.claim(paths)
@@ -78,6 +79,8 @@ def test_live_child_blocks_and_dead_child_is_taken_over(home: Path) -> None:
 
 
 def test_give_up_never_removes_someone_elses_marker(home: Path) -> None:
+    """A child that gave the marker up never removes or reclaims a marker claimed by someone else
+    since."""
     paths = paths_for(home)
     mine = coordination.ChildMarker(paths)
     assert mine.adopt()

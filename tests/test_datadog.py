@@ -19,7 +19,7 @@ from otel_cli_telemetry._disk import delivery, destination, spool, state
 from otel_cli_telemetry._exporter.child import run_child
 from otel_cli_telemetry._exporter.sinks import datadog
 from tests.collector import OtlpReceiver, ScriptedResponse
-from tests.conftest import cli_env, run_example, wait_for_exporters
+from tests.conftest import FakeClock, cli_env, run_example, wait_for_exporters
 from tests.test_poison import request_for
 
 TOKEN = "pub" + "0123456789abcdef" * 2
@@ -159,6 +159,7 @@ def paths_for(home: Path) -> state.Paths:
 
 
 def test_client_token_accepted() -> None:
+    """A Datadog client token is accepted with surrounding whitespace stripped."""
     assert datadog.validate_client_token(f" {TOKEN} ") == TOKEN
 
 
@@ -195,10 +196,13 @@ def test_keys_that_must_not_ship_are_refused(value: str, why: str) -> None:
     ],
 )
 def test_site_to_intake_url(site: str | None, host: str) -> None:
+    """Each Datadog site spelling (name, short name, app URL, none) maps to its browser logs intake
+    URL."""
     assert datadog.intake_url(site) == f"https://{host}/api/v2/logs"
 
 
 def test_unknown_site_and_bad_proxy_are_refused() -> None:
+    """An unknown Datadog site and a non-HTTP proxy URL are refused when the destination is made."""
     with pytest.raises(ValueError, match="unknown Datadog site"):
         Datadog(TOKEN, site="datadoghq.org")
     with pytest.raises(ValueError, match="proxy URL"):
@@ -295,6 +299,7 @@ def test_batches_respect_the_intake_limits(home: Path, intake: tuple[Intake, str
 def test_refusals_drop_and_record(
     home: Path, intake: tuple[Intake, str], status: int, kept: bool
 ) -> None:
+    """400, 413 and 403 from the intake drop the trace from the spool and count it by status."""
     server, url = intake
     server.responses.append((status, {}))
     spool_commands(home, ["a"])
@@ -306,14 +311,26 @@ def test_refusals_drop_and_record(
 
 
 def test_429_and_503_are_retried_with_retry_after(home: Path, intake: tuple[Intake, str]) -> None:
+    """503 and 429 from the intake are retried until it accepts, waiting out its
+    Retry-After (on the drain's faked clock) before the third request."""
     server, url = intake
     server.responses.extend([(503, {}), (429, {"Retry-After": "1"})])
     spool_commands(home, ["a"])
     from otel_cli_telemetry._exporter.drain import drain
 
-    report = drain(paths_for(home), dd_dest(url), deadline_s=15)
+    fake = FakeClock()
+    report = drain(
+        paths_for(home),
+        dd_dest(url),
+        deadline_s=15,
+        clock=fake.monotonic,
+        wall=fake.time,
+        sleep=fake.sleep,
+    )
     assert [r.status for r in server.requests] == [503, 429, 202]
     assert report.delivered == 1
+    assert len(fake.slept) == 2
+    assert fake.slept[1] >= 1.0
     assert server.violations == []
 
 

@@ -172,11 +172,14 @@ def test_ci_policy_local_keeps_every_destination_local(home: Path) -> None:
     ],
 )
 def test_a_list_entry_of_the_wrong_type_is_a_type_error(value: Any, message: str) -> None:
+    """``destinations=`` that is not a list of destination objects raises a TypeError naming the bad
+    entry."""
     with pytest.raises(TypeError, match=message):
         Telemetry("assembly", destinations=value)
 
 
 def test_each_kind_appears_once() -> None:
+    """Two OTLP destinations in one list are refused."""
     with pytest.raises(ValueError, match="more than one OTLP destination"):
         Telemetry("assembly", destinations=[OTLP("http://a:4318"), OTLP("http://b:4318")])
 

@@ -12,7 +12,13 @@ import pytest
 
 from otel_cli_telemetry._disk import delivery, spool
 from tests.collector import OtlpReceiver, ReceivedSpan, Rotel, rotel_binary_or_skip
-from tests.conftest import cli_env, run_example, wait_for_exporters
+from tests.conftest import (
+    cli_env,
+    run_example,
+    stop_exporters,
+    wait_for_exporters,
+    wait_for_failure,
+)
 
 pytestmark = pytest.mark.collector
 
@@ -110,7 +116,9 @@ def test_unreachable_destination_changes_nothing_for_the_host(
 ) -> None:
     """Dead or blackholed collector: same exit code and output, empty stderr, span kept."""
     endpoint = dead_url if where == "dead" else blackhole
-    env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint)
+    # a 1 s request timeout: the blackholed child records its first failure after 1 s,
+    # not at its 10 s deadline (the host's timing is what is measured here)
+    env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_TIMEOUT="1000")
     started = time.monotonic()
     result = run_example("typer_cli.py", "transcribe", "a.wav", env=env)
     elapsed = time.monotonic() - started
@@ -122,8 +130,10 @@ def test_unreachable_destination_changes_nothing_for_the_host(
     assert result.stderr == ""
     # Loose on purpose (shared machines): the standard SDK takes ~10 s here.
     assert elapsed < 6, elapsed
-    wait_for_exporters(home, timeout=20)
-    # The span was not lost: it waits in the spool, and the back-off is persisted.
+    # The span was not lost: the child's failed attempt is persisted with a back-off
+    # (ended there, not waited out to its deadline) and the span waits in the spool.
+    wait_for_failure(home)
+    stop_exporters(home)
     assert len(spool.entries(home / "spool")) == 1
     assert delivery.load(home / "delivery.json").failures >= 1
 
@@ -141,7 +151,8 @@ def test_spool_drains_once_the_collector_is_back(
         "5",
         env=cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=dead_url),
     )
-    wait_for_exporters(home, timeout=20)
+    wait_for_failure(home)  # the child found the collector down; its retries are not waited out
+    stop_exporters(home)
     assert len(spool.entries(home / "spool")) == 1
     # The collector comes back where the trace was recorded to go (a trace is only ever sent
     # to the destination it was recorded for).

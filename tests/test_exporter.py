@@ -23,7 +23,7 @@ from otel_cli_telemetry._exporter.sinks._wire import Client
 from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink
 from otel_cli_telemetry._process import launcher
 from tests.collector import OtlpReceiver, ScriptedResponse
-from tests.conftest import ROOT
+from tests.conftest import ROOT, FakeClock
 
 
 @pytest.fixture
@@ -74,6 +74,7 @@ def test_drain_delivers_batches_and_deletes(
 
 
 def test_headers_are_sent(home: Path, receiver: OtlpReceiver) -> None:
+    """Configured headers and our User-Agent are sent with the export request."""
     spool_commands(home, ["a"])
     drain(paths_for(home), otlp(receiver.url, headers={"x-api-key": "k1"}))
     assert receiver.requests[0].headers["x-api-key"] == "k1"
@@ -110,28 +111,40 @@ def test_non_retryable_status_drops_and_records(home: Path, status: int) -> None
 
 
 def test_503_then_429_retry_after_then_200(home: Path) -> None:
-    """Retryable answers are retried; no request goes out before Retry-After elapses."""
+    """Retryable answers are retried; no request goes out before Retry-After elapses (on
+    the drain's clock, faked: the back-off is slept through the ``sleep`` seam)."""
     scripted = [ScriptedResponse(503), ScriptedResponse(429, {"Retry-After": "2"})]
+    fake = FakeClock()
     sent_at: list[float] = []
 
     class Timed(Client):
         def post(self, *args: Any, **kwargs: Any) -> Any:
-            sent_at.append(time.monotonic())
+            sent_at.append(fake.now)
             return super().post(*args, **kwargs)
 
     client = Timed()
     with OtlpReceiver(scripted) as server:
         spool_commands(home, ["a", "b"])
         dest = otlp(server.url)
-        report = drain(paths_for(home), dest, deadline_s=15, sink=OtlpHttpSink(dest, client=client))
+        report = drain(
+            paths_for(home),
+            dest,
+            deadline_s=15,
+            sink=OtlpHttpSink(dest, client=client),
+            clock=fake.monotonic,
+            wall=fake.time,
+            sleep=fake.sleep,
+        )
         statuses = [r.status for r in server.requests]
     client.close()
     assert statuses == [503, 429, 200]
     assert report.delivered == 2
+    assert len(fake.slept) == 2
+    assert sent_at[1] - sent_at[0] > 0  # the 503 is backed off too
     assert sent_at[2] - sent_at[1] >= 2.0
     state_after = delivery.load(home / "delivery.json")
     assert state_after.failures == 0
-    assert not state_after.in_backoff()
+    assert not state_after.in_backoff(fake.time())
 
 
 def test_connection_refused_keeps_spool_and_persists_backoff(home: Path, dead_url: str) -> None:
@@ -164,6 +177,8 @@ def test_blackholed_destination_respects_the_deadline(home: Path, blackhole: str
 def test_corrupt_file_is_quarantined_and_the_rest_delivered(
     home: Path, receiver: OtlpReceiver
 ) -> None:
+    """A corrupt spool file is moved to quarantine and counted while the valid trace beside it is
+    delivered."""
     spool_commands(home, ["a"])
     bad = f"{time.time_ns():020d}-1-bad.json"
     (home / "spool" / bad).write_bytes(b"\x00garbage")
@@ -174,6 +189,8 @@ def test_corrupt_file_is_quarantined_and_the_rest_delivered(
 
 
 def test_locked_out_when_another_exporter_drains(home: Path, receiver: OtlpReceiver) -> None:
+    """While another process holds the export lock a drain sends nothing and reports that it was
+    locked out."""
     spool_commands(home, ["a"])
     holder = locks.FileLock(home / "export.lock")
     assert holder.acquire()

@@ -18,7 +18,7 @@ from otel_cli_telemetry._disk import delivery, destination, spool, state
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._exporter import child
 from tests.collector import OtlpReceiver
-from tests.conftest import cli_env, run_example, wait_for_exporters
+from tests.conftest import cli_env, lingering, run_example, wait_for_exporters
 
 
 def paths_for(home: Path) -> state.Paths:
@@ -141,7 +141,7 @@ def test_a_change_of_destination_while_asleep_is_followed(home: Path) -> None:
 
 def test_one_exporter_serves_commands_at_an_interactive_pace(home: Path) -> None:
     """Three real commands 1.5 s apart start one exporter, which delivers all three."""
-    env = cli_env(home)
+    env = lingering(cli_env(home))  # the real linger: that is what is tested
     for n in range(3):
         if n:
             time.sleep(1.5)  # the pace of a user, not a timing assertion

@@ -18,7 +18,7 @@ import pytest
 from otel_cli_telemetry import _pyinstaller
 from otel_cli_telemetry._process import config, launcher
 from tests.collector import OtlpReceiver, Rotel
-from tests.conftest import ROOT
+from tests.conftest import LINGER_ENV, ROOT, TEST_LINGER_S
 
 RTHOOK = Path(_pyinstaller.__file__).parent / "rthooks" / "pyi_rth_otel_cli_telemetry.py"
 
@@ -160,6 +160,7 @@ def test_a_pyinstaller_binary_delivers_its_spans(
         "HOME": str(tmp_path),
         "FROZENAPP_TELEMETRY_HOME": str(frozen_home),
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.http_endpoint,
+        LINGER_ENV: TEST_LINGER_S,  # the frozen exporter leaves once its queue is empty
     }
     run = subprocess.run(
         [str(binary)], env=env, capture_output=True, timeout=120, check=False, cwd=tmp_path

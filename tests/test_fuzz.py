@@ -43,15 +43,34 @@ def private_home() -> Iterator[Path]:
 @FUZZ
 @given(junk_bytes)
 def test_any_config_file(content: bytes) -> None:
+    """Any bytes as config.toml resolve without raising; only a ``mode``/``enabled`` key
+    can make a persisted choice, and without one telemetry is on by default."""
     with private_home() as home:
         (home / "config.toml").write_bytes(content)
         decision = consent.resolve({}, env_prefix="X", config_file=home / "config.toml")
-        assert decision.rule in ("config", "default")
+        if b"mode" not in content and b"enabled" not in content:
+            assert (decision.rule, decision.enabled) == ("default", True)
+        else:
+            assert decision.rule in ("config", "default")
+
+
+@FUZZ
+@given(junk_text.filter(lambda t: "mode" not in t and "enabled" not in t))
+def test_junk_after_a_persisted_opt_out_never_undoes_it(junk: str) -> None:
+    """Whatever text (valid TOML or not) follows a persisted ``enabled = false`` first
+    line, telemetry stays off: a typo elsewhere never turns it back on."""
+    with private_home() as home:
+        text = f"enabled = false\n{junk}"
+        (home / "config.toml").write_text(text, encoding="utf-8")
+        decision = consent.resolve({}, env_prefix="X", config_file=home / "config.toml")
+        assert (decision.rule, decision.enabled) == ("config", False), text
 
 
 @FUZZ
 @given(junk_bytes | json_like.map(lambda v: __import__("json").dumps(v).encode()))
 def test_any_state_file(content: bytes) -> None:
+    """Any bytes in state.json yield a random version-4 installation id, minted once and then
+    stable."""
     with private_home() as home:
         (home / "state.json").write_bytes(content)
         paths = state.Paths(home=home, config_dir=home)
@@ -63,6 +82,8 @@ def test_any_state_file(content: bytes) -> None:
 @FUZZ
 @given(junk_bytes | json_like.map(lambda v: __import__("json").dumps(v).encode()))
 def test_any_delivery_and_destination_file(content: bytes) -> None:
+    """Any bytes in delivery.json and destination.json load to sane values (defaults for
+    non-objects) without rewriting the files."""
     with private_home() as home:
         (home / "delivery.json").write_bytes(content)
         (home / "destination.json").write_bytes(content)

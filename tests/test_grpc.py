@@ -184,6 +184,8 @@ def request(name: str = "x", trace_id: str = "0" * 31 + "1") -> dict[str, Any]:
     ],
 )
 def test_protocol_is_case_insensitive(value: str, expected: str) -> None:
+    """The OTLP protocol is matched case-insensitively from both variables and the author's
+    argument; an unknown one falls back from the environment and is refused from an author."""
     env = {config.OTLP_ENDPOINT: "http://c:4317", config.OTLP_PROTOCOL: value}
     settings = OTLP().resolve(env)
     assert settings is not None
@@ -206,6 +208,8 @@ def test_protocol_is_case_insensitive(value: str, expected: str) -> None:
 
 
 def test_author_protocol_any_case() -> None:
+    """An author's ``protocol="GRPC"`` resolves to plaintext gRPC on an http:// endpoint, and an
+    unknown protocol is refused."""
     telemetry = Telemetry(
         "x",
         destinations=[OTLP("http://c:4317", protocol="GRPC")],
@@ -254,6 +258,8 @@ def test_author_protocol_any_case() -> None:
     ],
 )
 def test_grpc_endpoint_and_insecure(env: dict[str, str], url: str, insecure: bool) -> None:
+    """gRPC endpoints are used without v1/traces; the scheme decides TLS, and INSECURE=true
+    (traces-specific first) only for scheme-less endpoints."""
     env = {config.OTLP_PROTOCOL: "grpc", **env}
     dest = OTLP().resolve(env)
     assert dest is not None
@@ -278,6 +284,8 @@ def test_unusable_grpc_endpoint_disables_otlp(raw: str) -> None:
 
 
 def test_http_endpoints_are_unchanged_and_never_insecure() -> None:
+    """HTTP endpoints get v1/traces and ignore INSECURE, and a stored protocol is normalised when
+    loaded."""
     env = {config.OTLP_ENDPOINT: "http://c:4318", config.OTLP_INSECURE: "true"}
     settings = OTLP().resolve(env)
     assert settings is not None
@@ -330,6 +338,8 @@ def test_delivers_every_request_merged_with_metadata(collector: GrpcCollector) -
 
 
 def test_unavailable_then_ok_is_retried(home: Path, collector: GrpcCollector) -> None:
+    """UNAVAILABLE is retried after one back-off (through the sleep seam) and the batch is then
+    delivered and the failure count reset."""
     collector.script[:] = [Answer(grpc.StatusCode.UNAVAILABLE)]
     spool_commands(home, ["a", "b"])
     waits: list[float] = []
@@ -356,6 +366,7 @@ def test_unavailable_then_ok_is_retried(home: Path, collector: GrpcCollector) ->
     ],
 )
 def test_retryable_codes(collector: GrpcCollector, code: grpc.StatusCode) -> None:
+    """Each retryable gRPC code gives RETRY, with the RetryInfo delay when the server sends one."""
     collector.script[:] = [Answer(code), Answer(code, retry_delay_s=1.25)]
     sink = OtlpGrpcSink(grpc_dest(collector.url))
     try:
@@ -384,6 +395,8 @@ def test_retryable_codes(collector: GrpcCollector, code: grpc.StatusCode) -> Non
     ],
 )
 def test_other_codes_drop(home: Path, collector: GrpcCollector, code: grpc.StatusCode) -> None:
+    """Non-retryable gRPC codes drop the trace after one request, counted by code, even with a
+    RetryInfo."""
     collector.script[:] = [Answer(code, retry_delay_s=3.0)]  # a RetryInfo changes nothing
     spool_commands(home, ["a"])
     report = drain(paths_for(home), grpc_dest(collector.url), deadline_s=10)
@@ -427,6 +440,7 @@ def test_retry_info_delay_is_persisted_as_back_off(home: Path, collector: GrpcCo
 
 
 def test_partial_success_is_accepted(home: Path, collector: GrpcCollector) -> None:
+    """A gRPC partial success is a SUCCESS whose rejected spans are counted, not retried."""
     collector.script[:] = [Answer(rejected_spans=2)]
     sink = OtlpGrpcSink(grpc_dest(collector.url))
     try:
@@ -442,6 +456,7 @@ def test_partial_success_is_accepted(home: Path, collector: GrpcCollector) -> No
 
 
 def test_unencodable_requests_are_named(home: Path, collector: GrpcCollector) -> None:
+    """A request that cannot become protobuf is named by index in a FAILURE and nothing is sent."""
     sink = OtlpGrpcSink(grpc_dest(collector.url))
     try:
         result = sink.export([request("a"), request("b", trace_id="zz"), request("c")], timeout_s=5)
@@ -481,6 +496,7 @@ def test_timeout_is_bounded_by_the_time_left(collector: GrpcCollector) -> None:
 
 
 def test_nothing_listening_is_retryable(dead_url: str) -> None:
+    """A gRPC endpoint where nothing listens gives RETRY ``grpc_unavailable``."""
     sink = OtlpGrpcSink(grpc_dest(dead_url))
     try:
         result = sink.export([request()], timeout_s=2)
@@ -529,6 +545,10 @@ class TcpRecorder:
             dst.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
+        # shutdown wakes the accept() blocked in _accept (close alone does not, on Linux,
+        # and the join below would wait out its timeout)
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         for sock in self._sockets:
             with contextlib.suppress(OSError):
@@ -639,6 +659,8 @@ def test_tls_verified_with_certificate_variables(pki: Path, mutual: bool) -> Non
 
 
 def test_retry_delay_parsing() -> None:
+    """The RetryInfo delay is read from grpc-status-details, capped at an hour, and absent for other
+    details or junk."""
     assert grpc_sink.retry_delay(status_details(grpc.StatusCode.UNAVAILABLE, 0.5)) == 0.5
     assert grpc_sink.retry_delay(status_details(grpc.StatusCode.UNAVAILABLE, 7)) == 7.0
     # Capped like Retry-After.
@@ -656,6 +678,8 @@ def test_retry_delay_parsing() -> None:
 
 
 def test_status_hint_only_for_grpc_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``status`` prints the one-line grpc install hint only for a gRPC destination when grpcio is
+    missing."""
     line = "OTLP grpc to http://c:4317"
     assert grpc_sink.status_lines(line) == []  # grpcio is installed here
     assert grpc_sink.status_lines("OTLP http/protobuf to http://c:4318/v1/traces") == []
@@ -676,6 +700,8 @@ def _no_grpc() -> Any:
 
 
 def test_missing_extra_keeps_the_spool(home: Path, collector: GrpcCollector) -> None:
+    """Without grpcio the gRPC sink answers RETRY ``grpc_extra_missing``: nothing is sent or dropped
+    and the spool is kept."""
     spool_commands(home, ["a"])
     dest = grpc_dest(collector.url)
     sink = OtlpGrpcSink(dest, load_grpc=_no_grpc)
@@ -807,6 +833,8 @@ def test_command_span_arrives_through_rotel_grpc(
     reap_exporters: Path,
     variables: dict[str, str],
 ) -> None:
+    """A real CLI's spans reach the backend through rotel's gRPC port via the detached child, with
+    status naming the gRPC destination."""
     collector, receiver = pipeline
     receiver.clear()
     env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=collector.grpc_endpoint, **variables)

@@ -114,6 +114,7 @@ def test_click_exit_paths(
 def test_click_records_allow_listed_option_names_never_values(
     cli_telemetry: CapturedSpans, home: Path
 ) -> None:
+    """The click integration records allow-listed option names but never option values."""
     telemetry = Telemetry("assembly", home=home)
     result = ClickRunner().invoke(
         make_click_cli(telemetry), ["transcript", "get", "--verbose", "--token", "s3cr3t", "x"]
@@ -196,6 +197,7 @@ def test_typer_exit_paths(
     outcome: str,
     error_type: str | None,
 ) -> None:
+    """Each typer exit path gives the expected span name, exit code, outcome and error type."""
     telemetry = Telemetry("assembly", home=home)
     result = TyperRunner().invoke(make_typer_app(telemetry), args)
     assert result.exit_code == code
@@ -242,6 +244,8 @@ def make_parser() -> argparse.ArgumentParser:
 def test_argparse_run(
     cli_telemetry: CapturedSpans, home: Path, argv: list[str], name: str, code: int, outcome: str
 ) -> None:
+    """The argparse integration names the span after the subcommand path (aliases resolved) with its
+    exit code and outcome, and records no argument value."""
     telemetry = Telemetry("tasks", home=home)
     try:
         result = argparse_integration.run(telemetry, make_parser(), argv)

@@ -63,27 +63,34 @@ def test_loads_fails_where_json_fails(raw: bytes) -> None:
     "raw", [b"", b"  ", b"{", b'{"a":1} x', b'{"a":1}{}', b"[1,]", b"\xff\xfe", b"nul"]
 )
 def test_loads_refuses_what_is_not_one_json_value(raw: bytes) -> None:
+    """``loads`` raises ValueError for empty input, truncated or trailing data, and undecodable
+    bytes."""
     with pytest.raises(ValueError, match=r"not JSON|Expecting|Illegal|codec"):
         jsontext.loads(raw)
 
 
 def test_loads_skips_a_utf8_byte_order_mark_and_surrounding_whitespace() -> None:
+    """``loads`` skips a UTF-8 BOM and surrounding whitespace."""
     assert jsontext.loads(b'\xef\xbb\xbf \n{"a": [1, 2.5, null]}\t\r\n') == {"a": [1, 2.5, None]}
 
 
 def test_loads_reads_nan_and_infinities_as_json_does() -> None:
+    """``loads`` reads NaN and the infinities as the json module does."""
     got = jsontext.loads(b"[NaN, Infinity, -Infinity]")
     assert math.isnan(got[0])
     assert got[1:] == [math.inf, -math.inf]
 
 
 def test_nested_past_the_parser_is_a_recursion_error_not_a_crash() -> None:
+    """Nesting too deep for the parser raises RecursionError instead of crashing the interpreter."""
     with pytest.raises(RecursionError):
         jsontext.loads(b"[" * 100_000 + b"]" * 100_000)
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, {"a": [math.nan]}])
 def test_dumps_refuses_nan_and_infinities_unless_allowed(value: object) -> None:
+    """``dumps`` refuses NaN and infinities unless ``allow_nan``, then writes them as json.dumps
+    does."""
     with pytest.raises(ValueError, match="JSON has no"):
         jsontext.dumps(value)
     expected = json.dumps(value, separators=(",", ":"))
@@ -95,11 +102,13 @@ def test_dumps_refuses_nan_and_infinities_unless_allowed(value: object) -> None:
     [({1: "a"}, "keys must be strings"), ({"a": {1, 2}}, "set is not JSON serializable")],
 )
 def test_dumps_refuses_what_json_files_cannot_hold(value: object, message: str) -> None:
+    """``dumps`` raises TypeError for non-string keys and unserialisable values."""
     with pytest.raises(TypeError, match=message):
         jsontext.dumps(value)
 
 
 def test_lone_surrogates_pass_through_as_json_dumps_lets_them() -> None:
+    """``dumps`` passes lone surrogates through exactly as json.dumps does."""
     value = {"k": "a\udcffb"}
     assert jsontext.dumps(value, ensure_ascii=False) == json.dumps(
         value, separators=(",", ":"), ensure_ascii=False

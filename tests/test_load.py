@@ -21,6 +21,7 @@ from tests.conftest import (
     ExporterSampler,
     cli_env,
     exporter_pids,
+    lingering,
     run_example,
     wait_for_exporters,
     without_coverage,
@@ -52,7 +53,8 @@ def test_1000_sequential_runs_lose_nothing_and_never_pile_up(
     """1000 runs in a loop: 1000 distinct traces arrive; at most 2 exporters alive at once."""
     collector, receiver = pipeline
     receiver.clear()
-    env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=collector.http_endpoint)
+    # the real linger: coalescing consecutive commands into one child is what is measured
+    env = lingering(cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=collector.http_endpoint))
     with ExporterSampler(home) as sampler:
         for _ in range(1000):
             done = subprocess.run(CLI, env=env, capture_output=True, timeout=60, check=False)
@@ -78,7 +80,8 @@ def test_100_parallel_runs_lose_nothing_and_never_pile_up(
     """100 CLIs started at once: all 100 traces arrive without a flush; ≤ 2 exporters alive."""
     collector, receiver = pipeline
     receiver.clear()
-    env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=collector.http_endpoint)
+    # the real linger: the budget of DESIGN.md §6 is the shipped configuration's
+    env = lingering(cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=collector.http_endpoint))
     with ExporterSampler(home) as sampler:
         procs = [
             subprocess.Popen(CLI, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -168,7 +171,8 @@ def test_503_then_429_retry_after_then_200_through_a_real_child(
     home: Path, reap_exporters: Path
 ) -> None:
     """The detached child retries; nothing is sent before Retry-After; all is delivered."""
-    scripted = [ScriptedResponse(503), ScriptedResponse(429, {"Retry-After": "2"})]
+    # Retry-After: 1 (its smallest whole value): the child's real wait is what is checked
+    scripted = [ScriptedResponse(503), ScriptedResponse(429, {"Retry-After": "1"})]
     with OtlpReceiver(scripted) as receiver:
         env = cli_env(home, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url)
         done = subprocess.run(CLI, env=env, capture_output=True, timeout=60, check=False)
@@ -178,7 +182,7 @@ def test_503_then_429_retry_after_then_200_through_a_real_child(
         statuses = [r.status for r in receiver.requests]
         times = [r.received_at for r in receiver.requests]
     assert statuses == [503, 429, 200]
-    assert times[2] - times[1] >= 2.0
+    assert times[2] - times[1] >= 1.0
     assert spool.entries(home / "spool") == []
 
 

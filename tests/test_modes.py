@@ -19,7 +19,7 @@ from otel_cli_telemetry import OTLP, Datadog, Telemetry
 from otel_cli_telemetry._disk import delivery, spool, state
 from otel_cli_telemetry._process import consent, launcher
 from tests.collector import OtlpReceiver
-from tests.conftest import ROOT, cli_env
+from tests.conftest import LINGER_ENV, ROOT, TEST_LINGER_S, cli_env
 
 
 def decide(env: dict[str, str], config_file: Path | None = None) -> consent.Decision:
@@ -155,7 +155,9 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 def run_child(home: Path, **extra_env: str) -> subprocess.CompletedProcess[bytes]:
     """The real exporter child, as the launcher starts it (reduced env, cwd /, -P)."""
-    env = launcher.child_env({"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}, home)
+    env = launcher.child_env(
+        {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), LINGER_ENV: TEST_LINGER_S}, home
+    )
     env.update(extra_env)
     return subprocess.run(
         launcher.argv(), env=env, cwd="/", timeout=60, capture_output=True, check=False

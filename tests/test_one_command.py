@@ -47,6 +47,7 @@ def test_click_one_command(home: Path, cli_telemetry: CapturedSpans) -> None:
 
 
 def test_click_group_notice_names_the_mounted_group(home: Path) -> None:
+    """The notice names the consent group under the name it was mounted with."""
     from otel_cli_telemetry.integrations.click import consent_group
 
     telemetry = Telemetry("grp", home=home, env={})
@@ -117,6 +118,8 @@ def test_typer_group_keeps_its_consent_app(home: Path) -> None:
 
 
 def test_argparse_one_command(home: Path, cli_telemetry: CapturedSpans) -> None:
+    """A single-command argparse tool gets a span named after the tool and a notice naming the
+    module CLI's disable command."""
     import argparse
 
     from otel_cli_telemetry.integrations.argparse import instrument, track
@@ -146,6 +149,7 @@ def test_frozen_notice_names_only_the_env_switches(
 
 
 def test_notice_names_a_custom_prefix(home: Path) -> None:
+    """The notice's disable command carries a custom ``--env-prefix``."""
     text = Telemetry("one", env_prefix="UNO", home=home, env={}).notice_text()
     assert f"{MODULE_CLI} one --env-prefix UNO disable" in text
 

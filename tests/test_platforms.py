@@ -170,6 +170,8 @@ def test_windows_skips_posix_ownership_checks(
     [("win32", "windows"), ("darwin", "darwin"), ("linux", "linux"), ("freebsd14", "freebsd")],
 )
 def test_os_type(platform_name: str, expected: str) -> None:
+    """``os_type`` maps Windows, macOS, Linux and FreeBSD platform names to their
+    semantic-conventions values."""
     assert attributes.os_type(platform_name) == expected
 
 

@@ -19,7 +19,7 @@ from otel_cli_telemetry import PostHog, Telemetry
 from otel_cli_telemetry._disk import identity, state
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks import posthog
-from tests.conftest import ROOT
+from tests.conftest import ROOT, FakeClock
 
 KEY = "phc_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6"
 
@@ -110,13 +110,19 @@ def run(telemetry: Telemetry, *names: str) -> None:
             pass
 
 
-def deliver(home: Path, telemetry: Telemetry) -> None:
+def deliver(home: Path, telemetry: Telemetry, clock: FakeClock | None = None) -> None:
+    """Drain the queue in the foreground (on ``clock``'s fake time when given)."""
     [dest] = telemetry.destinations()
-    report = drain(state.Paths(home=home, config_dir=home), dest, deadline_s=15)
+    seams: dict[str, Any] = {}
+    if clock is not None:
+        seams = {"clock": clock.monotonic, "wall": clock.time, "sleep": clock.sleep}
+    report = drain(state.Paths(home=home, config_dir=home), dest, deadline_s=15, **seams)
     assert report.remaining == 0, report
 
 
 def test_keys(server: tuple[PostHogServer, str]) -> None:
+    """A project key is accepted trimmed; a personal key (never echoed), a non-project key and a
+    non-HTTP host are refused."""
     assert posthog.validate_api_key(f" {KEY} ") == KEY
     with pytest.raises(ValueError, match="personal API key") as caught:
         PostHog("phx_" + "z" * 30)
@@ -199,6 +205,8 @@ def test_login_aliases_before_events_even_with_a_mixed_spool(
 def test_logout_rotates_and_relogin_never_merges_two_accounts(
     home: Path, server: tuple[PostHogServer, str]
 ) -> None:
+    """Logout rotates the anonymous id and every login aliases a fresh one, so two accounts never
+    share an anonymous id."""
     recorder, host = server
     telemetry = make(home, host, identity_linking=True)
     paths = state.Paths(home=home, config_dir=home)
@@ -223,6 +231,8 @@ def test_logout_rotates_and_relogin_never_merges_two_accounts(
 def test_offline_login_and_linking_disabled_stay_anonymous(
     home: Path, server: tuple[PostHogServer, str]
 ) -> None:
+    """An unverified login or an author without identity linking stays anonymous: no person profile,
+    no linked id."""
     recorder, host = server
     telemetry = make(home, host, identity_linking=True)
     assert telemetry.link_identity(None) is False  # the account could not be checked
@@ -239,6 +249,7 @@ def test_offline_login_and_linking_disabled_stay_anonymous(
 def test_user_id_only_while_linked_and_enabled(
     home: Path, server: tuple[PostHogServer, str]
 ) -> None:
+    """``user.id`` is on spans only while an identity is linked and the author enabled linking."""
     from otel_cli_telemetry.testing import capture_spans
 
     _, host = server
@@ -273,13 +284,21 @@ def test_retries_and_refusals(
     statuses: list[int],
     delivered: bool,
 ) -> None:
+    """503 then 429 (Retry-After, waited out on a fake clock) are retried until PostHog
+    accepts; a 400 is a refusal: one request, nothing delivered, nothing left queued."""
     recorder, host = server
     recorder.responses.extend(answers)
     telemetry = make(home, host)
     run(telemetry, "x")
-    deliver(home, telemetry)
+    fake = FakeClock()
+    deliver(home, telemetry, fake)
     assert [status for status, _ in recorder.batches] == statuses
     assert bool(recorder.events) is delivered
+    if delivered:
+        assert len(fake.slept) == 2
+        assert fake.slept[1] >= 1.0
+    else:
+        assert fake.slept == []
 
 
 @pytest.mark.parametrize("status", [408, 500])

@@ -81,6 +81,7 @@ def test_files_are_private(home: Path) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "chown") or os.geteuid() != 0, reason="needs root to chown")
 def test_home_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    """A home owned by another user turns telemetry off as ``unsafe_home`` and status says why."""
     other = tmp_path / "other"
     other.mkdir(mode=0o700)
     os.chown(other, 65534, 65534)
@@ -127,6 +128,7 @@ def test_oversized_and_non_json_spool_files_are_never_executed(home: Path) -> No
     ],
 )
 def test_author_attribute_values_are_validated(value: object, expected: object) -> None:
+    """Author attribute values are truncated, sanitised or dropped when OTLP cannot carry them."""
     cleaned = attributes.clean_user_value(value)
     if expected == "nan":
         assert isinstance(cleaned, float)

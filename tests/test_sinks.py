@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from otel_cli_telemetry._disk import destination, state
 from otel_cli_telemetry._exporter import sinks
+from otel_cli_telemetry._exporter.drain import make_sink
 from otel_cli_telemetry._exporter.sinks import ExportResult, Result
 from otel_cli_telemetry._exporter.sinks.datadog import DatadogLogsSink
 from otel_cli_telemetry._exporter.sinks.file import FileSink
-from otel_cli_telemetry._exporter.sinks.grpc import OtlpGrpcSink
 from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink
 from otel_cli_telemetry._exporter.sinks.posthog import PostHogSink
-
-ALL_SINKS = (OtlpHttpSink, OtlpGrpcSink, DatadogLogsSink, PostHogSink, FileSink)
+from tests.test_poison import request_for
 
 
 def test_the_result_has_opentelemetrys_shape_plus_retry() -> None:
@@ -26,21 +28,56 @@ def test_the_result_has_opentelemetrys_shape_plus_retry() -> None:
         (1,),
         False,
     )
-    assert not hasattr(Result.success(), "accepted")
+    # each constructor makes only the answers that status can mean
+    assert (Result.success().retry_after_s, Result.success().split) == (None, False)
+    assert (Result.retry("timeout").split, Result.retry("timeout").unencodable) == (False, ())
+    assert Result.failure("http_400", split=True).retry_after_s is None
     with pytest.raises(AttributeError):
         refused.reason = "other"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("sink", ALL_SINKS, ids=lambda s: s.__name__)
-def test_every_sink_has_the_same_small_contract(sink: type) -> None:
-    """export, shutdown and a batch size; nothing else the drain would have to know."""
-    assert callable(sink.export)
-    assert callable(sink.shutdown)
-    assert not hasattr(sink, "force_flush")
+SINK_DESTINATIONS = {
+    "otlp-http": {"kind": "otlp", "protocol": "http/protobuf"},
+    "otlp-json": {"kind": "otlp", "protocol": "http/json"},
+    "otlp-grpc": {"kind": "otlp", "protocol": "grpc"},
+    "datadog": {"kind": "datadog", "token": "pub" + "0a" * 16},
+    "posthog": {"kind": "posthog", "token": "phc_" + "a1B2" * 8},
+}
+
+
+@pytest.mark.parametrize("name", SINK_DESTINATIONS)
+def test_every_network_sink_answers_retry_when_nobody_listens(
+    tmp_path: Path, dead_url: str, name: str
+) -> None:
+    """Each network sink the drain builds turns a refused connection into a RETRY result
+    (never an exception), keeps batches within the drain's bound, and shuts down twice."""
+    dest = destination.Destination(endpoint=dead_url + "/v1/traces", **SINK_DESTINATIONS[name])
+    if dest.protocol == "grpc":
+        dest.endpoint = dead_url
+    sink = make_sink(dest, state.Paths(home=tmp_path, config_dir=tmp_path))
     assert 0 < sink.max_batch_traces <= sinks.MAX_BATCH_TRACES
+    try:
+        result = sink.export([request_for("refused")], timeout_s=5.0)
+    finally:
+        sink.shutdown()
+    sink.shutdown()
+    assert result.status is ExportResult.RETRY, result
+    assert result.reason
+
+
+def test_the_file_sink_accepts_a_batch_and_keeps_its_spans(tmp_path: Path) -> None:
+    """The local file sink answers SUCCESS and the span is in its file afterwards."""
+    paths = state.Paths(home=tmp_path, config_dir=tmp_path)
+    sink = make_sink(destination.Destination(kind=destination.FILE), paths)
+    assert isinstance(sink, FileSink)
+    result = sink.export([request_for("kept-locally")], timeout_s=5.0)
+    sink.shutdown()
+    assert result.status is ExportResult.SUCCESS
+    assert "kept-locally" in Path(paths.sink_file).read_text()
 
 
 def test_the_http_sinks_take_their_retry_set_from_the_one_place() -> None:
+    """Each HTTP sink uses the shared retry set of its protocol, not a copy."""
     assert OtlpHttpSink.retryable is sinks.OTLP_HTTP_RETRYABLE
     assert DatadogLogsSink.retryable is sinks.INTAKE_RETRYABLE
     assert PostHogSink.retryable is sinks.INTAKE_RETRYABLE
@@ -78,6 +115,7 @@ def test_http_statuses(status: int, otlp: ExportResult, intake: ExportResult) ->
     ("status", "split"), [(400, True), (413, True), (401, False), (404, False)]
 )
 def test_refusals_that_one_trace_may_cause_split_the_batch(status: int, split: bool) -> None:
+    """400 and 413 ask the drain to split the batch; 401 and 404 do not."""
     assert sinks.http_result(status, None, sinks.OTLP_HTTP_RETRYABLE).split is split
 
 

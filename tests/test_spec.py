@@ -146,6 +146,7 @@ def test_sampled_commands_still_spool(home: Path) -> None:
 
 
 def test_sample_rate_is_validated() -> None:
+    """A sample rate outside [0, 1], NaN or not a number is refused."""
     for bad in (-0.1, 1.5, float("nan"), "0.5"):
         with pytest.raises(ValueError, match="sample_rate"):
             Telemetry("x", sample_rate=bad)  # type: ignore[arg-type]
@@ -217,6 +218,8 @@ def test_os_type_for_zos_is_the_current_value() -> None:
 
 
 def test_limit_variables_most_specific_first() -> None:
+    """Limit variables apply most specific first, bad values fall back to defaults, and none set
+    gives the defaults."""
     limits = config.limits_from_env(
         {
             "OTEL_ATTRIBUTE_COUNT_LIMIT": "10",
@@ -298,6 +301,8 @@ def test_propagators_none_carries_nothing(home: Path, sdk: bool) -> None:
 
 
 def test_propagators_tracecontext_only_leaves_baggage_alone(home: Path) -> None:
+    """With ``OTEL_PROPAGATORS=tracecontext`` the child env carries TRACEPARENT but no BAGGAGE, and
+    unknown propagators are ignored."""
     env = {"TRACEPARENT": PARENT, "BAGGAGE": "team=cli", "OTEL_PROPAGATORS": "tracecontext"}
     telemetry = Telemetry("app", home=home, env=env)
     with capture_spans(), telemetry.command("go"):
@@ -308,6 +313,8 @@ def test_propagators_tracecontext_only_leaves_baggage_alone(home: Path) -> None:
 
 
 def test_light_baggage_drops_malformed_members_only() -> None:
+    """The light path's baggage drops malformed members only, all of it when oversized or
+    propagation is off."""
     from otel_cli_telemetry._process.trace_context import light_baggage
 
     assert light_baggage({"BAGGAGE": "a=1, bad, b=%20x;prop"}) == "a=1,b=%20x;prop"
@@ -344,6 +351,8 @@ def test_the_light_path_carries_baggage_without_the_sdk(tmp_path: Path) -> None:
 
 
 def test_extract_keeps_baggage_without_a_trace_context() -> None:
+    """Extraction keeps BAGGAGE without a TRACEPARENT, returns None for an empty carrier and leaves
+    the current context alone."""
     from otel_cli_telemetry._process import propagation
 
     ctx = propagation.extract({"BAGGAGE": "k=v"})

@@ -24,6 +24,8 @@ def test_write_is_private_and_atomic(tmp_path: Path) -> None:
 
 
 def test_entries_are_oldest_first_and_skip_temporaries(tmp_path: Path) -> None:
+    """Spool entries are listed oldest first, skipping temporaries and foreign files; a missing
+    spool lists nothing."""
     spool_dir = tmp_path / "spool"
     first = spool.write(spool_dir, REQUEST)
     second = spool.write(spool_dir, REQUEST)
@@ -54,6 +56,7 @@ def test_read_rejects_non_otlp_and_quarantine_moves_it(tmp_path: Path) -> None:
 
 
 def test_oversized_trace_is_refused(tmp_path: Path) -> None:
+    """A trace over the spool's per-file cap is refused."""
     with pytest.raises(ValueError, match="too large"):
         spool.write(tmp_path / "spool", b"x" * (spool.MAX_FILE_BYTES + 1))
 
@@ -74,6 +77,7 @@ def test_caps_drop_oldest_first_and_count(tmp_path: Path) -> None:
 
 
 def test_batches_are_bounded(tmp_path: Path) -> None:
+    """Batches respect both the item count and the byte budget."""
     spool_dir = tmp_path / "spool"
     for _ in range(7):
         spool.write(spool_dir, REQUEST)
@@ -87,6 +91,7 @@ def test_batches_are_bounded(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
 def test_unwritable_spool_raises_oserror(tmp_path: Path) -> None:
+    """Writing to an unwritable spool raises PermissionError for the caller to handle."""
     spool_dir = tmp_path / "spool"
     spool_dir.mkdir(mode=0o500)
     with pytest.raises(PermissionError):
@@ -109,6 +114,7 @@ def test_installation_id_is_stable_private_and_recovers_from_corruption(tmp_path
 
 
 def test_file_lock_is_exclusive_and_released(tmp_path: Path) -> None:
+    """A file lock excludes a second holder until it is released."""
     lock_path = tmp_path / "x.lock"
     holder = locks.FileLock(lock_path)
     assert holder.acquire()

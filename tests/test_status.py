@@ -61,6 +61,7 @@ def test_every_field_of_the_delivery_state_is_shown(home: Path) -> None:
 
 
 def test_a_fresh_state_shows_no_counts(home: Path) -> None:
+    """A fresh state's status shows no delivery, request, failure or drop counts."""
     text = status_text(home)
     for word in ("delivered so far", "export requests", "failed attempts", "dropped:"):
         assert word not in text

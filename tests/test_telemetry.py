@@ -132,6 +132,7 @@ def test_child_spans_ship_with_the_command(home: Path) -> None:
 
 
 def test_spans_outside_a_command_are_not_sent(home: Path) -> None:
+    """Spans started outside a command are not spooled."""
     telemetry, _ = make(home)
     with telemetry.command("a"):
         pass
@@ -153,6 +154,7 @@ def test_traceparent_joins_the_callers_trace(home: Path) -> None:
 
 @pytest.mark.parametrize("value", ["garbage", "00-" + "0" * 32 + "-" + "0" * 16 + "-01", "\x00"])
 def test_invalid_traceparent_is_ignored(home: Path, value: str) -> None:
+    """An invalid TRACEPARENT is ignored: the command span has no parent."""
     telemetry, _ = make(home, {"TRACEPARENT": value})
     with telemetry.command("x"):
         pass
@@ -232,6 +234,7 @@ def test_nested_commands_make_one_trace(home: Path) -> None:
 
 
 def test_huge_attribute_is_truncated(home: Path) -> None:
+    """A huge attribute value is truncated to 1024 characters."""
     telemetry, _ = make(home)
     with telemetry.command("a", attributes={"app.note": "x" * 100_000}):
         pass
@@ -240,6 +243,7 @@ def test_huge_attribute_is_truncated(home: Path) -> None:
 
 
 def test_status_reports_destination_without_secrets(home: Path) -> None:
+    """Status names the destination URL but never the header values."""
     telemetry, _ = make(
         home,
         {
@@ -253,6 +257,7 @@ def test_status_reports_destination_without_secrets(home: Path) -> None:
 
 
 def test_constructor_validates() -> None:
+    """An empty service name and a non-positive export deadline are refused."""
     with pytest.raises(ValueError, match="service_name"):
         Telemetry("")
     with pytest.raises(ValueError, match="export_deadline"):

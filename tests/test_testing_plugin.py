@@ -54,6 +54,7 @@ def test_an_author_can_use_the_plugin(pytester: pytest.Pytester) -> None:
 
 
 def test_capture_spans_works_without_pytest_fixtures(home: object) -> None:
+    """``capture_spans`` as a plain context manager captures the commands inside its block only."""
     from otel_cli_telemetry import Telemetry
 
     telemetry = Telemetry("assembly", env={}, home=home)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -20,7 +21,15 @@ from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import delivery, state, takeover
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._process import launcher
-from tests.conftest import ROOT, exporter_pids, wait_for_exporters, without_coverage
+from tests.conftest import (
+    LINGER_ENV,
+    ROOT,
+    TEST_LINGER_S,
+    exporter_pids,
+    lingering,
+    wait_for_exporters,
+    without_coverage,
+)
 
 CLI = """
 import os, sys
@@ -68,6 +77,7 @@ def env_for(home: Path | str, **extra: str) -> dict[str, str]:
         if not k.startswith(("OTEL_", "TRUSTY_")) and k not in ("DO_NOT_TRACK", "TRACEPARENT")
     }
     env.update(TRUSTY_TELEMETRY_HOME=str(home), PYTHONPATH=str(ROOT), **extra)
+    env.setdefault(LINGER_ENV, TEST_LINGER_S)  # exporters do not wait for a next command
     return env
 
 
@@ -440,7 +450,8 @@ def test_a_stopped_exporter_is_taken_over_past_its_deadline(
     wait_for_exporters(home)
     stopped = subprocess.Popen(
         launcher.argv(),
-        env=launcher.child_env(env_for(home), home),
+        # the real linger: the idle child must still hold the marker when it is stopped
+        env=launcher.child_env(lingering(env_for(home)), home),
         cwd=launcher.CHILD_CWD,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -546,6 +557,11 @@ def test_an_exporter_crash_is_recorded_and_shown_by_status(
     subprocess.run(
         [sys.executable, str(cli), "run"], env=env, timeout=30, check=True, capture_output=True
     )
+    # the detached child may not have started when the CLI returns: wait for its record
+    end = time.monotonic() + 20
+    while delivery.load(home / "delivery.json").exporter_failure is None:
+        assert time.monotonic() < end, "no exporter failure recorded"
+        time.sleep(0.05)
     wait_for_exporters(home)
     failure = delivery.load(home / "delivery.json").exporter_failure
     assert failure is not None
@@ -578,24 +594,56 @@ def test_status_into_a_closed_pipe_exits_quietly(home: Path) -> None:
     assert result.returncode == 1
 
 
-def test_file_modes_of_special_entries_are_reported_as_not_regular(tmp_path: Path) -> None:
-    """The low-level reader refuses every kind of non-regular file."""
+def _unix_socket(path: Path) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    sock.close()  # the socket file stays
+
+
+def _device(path: Path) -> None:
+    """A character device node (/dev/null's numbers) in our own directory; needs root."""
+    null = os.stat("/dev/null")
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o600, null.st_rdev)
+    except PermissionError:
+        pytest.skip("making a device node needs root")
+
+
+SPECIAL_ENTRIES = {
+    "link": (lambda p: p.symlink_to(p.parent / "target"), stat.S_ISLNK),
+    "fifo": (os.mkfifo, stat.S_ISFIFO),
+    "dir": (Path.mkdir, stat.S_ISDIR),
+    "socket": (_unix_socket, stat.S_ISSOCK),
+    "device": (_device, stat.S_ISCHR),
+}
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX special files")
+@pytest.mark.parametrize("kind", SPECIAL_ENTRIES)
+def test_special_entries_are_refused_without_blocking_or_being_changed(
+    tmp_path: Path, kind: str
+) -> None:
+    """The low-level reader refuses a symlink, FIFO (without blocking on it), directory,
+    socket and device node with NotRegularFile, and leaves each as it was."""
     from otel_cli_telemetry._disk import fs as _fs
 
-    target = tmp_path / "target"
-    target.write_text("x")
-    cases = {
-        "link": lambda p: p.symlink_to(target),
-        "fifo": lambda p: os.mkfifo(p),
-        "dir": lambda p: p.mkdir(),
-        "dev": lambda p: p.symlink_to("/dev/zero"),
-    }
-    for label, make in cases.items():
-        path = tmp_path / label
-        make(path)
-        with pytest.raises(_fs.NotRegularFile):
-            _fs.read_bytes(path, 10)
-        assert stat.S_IFMT(os.lstat(path).st_mode)  # still there: refused, not consumed
+    (tmp_path / "target").write_text("x")
+    make, is_kind = SPECIAL_ENTRIES[kind]
+    path = tmp_path / kind
+    make(path)
+    with pytest.raises(_fs.NotRegularFile):
+        _fs.read_bytes(path, 10)
+    assert is_kind(os.lstat(path).st_mode)  # still there, still what it was
+    assert (tmp_path / "target").read_text() == "x"
+
+
+def test_the_systems_own_dev_null_is_refused() -> None:
+    """/dev/null (a device, and root's) is refused as not a regular file of ours, where a
+    plain read would have answered empty bytes."""
+    from otel_cli_telemetry._disk import fs as _fs
+
+    with pytest.raises(_fs.NotRegularFile):
+        _fs.read_bytes("/dev/null", 10)
 
 
 @linux_only

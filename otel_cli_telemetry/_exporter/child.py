@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,20 @@ LINGER_S = 3.0
 #: How often an idle child stats the spool directories (a few stat calls, no listing).
 LINGER_POLL_S = 0.25
 HOME_ENV = contract.HOME_ENV
+#: Shortens the linger (tests, packagers); the launcher passes it on only when it is set.
+LINGER_ENV = "OTEL_CLI_TELEMETRY_LINGER_S"
+
+
+def linger_from_env(env: Mapping[str, str]) -> float:
+    """The linger ``LINGER_ENV`` asks for, clamped to ``[0, LINGER_S]``: it can only
+    shorten the wait, never lengthen it; anything that is not a finite number is ignored."""
+    try:
+        seconds = float(env.get(LINGER_ENV, ""))
+    except ValueError:
+        return LINGER_S
+    if seconds != seconds:  # NaN
+        return LINGER_S
+    return min(max(seconds, 0.0), LINGER_S)
 
 
 #: What reaching the hard deadline is recorded as (``status``: "last exporter failure").
@@ -118,7 +132,7 @@ def main() -> int:
             destinations[0].deadline_s + 1.0,
             lambda: _record_failure(paths, loaded, DEADLINE_EXCEEDED),
         )
-        run_child(paths, destinations)
+        run_child(paths, destinations, linger_s=linger_from_env(os.environ))
     except Exception as exc:  # noqa: BLE001 - the edge: a child has nobody to report to
         _record_failure(paths, destinations, exc)
         return 1

@@ -57,6 +57,8 @@ _PASS_THROUGH = (
     # lets our CI count the exporter child's lines; inert everywhere else.
     "COVERAGE_PROCESS_CONFIG",
     "COVERAGE_FILE",
+    # shortens the child's linger (clamped to [0, LINGER_S] there): tests and packagers
+    "OTEL_CLI_TELEMETRY_LINGER_S",
 )
 
 if TYPE_CHECKING:
