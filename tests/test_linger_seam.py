@@ -66,7 +66,7 @@ def test_the_child_entry_point_lingers_what_its_environment_says(
         "from otel_cli_telemetry._exporter import child\n"
         "child._settle = lambda: None\n"
         "dest = type('D', (), {'deadline_s': 5.0})()\n"
-        "child.destination_mod.recorded = lambda paths: [(None, dest)]\n"
+        "child.inventory.recorded = lambda paths: [(None, dest)]\n"
         "child.run_child = lambda paths, dests, linger_s: print(linger_s)\n"
         "sys.exit(child.main())\n"
     )
