@@ -5,12 +5,8 @@ import os
 import stat
 import time
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from otel_cli_telemetry._disk.fs import StrPath
 
-
-def move_aside(path: "StrPath") -> None:
+def move_aside(path: "str | os.PathLike[str]") -> None:
     """A link or non-directory is unlinked; a directory is renamed to a hidden name (we
     never delete what we did not make). Gone already: nothing to do."""
     try:
