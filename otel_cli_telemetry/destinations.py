@@ -129,56 +129,9 @@ class OTLP(Destination):
             config.get(env, config.OTLP_TRACES_ENDPOINT) or config.get(env, config.OTLP_ENDPOINT)
         ):
             return None  # nothing imported: the common case of an app without OTLP
-        from otel_cli_telemetry._disk.urls import redact
         from otel_cli_telemetry._process import otlp_env
 
-        pick = otlp_env.pick
-        raw, specific = pick(env, config.OTLP_TRACES_ENDPOINT, config.OTLP_ENDPOINT)
-        if self.endpoint:
-            raw, specific = self.endpoint, False
-        if raw is None:
-            return None
-        proto = self.protocol
-        problem = None
-        if proto is None:
-            raw_proto = pick(env, config.OTLP_TRACES_PROTOCOL, config.OTLP_PROTOCOL)[0]
-            proto = (raw_proto or config.DEFAULT_PROTOCOL).strip().lower()
-        insecure = False
-        if proto not in config.PROTOCOLS:
-            # The SDK refuses it too: guessing another protocol could send elsewhere.
-            problem = (
-                f"unsupported OTLP protocol {proto[:32]!r} (use {', '.join(config.PROTOCOLS)})"
-            )
-            url = raw
-        elif proto == config.GRPC:
-            raw_insecure = pick(env, config.OTLP_TRACES_INSECURE, config.OTLP_INSECURE)[0]
-            target = config.grpc_target(raw, insecure=(raw_insecure or "").lower() == "true")
-            if target is None:
-                problem = "not a gRPC endpoint (http[s]://host:port, or host:port)"
-                url = raw
-            else:
-                url, insecure = target
-        else:
-            url = otlp_env.traces_url(raw, is_signal_specific=specific)
-            if not url.startswith(("http://", "https://")) or not url.partition("://")[2].strip(
-                "/"
-            ):
-                problem = "the endpoint is not an http(s) URL (e.g. http://localhost:4318)"
-        if problem is not None:
-            config.warn_once("endpoint", f"{problem}: {redact(url)!r}, nothing sent")
-        ca_file, client_cert, client_key = otlp_env.tls_from_env(env)
-        return {
-            "endpoint": url,
-            "protocol": proto,
-            "headers": {**otlp_env.headers_from_env(env), **self.headers},
-            "timeout_s": otlp_env.timeout_from_env(env),
-            "compression": otlp_env.compression_from_env(env),
-            "ca_file": ca_file,
-            "client_cert": client_cert,
-            "client_key": client_key,
-            "insecure": insecure,
-            "problem": problem,
-        }
+        return otlp_env.fields(env, self.endpoint, self.protocol, self.headers)
 
 
 class Datadog(Destination):

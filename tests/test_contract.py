@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from otel_cli_telemetry import OTLP, PostHog, Telemetry
-from otel_cli_telemetry._disk import consent, contract, destination, spool, state
+from otel_cli_telemetry._disk import consent, contract, destination, inventory, spool, state
 from otel_cli_telemetry._exporter.child import consent_check
 from otel_cli_telemetry._exporter.drain import drain
 from tests import test_posthog
@@ -104,7 +104,7 @@ def test_each_trace_records_its_mode_destination_and_consent(home: Path) -> None
         with telemetry.command("c"):
             pass
     paths = state.Paths(home, home)
-    queues = {q.queue: d for q, d in destination.recorded(paths)}
+    queues = {q.queue: d for q, d in inventory.recorded(paths)}
     otlp_id = destination.queue_id(queues[""])
     assert queues == {"": queues[""], "file": destination.Destination()}
     assert queues[""].kind == "otlp"
@@ -286,7 +286,7 @@ def test_alias_is_sent_before_the_events_after_a_clock_step_back(
     alias_decision = spool.read_record(alias)[1]
     assert alias_decision is not None
     assert alias_decision["queues"] == [destination.queue_id(telemetry.destinations()[0])]
-    assert destination.recorded(state.Paths(home, home))[0][1].kind == "posthog"
+    assert inventory.recorded(state.Paths(home, home))[0][1].kind == "posthog"
     with telemetry.command("work"):
         pass
     [event] = [e for e in spool.entries(home / "spool") if b"$create_alias" not in _bytes(e)]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from otel_cli_telemetry import OTLP, Datadog, PostHog, Telemetry
-from otel_cli_telemetry._disk import destination, state
+from otel_cli_telemetry._disk import destination, inventory, state
 from otel_cli_telemetry._process import config
 from tests import test_datadog, test_posthog
 from tests.collector import OtlpReceiver
@@ -218,7 +218,7 @@ def test_three_destinations_each_get_every_command(
     assert [log["command"] for log in dd_server.logs] == ["assembly transcribe"]
     assert [e["properties"]["command"] for e in ph_server.events] == ["assembly transcribe"]
     assert dd_server.violations == ph_server.violations == []
-    saved = destination.recorded(state.Paths(home, home))
+    saved = inventory.recorded(state.Paths(home, home))
     assert [d for _, d in saved] == telemetry.destinations()
 
 

@@ -20,7 +20,7 @@ from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._admin import cli, disclosure
 from otel_cli_telemetry._disk.otlp_read import attributes as decode
 from otel_cli_telemetry._exporter.sinks import datadog, posthog
-from otel_cli_telemetry._process import attributes
+from otel_cli_telemetry._process import attributes, fields
 from otel_cli_telemetry.integrations.click import consent_group
 from otel_cli_telemetry.integrations.typer import consent_app
 from otel_cli_telemetry.testing import capture_spans
@@ -65,8 +65,8 @@ def test_the_code_sends_only_listed_span_and_resource_fields(tmp_path: Path) -> 
     """Every attribute of a real command span and resource is in the allow-list (plus the
     author's own), and the list names nothing the code never sends."""
     _, requests = recorded(tmp_path)
-    span_names = {name for name, _ in attributes.SPAN_FIELDS}
-    resource_names = {name for name, _ in attributes.RESOURCE_FIELDS}
+    span_names = {name for name, _ in fields.SPAN_FIELDS}
+    resource_names = {name for name, _ in fields.RESOURCE_FIELDS}
     seen_span: set[str] = set()
     seen_resource: set[str] = set()
     for request in requests:

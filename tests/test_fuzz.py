@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry._disk import delivery, destination, spool, state
+from otel_cli_telemetry._disk import delivery, destination, inventory, spool, state
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._process import consent
 from otel_cli_telemetry.testing import capture_spans
@@ -91,7 +91,7 @@ def test_any_delivery_and_destination_file(content: bytes) -> None:
         state_json = loaded.to_json()
         assert all(v >= 0 for v in state_json.values() if isinstance(v, int))
         assert all(v >= 0 for v in state_json["dropped"].values())
-        destinations = destination.load(home / "destination.json")
+        destinations = inventory.load(home / "destination.json")
         assert 1 <= len(destinations) <= 4
         for dest in destinations:
             assert dest.kind in destination.KINDS

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from otel_cli_telemetry import OTLP, Datadog, Telemetry
-from otel_cli_telemetry._disk import delivery, destination, spool, urls
+from otel_cli_telemetry._disk import delivery, destination, inventory, spool, urls
 from otel_cli_telemetry._exporter.child import run_child
 from otel_cli_telemetry._process import command, config
 from otel_cli_telemetry.testing import capture_spans
@@ -436,7 +436,7 @@ def test_an_unusable_destination_blocks_only_its_own_queue(
     unusable, datadog = telemetry.destinations()
     assert (unusable.kind, datadog.kind) == ("otlp", "datadog")
     assert unusable.problem is not None
-    recorded = {d.kind: d for _, d in destination.recorded(paths_for(home))}
+    recorded = {d.kind: d for _, d in inventory.recorded(paths_for(home))}
     assert recorded == {"otlp": unusable, "datadog": datadog}
 
     run_child(paths_for(home), [unusable, datadog], linger_s=0)

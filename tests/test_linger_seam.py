@@ -66,7 +66,7 @@ def test_the_child_entry_point_lingers_what_its_environment_says(
         "from otel_cli_telemetry._exporter import child\n"
         "child._settle = lambda: None\n"
         "dest = type('D', (), {'deadline_s': 5.0})()\n"
-        "child.destination_mod.recorded = lambda paths: [(None, dest)]\n"
+        "child.inventory.recorded = lambda paths: [(None, dest)]\n"
         "child.run_child = lambda paths, dests, linger_s: print(linger_s)\n"
         "sys.exit(child.main())\n"
     )
@@ -96,7 +96,7 @@ def _spool_one(home: Path, name: str) -> None:
 def test_a_lingering_child_delivers_a_trace_spooled_while_it_waits(home: Path) -> None:
     """A child with the default linger (on a fake clock) picks up a trace spooled during its
     wait and delivers it in the same run, then leaves once a whole linger passes idle."""
-    from otel_cli_telemetry._disk import delivery, destination, spool, state
+    from otel_cli_telemetry._disk import delivery, inventory, spool, state
     from tests.conftest import FakeClock
 
     _spool_one(home, "first")
@@ -110,7 +110,7 @@ def test_a_lingering_child_delivers_a_trace_spooled_while_it_waits(home: Path) -
     paths = state.Paths(home=home, config_dir=home)
     report = child.run_child(
         paths,
-        destination.load(paths.destination_file),
+        inventory.load(paths.destination_file),
         clock=fake.monotonic,
         wall=fake.time,
         sleep=sleep,
@@ -129,7 +129,7 @@ def test_a_lingering_child_delivers_a_trace_spooled_while_it_waits(home: Path) -
 def test_a_child_with_no_linger_never_waits(home: Path) -> None:
     """With ``linger_s=0`` (what the seam gives tests) the child delivers and leaves
     without a single wait."""
-    from otel_cli_telemetry._disk import destination, state
+    from otel_cli_telemetry._disk import inventory, state
     from tests.conftest import FakeClock
 
     _spool_one(home, "only")
@@ -137,7 +137,7 @@ def test_a_child_with_no_linger_never_waits(home: Path) -> None:
     paths = state.Paths(home=home, config_dir=home)
     report = child.run_child(
         paths,
-        destination.load(paths.destination_file),
+        inventory.load(paths.destination_file),
         clock=fake.monotonic,
         wall=fake.time,
         sleep=fake.sleep,

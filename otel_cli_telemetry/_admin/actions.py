@@ -57,11 +57,11 @@ def queues_of(
     """The queues in the state dir, each with the destination it was recorded for, then this
     app's own destinations not queued for yet: what ``status`` shows and ``flush`` sends."""
     from otel_cli_telemetry._disk import destination as destination_mod
-    from otel_cli_telemetry._disk import state
+    from otel_cli_telemetry._disk import inventory, state
 
     paths = telemetry._state_paths
     try:
-        found = destination_mod.recorded(paths) if state.check_dir(paths.home) else []
+        found = inventory.recorded(paths) if state.check_dir(paths.home) else []
     except (OSError, ValueError):
         found = []
     # This app's own destination for a recorded queue (the same destination: same id) is

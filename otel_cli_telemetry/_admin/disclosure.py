@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from otel_cli_telemetry._exporter.sinks import datadog, posthog
-from otel_cli_telemetry._process import attributes
+from otel_cli_telemetry._process import fields as attributes
 
 if TYPE_CHECKING:
     from otel_cli_telemetry.telemetry import Telemetry

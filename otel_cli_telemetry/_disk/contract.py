@@ -43,6 +43,12 @@ QUARANTINE_DIR = "quarantine"
 SINK_FILE = "traces.jsonl"
 STATE_LOCK = "state.lock"
 SDK_FILE = "sdk.json"
+#: An empty file per loss that could not be counted in ``delivery.json`` (``tallies``):
+#: ``lost~<delivery file stem>~<reason>~<ns>-<pid>[-x<count>]``.
+TALLY_PREFIX = "lost~"
+#: A server may not push us further away than this, whatever its Retry-After says; no
+#: back-off read from ``delivery.json`` lasts longer either (from the moment it is read).
+MAX_RETRY_AFTER_S = 3600.0
 #: The local file sink's queue id; its queue is ``spool/``.
 FILE_QUEUE = "file"
 

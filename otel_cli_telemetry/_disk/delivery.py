@@ -8,23 +8,19 @@ commands run, and a server's ``Retry-After`` is honoured across runs.
 import os
 import time
 
+from otel_cli_telemetry._disk import contract, state
 from otel_cli_telemetry._disk import fs as _fs
-from otel_cli_telemetry._disk import state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import random
     from collections.abc import Mapping
     from typing import Any
 
     from otel_cli_telemetry._disk.fs import StrPath
 
-#: First wait after a failed delivery, and the ceiling the doubling stops at.
-INITIAL_BACKOFF_S = 5.0
-MAX_BACKOFF_S = 300.0
-#: A server may not push us further away than this, whatever its Retry-After says; no
-#: back-off read from disk lasts longer either (from the moment it is read).
-MAX_RETRY_AFTER_S = 3600.0
+MAX_RETRY_AFTER_S = contract.MAX_RETRY_AFTER_S
+#: Empty files standing for losses ``delivery.json`` could not take (``tallies``).
+TALLY_PREFIX = contract.TALLY_PREFIX
 #: Every count kept here saturates at the largest OTLP int64.
 INT64_MAX = 2**63 - 1
 
@@ -185,7 +181,9 @@ def load(path: "StrPath", *, with_tallies: bool = False) -> "DeliveryState":
         data = None
     loaded = DeliveryState.from_json(data or {})
     if with_tallies:
-        loaded.add_drops(_counted(_tallies(path)))
+        from otel_cli_telemetry._disk import tallies  # ``status`` only
+
+        loaded.add_drops(tallies.counted(tallies.find(path)))
     return loaded
 
 
@@ -193,41 +191,6 @@ def load(path: "StrPath", *, with_tallies: bool = False) -> "DeliveryState":
 #: with the next update of that file that succeeds, in this process or, through the
 #: tally files below, in any other.
 _unwritten: dict[str, dict[str, int]] = {}
-#: An empty file per loss that could not be counted in ``delivery.json``: creating an
-#: empty file needs no data block, so it often works on a full disk (and under
-#: RLIMIT_FSIZE). ``lost~<delivery file stem>~<reason>~<ns>-<pid>``.
-TALLY_PREFIX = "lost~"
-
-
-def _stem(path: "StrPath") -> str:
-    return os.path.splitext(os.path.basename(path))[0]
-
-
-def _tallies(path: "StrPath") -> list[tuple[str, str]]:
-    """(file name, reason) of the loss tallies waiting for ``path``."""
-    head = f"{TALLY_PREFIX}{_stem(path)}~"
-    found: list[tuple[str, str]] = []
-    try:
-        names = os.listdir(os.path.dirname(path))  # the state dir, checked by our caller
-    except OSError:
-        return found
-    for name in names:
-        if name.startswith(head):
-            reason = name[len(head) :].split("~", 1)[0]
-            if reason:
-                found.append((name, reason))
-    return found
-
-
-def _counted(tallies: "list[tuple[str, str]]") -> dict[str, int]:
-    """The losses the tally files stand for, by reason (one file, one loss)."""
-    counts: dict[str, int] = {}
-    for name, reason in tallies:
-        # ``...-x<n>`` stands for n losses (a span count can be large), else one.
-        tail = name.rsplit("-x", 1)
-        n = int(tail[1][:18]) if len(tail) == 2 and tail[1].isdigit() else 1
-        counts[reason] = counts.get(reason, 0) + n
-    return counts
 
 
 def update(path: "StrPath", lock_path: "StrPath", change: "Any") -> "DeliveryState":
@@ -235,22 +198,22 @@ def update(path: "StrPath", lock_path: "StrPath", change: "Any") -> "DeliverySta
 
     Losses recorded earlier that could not be written then are folded in on the way.
     """
-    from otel_cli_telemetry._disk import locks  # only when writing
+    from otel_cli_telemetry._disk import locks, tallies  # only when writing
 
     with locks.FileLock(lock_path):
         current = load(path)
         change(current)
         pending = _unwritten.pop(str(path), {})
-        tallies = _tallies(path)
+        waiting = tallies.find(path)
         current.add_drops(pending)
-        current.add_drops(_counted(tallies))
+        current.add_drops(tallies.counted(waiting))
         try:
             state.write_json(path, current.to_json())
         except BaseException:
             if pending:
                 _keep_in_memory(path, pending)
             raise
-        for name, _ in tallies:
+        for name, _ in waiting:
             with _fs.suppress(OSError):
                 os.unlink(os.path.join(os.path.dirname(path), name))
         return current
@@ -272,10 +235,6 @@ def _keep_in_memory(path: "StrPath", drops: "Mapping[str, int]") -> None:
         mine[reason] = mine.get(reason, 0) + count
 
 
-def _safe_reason(reason: str) -> str:
-    return "".join(c if c.isalnum() or c == "_" else "_" for c in reason)[:64] or "unknown"
-
-
 def record_drops(
     path: "StrPath", lock_path: "StrPath", drops: "Mapping[str, int]", *, takeovers: int = 0
 ) -> None:
@@ -292,15 +251,11 @@ def record_drops(
     if update_quietly(path, lock_path, change) or not drops:
         return
     _keep_in_memory(path, drops)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    stamp = f"{time.time_ns()}-{os.getpid()}"
+    from otel_cli_telemetry._disk import tallies  # only when the disk refused the count
+
     mine = _unwritten[str(path)]
     for reason, count in drops.items():
-        head = f"{TALLY_PREFIX}{_stem(path)}~{_safe_reason(reason)}~{stamp}"
-        try:
-            tally = os.path.join(os.path.dirname(path), f"{head}-x{count}")
-            os.close(os.open(tally, flags, 0o600))
-        except OSError:
+        if not tallies.write(path, reason, count):
             return
         # Counted on disk now: not again from memory.
         mine[reason] -= count
@@ -323,44 +278,17 @@ def record_failure(
         s.exporter_failure = failure
         s.failures = min(s.failures + 1, 1_000_000)
         s.last_error = f"exporter:{name}"[:200]
-        s.set_backoff(max(backoff_delay(s.failures), s.backoff_until(now) - now), now)
+        wait = retry.backoff_delay(s.failures)
+        s.set_backoff(max(wait, s.backoff_until(now) - now), now)
+
+    from otel_cli_telemetry._disk import retry  # only when the exporter failed
 
     update_quietly(path, lock_path, change)
 
 
-def backoff_delay(
-    failures: int,
-    *,
-    initial: float = INITIAL_BACKOFF_S,
-    cap: float = MAX_BACKOFF_S,
-    rng: "random.Random | None" = None,
-) -> float:
-    """Exponential back-off with jitter: a delay in ``[d/2, d]``, ``d = initial * 2^(n-1)``."""
-    exponent = max(failures - 1, 0)
-    delay = min(cap, initial * float(2 ** min(exponent, 30)))
-    if rng is None:
-        import random  # only when a delivery failed
+def __getattr__(name: str) -> "Any":
+    """The back-off arithmetic (``backoff_delay``, ``parse_retry_after``, the waits), from
+    ``retry``: loaded by the exporter, not by a command."""
+    from otel_cli_telemetry._disk import retry
 
-        r = random.random()  # noqa: S311 - jitter, not a secret
-    else:
-        r = rng.random()
-    return delay / 2 + float(r) * delay / 2
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER_S)
-    try:
-        import email.utils  # only for a Retry-After that is an HTTP date
-
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    current = now if now is not None else time.time()
-    return min(max(when.timestamp() - current, 0.0), MAX_RETRY_AFTER_S)
+    return getattr(retry, name)

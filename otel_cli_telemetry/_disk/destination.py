@@ -7,8 +7,6 @@ configuration or imports its code: it sends each queue to the destination its re
 (``recorded``). Headers may hold credentials: they are never logged.
 """
 
-import os
-
 from otel_cli_telemetry._disk import contract, state
 from otel_cli_telemetry._disk import contract as config  # the shared names (``config.X``)
 from otel_cli_telemetry._record import Record
@@ -18,7 +16,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from otel_cli_telemetry._disk.fs import StrPath
 
 #: The ``kind`` tags of ``destination.json``: the local file sink's, and each vendor class's
 #: ``kind`` in ``otel_cli_telemetry.destinations``. ``vendors`` checks and describes the
@@ -220,7 +217,7 @@ def save(queue_paths: "state.Paths", dest: "Destination") -> None:
     state.write_json(queue_paths.queue_file, wanted)
 
 
-def _record(queue_paths: "state.Paths") -> "dict[str, Any] | None":
+def queue_record(queue_paths: "state.Paths") -> "dict[str, Any] | None":
     try:
         data = state.read_json(queue_paths.queue_file)
     except (ValueError, OSError):
@@ -231,14 +228,14 @@ def _record(queue_paths: "state.Paths") -> "dict[str, Any] | None":
 
 
 def _recorded_id(queue_paths: "state.Paths") -> "str | None":
-    data = _record(queue_paths)
+    data = queue_record(queue_paths)
     return None if data is None else str(data["id"])
 
 
 def load_queue(queue_paths: "state.Paths") -> "Destination | None":
     """The destination a queue was recorded for; None if unrecorded or unreadable, or if the
     record does not match its name (a queue is never sent anywhere else)."""
-    data = _record(queue_paths)
+    data = queue_record(queue_paths)
     item = None if data is None else data.get("destination")
     try:
         dest = Destination.from_json(item) if isinstance(item, dict) else None
@@ -249,92 +246,3 @@ def load_queue(queue_paths: "state.Paths") -> "Destination | None":
     if queue_paths.queue not in ("", data["id"]):
         return None
     return dest
-
-
-def recorded(paths: "state.Paths") -> "list[tuple[state.Paths, Destination]]":
-    """Every queue in the state dir with the destination it was recorded for (``spool/``
-    first); queues of an earlier version are adopted first (``adopt_legacy``). A ``spool/``
-    without a record is the local file sink's, with its defaults."""
-    adopt_legacy(paths)
-    found: list[tuple[state.Paths, Destination]] = []
-    names = _scan(paths.home)
-    for name in sorted(names):
-        if not name.endswith(".json"):
-            continue
-        stem = name[: -len(".json")]
-        if stem == contract.QUEUE_FILE:
-            queue = ""
-        elif stem.startswith(contract.QUEUE_FILE + "-"):
-            queue = stem[len(contract.QUEUE_FILE) + 1 :]
-        else:
-            continue
-        dest = load_queue(paths.for_queue(queue))
-        if dest is not None:
-            found.append((paths.for_queue(queue), dest))
-    if not any(q.queue == "" for q, _ in found) and state.SPOOL_DIR in names:
-        found.append((paths.for_queue(""), Destination()))
-    found.sort(key=lambda item: item[0].queue != "")
-    return found
-
-
-def _scan(home: str) -> "set[str]":
-    from otel_cli_telemetry._disk import fs
-
-    return set(fs.scan_names(home)) if os.path.isdir(home) else set()
-
-
-def load(path: "StrPath") -> "list[Destination]":
-    """The destinations an earlier version's ``destination.json`` names; the local file
-    sink if none or unreadable."""
-    try:
-        data = state.read_json(path)
-    except (ValueError, OSError):
-        return [Destination()]
-    if not data:
-        return [Destination()]
-    items = data.get("destinations")
-    if not isinstance(items, list):
-        items = [data]  # one destination, as written by even earlier versions
-    result: list[Destination] = []
-    for item in items[:4]:
-        try:
-            if isinstance(item, dict):
-                result.append(Destination.from_json(item))
-        except (ValueError, TypeError):
-            continue
-    return result or [Destination()]
-
-
-def adopt_legacy(paths: "state.Paths") -> None:
-    """Upgrade an earlier version's queues, losing nothing: it kept the first destination's
-    traces in ``spool/`` and each further one's in ``spool-<kind>/``, all described by
-    ``destination.json``. ``spool/`` gets the record of the first; the traces of
-    ``spool-<kind>/`` (bare requests, no decision record) move to their destination's queue;
-    then ``destination.json`` goes. Under the state lock; best effort (retried next time)."""
-    legacy = paths.destination_file
-    if not os.path.lexists(legacy):
-        return
-    from otel_cli_telemetry._disk import fs, locks, spool
-
-    try:
-        with locks.FileLock(paths.state_lock):
-            if not os.path.lexists(legacy):
-                return
-            for index, dest in enumerate(load(legacy)):
-                if index == 0:
-                    if _record(paths.for_queue("")) is None:
-                        save(paths.for_queue(""), dest)
-                    continue
-                old = paths.for_queue(dest.kind)
-                new = paths.for_queue(queue_name(paths, dest))
-                save(new, dest)
-                if old.queue == new.queue:
-                    continue
-                for entry in spool.entries(old.spool_dir):
-                    spool.ensure(new.spool_dir)
-                    os.replace(entry.path, os.path.join(new.spool_dir, entry.name))
-                with fs.suppress(OSError):
-                    os.rmdir(old.spool_dir)
-            os.unlink(legacy)
-    except (OSError, ValueError, TimeoutError):
-        return

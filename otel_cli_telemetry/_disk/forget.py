@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from otel_cli_telemetry._disk import contract, delivery, locks, spool, state
+from otel_cli_telemetry._disk import contract, delivery, inventory, locks, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import fs as _fs
 
@@ -26,8 +26,8 @@ VIEW_FILE = "view.html"
 def spool_dirs(paths: state.Paths) -> list[tuple[str, str]]:
     """Every queue directory in the state dir (``spool/``, ``spool-<id>/``) with the kind of
     destination its record names (``""`` when it has none; an earlier version's queues are
-    adopted first: ``destination.adopt_legacy``)."""
-    kinds = {q.spool_dir: d.kind for q, d in destination_mod.recorded(paths)}
+    adopted first: ``inventory.adopt_legacy``)."""
+    kinds = {q.spool_dir: d.kind for q, d in inventory.recorded(paths)}
     found: list[tuple[str, str]] = []
     for name in sorted(_fs.scan_names(paths.home)) if os.path.isdir(paths.home) else []:
         if name == state.SPOOL_DIR or name.startswith(state.SPOOL_DIR + "-"):

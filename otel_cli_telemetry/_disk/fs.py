@@ -23,7 +23,6 @@ import errno
 import os
 import stat
 import sys
-import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -245,20 +244,11 @@ def subdir_if_safe(path: "StrPath") -> bool:
 
 
 def move_aside(path: "StrPath") -> None:
-    """Take an impostor out of the way without following it: a link or non-directory is
-    unlinked; a directory is renamed to a hidden name (we never delete what we did not
-    make)."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        with suppress(FileNotFoundError):
-            head, name = os.path.split(path)
-            os.replace(path, os.path.join(head, f".bad-{name}-{time.time_ns()}"))
-    else:
-        with suppress(FileNotFoundError):
-            os.unlink(path)
+    """Take an impostor out of the way without following it (``aside``: loaded only when
+    one is found)."""
+    from otel_cli_telemetry._disk import aside
+
+    aside.move_aside(path)
 
 
 def open_regular(path: "StrPath", flags: int, mode: int = 0o600) -> int:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from otel_cli_telemetry._disk import consent, contract, delivery, spool, state
+from otel_cli_telemetry._disk import consent, contract, delivery, inventory, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, Report, drain, progress_of
@@ -124,7 +124,7 @@ def main() -> int:
     try:
         _at("load_destinations")
         # Each queue goes to the destination it was recorded for, and nowhere else.
-        destinations = [dest for _, dest in destination_mod.recorded(paths)]
+        destinations = [dest for _, dest in inventory.recorded(paths)]
         if not destinations:
             return 0
         loaded = destinations
@@ -270,7 +270,7 @@ class Watch:
         if now[0] != self.seen[0]:
             _at("reload_queues")
             # Each queue still goes only to the destination its record names.
-            self.items = destination_mod.recorded(self.paths) or self.items
+            self.items = inventory.recorded(self.paths) or self.items
             now = self._stamps()
         self.seen = now
         return True

@@ -23,6 +23,7 @@ from otel_cli_telemetry._disk import delivery, locks, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._exporter import batch
 from otel_cli_telemetry._exporter.sinks import Sink
+from otel_cli_telemetry._exporter.sinks.registry import make_sink
 from otel_cli_telemetry._record import Record
 
 __all__ = ["SPOOL_STUCK", "Report", "Run", "drain", "drain_all", "make_sink", "progress_of"]
@@ -166,28 +167,6 @@ class Run(Record):
                     s.dropped[reason] = min(s.dropped.get(reason, 0) + count, delivery.INT64_MAX)
 
         self.record(change)
-
-
-def make_sink(dest: destination_mod.Destination, paths: state.Paths) -> Sink:
-    if dest.kind == destination_mod.OTLP and dest.protocol == "grpc":
-        from otel_cli_telemetry._exporter.sinks.grpc import OtlpGrpcSink
-
-        return OtlpGrpcSink(dest)
-    if dest.kind == destination_mod.OTLP:
-        from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink
-
-        return OtlpHttpSink(dest)
-    if dest.kind == destination_mod.DATADOG:
-        from otel_cli_telemetry._exporter.sinks.datadog import DatadogLogsSink
-
-        return DatadogLogsSink(dest)
-    if dest.kind == destination_mod.POSTHOG:
-        from otel_cli_telemetry._exporter.sinks.posthog import PostHogSink
-
-        return PostHogSink(dest)
-    from otel_cli_telemetry._exporter.sinks.file import FileSink
-
-    return FileSink(paths.sink_file, max_bytes=dest.file_max_bytes)
 
 
 def drain(

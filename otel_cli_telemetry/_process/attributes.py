@@ -23,29 +23,22 @@ OUTCOME: "Final" = "cli_telemetry.outcome"
 DURATION_MS: "Final" = "cli_telemetry.duration_ms"
 CI_DETECTED: "Final" = "cli_telemetry.ci.detected"
 CI_PROVIDER: "Final" = "cli_telemetry.ci.provider"
-#: On a delivered command span: traces lost since the last report, and why (``reason=n``).
 DROPPED_TRACES: "Final" = contract.DROPPED_TRACES
 DROPPED_REASONS: "Final" = contract.DROPPED_REASONS
-#: Spans lost from traces that were delivered (the per-trace cap, a partial success).
 DROPPED_SPANS: "Final" = contract.DROPPED_SPANS
-#: On every command span when the author set ``sample_rate`` below 1: the share of
-#: installations that record, so a backend can re-weight counts (1 / rate).
 SAMPLE_RATE: "Final" = "cli_telemetry.sample_rate"
-#: On the first command of a process (Linux): ms since the process started (``run.startup_ms``).
 STARTUP_MS: "Final" = "cli_telemetry.startup_ms"
-#: On an ``internal_error``: where it crashed, the app's own frames only (``crash``).
 CRASH_FRAMES: "Final" = "cli_telemetry.crash.frames"
 
 SCOPE_NAME: "Final" = "otel_cli_telemetry"
 SCOPE_VERSION: "Final" = __version__
 
-# --- every attribute we send, by name: ``telemetry disclosure`` and the README list them,
-# and tests/test_disclosure.py proves the code sends no other ------------------------------
+# --- every attribute we send, by name: ``fields`` says what each holds (``telemetry
+# disclosure``, the README), and tests/test_disclosure.py proves the code sends no other.
 EXECUTABLE_NAME: "Final" = "process.executable.name"
 PID: "Final" = "process.pid"
 EXIT_CODE: "Final" = contract.EXIT_CODE
 ERROR_TYPE: "Final" = "error.type"
-#: The option *names* a click/typer author allow-listed (``integrations._clickish``).
 OPTIONS: "Final" = "cli_telemetry.options"
 SERVICE_NAME: "Final" = "service.name"
 SERVICE_VERSION: "Final" = "service.version"
@@ -59,56 +52,7 @@ RUNTIME_NAME: "Final" = "process.runtime.name"
 RUNTIME_VERSION: "Final" = "process.runtime.version"
 INTERACTIVE: "Final" = "process.interactive"
 INSTALLATION_ID: "Final" = "app.installation.id"
-#: The linked account: only with ``identity_linking=True`` and while linked (personal data).
 USER_ID: "Final" = "user.id"
-
-#: Attributes of a command span, and what each holds.
-SPAN_FIELDS: "Final" = (
-    (EXECUTABLE_NAME, "the program's base name, never its path"),
-    (PID, "the process id"),
-    (EXIT_CODE, "the exit code"),
-    (ERROR_TYPE, "only when the exit code is not 0: the exception's class name, or `_OTHER`"),
-    (OUTCOME, "`success`, `error`, `usage_error`, `interrupted` or `internal_error`"),
-    (DURATION_MS, "how long the command ran, in milliseconds"),
-    (OPTIONS, "click/typer: the *names* of options the author allow-listed, never values"),
-    (SAMPLE_RATE, "only when the author samples: the share of installations that record"),
-    (DROPPED_TRACES, "only after a loss: how many traces were lost since the last report"),
-    (
-        DROPPED_SPANS,
-        "only after spans of delivered traces were lost (past the 512 spans a trace keeps,"
-        " or refused in a partial success): how many since the last report",
-    ),
-    (DROPPED_REASONS, "only after a loss: why (`reason=count`)"),
-    (
-        STARTUP_MS,
-        "Linux, the process's first command: milliseconds from the process's start to the "
-        "command's (its start-up; resolution one clock tick, 10 ms)",
-    ),
-    (
-        CRASH_FRAMES,
-        "only on `internal_error`: where it crashed, innermost last; the app's own frames as "
-        "`module:function:line`, others as their top-level package; no paths, values or "
-        "messages; at most 16",
-    ),
-)
-#: Attributes of the resource every span carries, and what each holds.
-RESOURCE_FIELDS: "Final" = (
-    (SERVICE_NAME, "the app's name (or `OTEL_SERVICE_NAME`)"),
-    (SERVICE_VERSION, "the app's version"),
-    (OS_TYPE, "`linux`, `darwin`, `windows`, ..."),
-    (OS_VERSION, "the kernel or OS release"),
-    (HOST_ARCH, "`amd64`, `arm64`, ... (semantic-convention values)"),
-    (RUNTIME_NAME, "`cpython`, `pypy`, ..."),
-    (RUNTIME_VERSION, "the Python version"),
-    (INTERACTIVE, "whether stdin and stdout are terminals"),
-    (SDK_NAME, "`opentelemetry`"),
-    (SDK_LANGUAGE, "`python`"),
-    (SDK_VERSION, "the OpenTelemetry SDK's version"),
-    (INSTALLATION_ID, "a random UUID4 minted on first use; never derived from hardware or names"),
-    (CI_DETECTED, "whether a CI marker variable is present (its value is never read)"),
-    (CI_PROVIDER, "in CI only: `github_actions`, `gitlab_ci`, ..."),
-    (USER_ID, "only with `identity_linking=True`, while an account is linked"),
-)
 
 # semantic-conventions registry: host.arch well-known values
 _ARCH: "Final" = {
@@ -348,53 +292,9 @@ def resource_attributes(
     return attrs
 
 
-#: Limits on attributes an author adds (``command(attributes=...)``, ``set_attribute``).
-MAX_USER_KEY_LENGTH = 128
-MAX_USER_VALUE_LENGTH = 1024
-MAX_USER_SEQUENCE = 64
+def __getattr__(name: str) -> "Any":
+    """``clean_user_attributes`` and its limits, from ``user_attributes``: loaded only when
+    an author adds an attribute."""
+    from otel_cli_telemetry._process import user_attributes
 
-_Scalar = (str, bool, int, float)
-
-
-def clean_user_value(value: object) -> object | None:
-    """A valid OpenTelemetry attribute value, truncated; None if it cannot be one.
-
-    Strings are cut to ``MAX_USER_VALUE_LENGTH`` characters (lone surrogates replaced);
-    integers must fit in 64 bits; sequences must be homogeneous scalars. Anything else
-    (None, mappings, objects, bytes) is refused rather than stringified: its ``repr``
-    could carry what the author did not mean to send.
-    """
-    if isinstance(value, str):
-        text = value[:MAX_USER_VALUE_LENGTH]
-        return text.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if -(2**63) <= value < 2**63 else None
-    if isinstance(value, float):
-        return value
-    if isinstance(value, (list, tuple)):
-        items = [clean_user_value(v) for v in list(value)[:MAX_USER_SEQUENCE]]
-        if any(v is None for v in items):
-            return None
-        kinds = {type(v) for v in items}
-        if len(kinds) > 1:
-            return None
-        return tuple(items)
-    return None
-
-
-def clean_user_attributes(values: "Mapping[Any, object] | None") -> tuple[dict[str, object], int]:
-    """The author's attributes that can be sent, and how many were refused."""
-    cleaned: dict[str, object] = {}
-    refused = 0
-    for key, value in (values or {}).items():
-        if not isinstance(key, str) or not key or len(key) > MAX_USER_KEY_LENGTH:
-            refused += 1
-            continue
-        good = clean_user_value(value)
-        if good is None:
-            refused += 1
-            continue
-        cleaned[key] = good
-    return cleaned, refused
+    return getattr(user_attributes, name)

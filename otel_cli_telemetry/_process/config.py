@@ -11,71 +11,34 @@ nothing the interpreter did not load at start-up (no ``from __future__``, ``typi
 or ``logging`` at module level; annotations that need them are strings).
 """
 
-from otel_cli_telemetry._disk.contract import (
-    APP_DISABLED as APP_DISABLED,
-)
-from otel_cli_telemetry._disk.contract import (
-    APP_HOME as APP_HOME,
-)
-from otel_cli_telemetry._disk.contract import (
-    APP_MODE as APP_MODE,
-)
-from otel_cli_telemetry._disk.contract import (
-    CHILD_MARKER as CHILD_MARKER,
-)
-from otel_cli_telemetry._disk.contract import (
-    DEFAULT_EXPORT_DEADLINE_S as DEFAULT_EXPORT_DEADLINE_S,
-)
-from otel_cli_telemetry._disk.contract import (
-    DEFAULT_PROTOCOL as DEFAULT_PROTOCOL,
-)
-from otel_cli_telemetry._disk.contract import (
-    DEFAULT_TIMEOUT_S as DEFAULT_TIMEOUT_S,
-)
-from otel_cli_telemetry._disk.contract import (
-    DO_NOT_TRACK as DO_NOT_TRACK,
-)
-from otel_cli_telemetry._disk.contract import (
-    GRPC as GRPC,
-)
-from otel_cli_telemetry._disk.contract import (
-    OTEL_SDK_DISABLED as OTEL_SDK_DISABLED,
-)
-from otel_cli_telemetry._disk.contract import (
-    OTEL_TRACES_EXPORTER as OTEL_TRACES_EXPORTER,
-)
-from otel_cli_telemetry._disk.contract import (
-    POLICY_APP_DIR as POLICY_APP_DIR,
-)
-from otel_cli_telemetry._disk.contract import (
-    POLICY_FILE as POLICY_FILE,
-)
-from otel_cli_telemetry._disk.contract import (
-    POLICY_FILE_NAME as POLICY_FILE_NAME,
-)
-from otel_cli_telemetry._disk.contract import (
-    PROTOCOLS as PROTOCOLS,
-)
-from otel_cli_telemetry._disk.contract import (
-    flag as flag,
-)
-from otel_cli_telemetry._disk.contract import (
-    get as get,
-)
-from otel_cli_telemetry._disk.contract import (
-    policy_default_path as policy_default_path,
-)
-from otel_cli_telemetry._disk.contract import (
-    policy_path as policy_path,
-)
-from otel_cli_telemetry._disk.contract import (
-    warn_once as warn_once,
-)
+from otel_cli_telemetry._disk import contract
 from otel_cli_telemetry._record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+# The names both sides share, from the on-disk contract (``_disk.contract``).
+APP_DISABLED = contract.APP_DISABLED
+APP_HOME = contract.APP_HOME
+APP_MODE = contract.APP_MODE
+CHILD_MARKER = contract.CHILD_MARKER
+DEFAULT_EXPORT_DEADLINE_S = contract.DEFAULT_EXPORT_DEADLINE_S
+DEFAULT_PROTOCOL = contract.DEFAULT_PROTOCOL
+DEFAULT_TIMEOUT_S = contract.DEFAULT_TIMEOUT_S
+DO_NOT_TRACK = contract.DO_NOT_TRACK
+GRPC = contract.GRPC
+OTEL_SDK_DISABLED = contract.OTEL_SDK_DISABLED
+OTEL_TRACES_EXPORTER = contract.OTEL_TRACES_EXPORTER
+POLICY_APP_DIR = contract.POLICY_APP_DIR
+POLICY_FILE = contract.POLICY_FILE
+POLICY_FILE_NAME = contract.POLICY_FILE_NAME
+PROTOCOLS = contract.PROTOCOLS
+flag = contract.flag
+get = contract.get
+policy_default_path = contract.policy_default_path
+policy_path = contract.policy_path
+warn_once = contract.warn_once
 
 # --- the app's own switches; ``{prefix}`` is the author's ``env_prefix`` -------------
 # The names both processes read (consent, the state dir, protocols) are in ``_disk.contract``.

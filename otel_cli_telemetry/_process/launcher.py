@@ -64,12 +64,6 @@ _PASS_THROUGH = (
 if TYPE_CHECKING:
     Spawn = Callable[..., Any]
 
-# Children we started and have not seen exit. Holding them keeps Popen.__del__ from
-# warning "subprocess is still running" (an error under `-W error` test runs) and lets a
-# long-lived host reap them, so no zombie piles up.
-_children: "list[Any]" = []
-_registered = False
-
 
 def _safe_python_path(raw: str | None, home: "StrPath") -> list[str]:
     """The host's PYTHONPATH minus what could make the child import planted code:
@@ -140,15 +134,6 @@ def _console_free_python(platform: str | None = None, executable: str | None = N
     return candidate if os.path.isfile(candidate) else executable
 
 
-def windows_creationflags(subprocess_module: "Any") -> int:
-    """The flags of a detached, window-less child on Windows: its own process group, no
-    console (so none flashes), not attached to ours (Ctrl-C in the terminal spares it)."""
-    flags = getattr(subprocess_module, "DETACHED_PROCESS", 0x8)
-    flags |= getattr(subprocess_module, "CREATE_NEW_PROCESS_GROUP", 0x200)
-    flags |= getattr(subprocess_module, "CREATE_NO_WINDOW", 0x08000000)
-    return int(flags)
-
-
 BACKING_OFF = "backing off"
 
 
@@ -171,22 +156,6 @@ def should_start(
     if not coordination.claim(paths):
         return False, "an exporter is running or starting"
     return True, "ready"
-
-
-def _let_go() -> None:
-    """At exit: the children are detached on purpose. Mark them so Popen's finaliser does
-    not warn that they still run; once we are gone, init reaps them."""
-    for child in _children:
-        if _still_running(child):
-            child.returncode = 0
-    _children.clear()
-
-
-def _still_running(child: "Any") -> bool:
-    try:
-        return child.poll() is None
-    except (AttributeError, OSError):
-        return False
 
 
 #: posix_spawn with ``setsid`` (no ``subprocess`` import, which alone costs a lean CLI
@@ -276,37 +245,17 @@ else:
                 _spawned.remove(pid)
 
 
-def detach_kwargs(subprocess_module: "Any", platform: str | None = None) -> "dict[str, Any]":
-    """How ``Popen`` detaches the child: creation flags on Windows, a new session elsewhere."""
-    if (platform or sys.platform) == "win32":
-        return {"creationflags": windows_creationflags(subprocess_module)}
-    return {"start_new_session": True}
-
-
 def _popen(environment: dict[str, str], spawn: "Spawn | None") -> int | None:
-    import subprocess
+    """``subprocess.Popen`` (``popen``): on Windows, with a spawn seam, or where the open
+    descriptors cannot be listed."""
+    from otel_cli_telemetry._process import popen
 
-    popen: Spawn = spawn or subprocess.Popen
-    kwargs: dict[str, Any] = {
-        "stdin": subprocess.DEVNULL,
-        "stdout": subprocess.DEVNULL,
-        "stderr": subprocess.DEVNULL,
-        "close_fds": True,
-        "cwd": CHILD_CWD,
-        "env": environment,
-    }
-    kwargs.update(detach_kwargs(subprocess))
-    _children[:] = [c for c in _children if _still_running(c)]
-    try:
-        process = popen(argv(), **kwargs)
-    except OSError:
-        return None
-    global _registered
-    if not _registered:
-        import atexit
+    return popen.start(argv(), environment, spawn, cwd=CHILD_CWD)
 
-        atexit.register(_let_go)
-        _registered = True
-    _children.append(process)
-    pid = getattr(process, "pid", None)
-    return pid if isinstance(pid, int) else None
+
+def __getattr__(name: str) -> "Any":
+    """``detach_kwargs`` and ``windows_creationflags``, from ``popen``, loaded only when
+    the child is started with ``subprocess``."""
+    from otel_cli_telemetry._process import popen
+
+    return getattr(popen, name)

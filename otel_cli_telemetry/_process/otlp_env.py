@@ -10,6 +10,7 @@ from otel_cli_telemetry._process import config
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
 
 def pick(env: "Mapping[str, str]", specific: str, general: str) -> tuple[str | None, bool]:
@@ -111,3 +112,59 @@ def tls_from_env(env: "Mapping[str, str]") -> "tuple[str | None, str | None, str
         )
         return ca_file, None, None
     return ca_file, cert, key
+
+
+def fields(
+    env: "Mapping[str, str]",
+    endpoint: str | None,
+    protocol: str | None,
+    headers: "Mapping[str, str]",
+) -> "dict[str, Any] | None":
+    """The record fields of an ``OTLP`` destination (``endpoint``, ``protocol``, ``headers``
+    as the author gave them) with the environment applied, per the OTLP exporter
+    specification; None without an endpoint. An endpoint or protocol that cannot be used
+    gives a record with its ``problem`` (never another destination instead)."""
+    from otel_cli_telemetry._disk.urls import redact
+
+    raw, specific = pick(env, config.OTLP_TRACES_ENDPOINT, config.OTLP_ENDPOINT)
+    if endpoint:
+        raw, specific = endpoint, False
+    if raw is None:
+        return None
+    proto = protocol
+    problem = None
+    if proto is None:
+        raw_proto = pick(env, config.OTLP_TRACES_PROTOCOL, config.OTLP_PROTOCOL)[0]
+        proto = (raw_proto or config.DEFAULT_PROTOCOL).strip().lower()
+    insecure = False
+    if proto not in config.PROTOCOLS:
+        # The SDK refuses it too: guessing another protocol could send elsewhere.
+        problem = f"unsupported OTLP protocol {proto[:32]!r} (use {', '.join(config.PROTOCOLS)})"
+        url = raw
+    elif proto == config.GRPC:
+        raw_insecure = pick(env, config.OTLP_TRACES_INSECURE, config.OTLP_INSECURE)[0]
+        target = config.grpc_target(raw, insecure=(raw_insecure or "").lower() == "true")
+        if target is None:
+            problem = "not a gRPC endpoint (http[s]://host:port, or host:port)"
+            url = raw
+        else:
+            url, insecure = target
+    else:
+        url = traces_url(raw, is_signal_specific=specific)
+        if not url.startswith(("http://", "https://")) or not url.partition("://")[2].strip("/"):
+            problem = "the endpoint is not an http(s) URL (e.g. http://localhost:4318)"
+    if problem is not None:
+        config.warn_once("endpoint", f"{problem}: {redact(url)!r}, nothing sent")
+    ca_file, client_cert, client_key = tls_from_env(env)
+    return {
+        "endpoint": url,
+        "protocol": proto,
+        "headers": {**headers_from_env(env), **headers},
+        "timeout_s": timeout_from_env(env),
+        "compression": compression_from_env(env),
+        "ca_file": ca_file,
+        "client_cert": client_cert,
+        "client_key": client_key,
+        "insecure": insecure,
+        "problem": problem,
+    }

@@ -95,7 +95,7 @@ class Result(Record):
 
 
 class Sink(Protocol):
-    """What the drain hands batches to (``drain.make_sink`` picks one per destination)."""
+    """What the drain hands batches to (``registry.make_sink`` picks one per destination)."""
 
     #: How many traces one ``export`` call may carry (the drain batches by it).
     max_batch_traces: int

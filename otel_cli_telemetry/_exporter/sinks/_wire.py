@@ -179,37 +179,12 @@ class Client:
             raise ConnectionError(f"proxy answered {status} to CONNECT")
 
     def _handshake(self, sock: socket.socket, host: str, deadline: float) -> socket.socket:
-        """TLS over ``sock``, verified, the handshake bounded by the deadline as a whole."""
-        import select
-        import ssl
+        """TLS over ``sock``, verified, the handshake bounded by the deadline (``_tls``)."""
+        from otel_cli_telemetry._exporter.sinks import _tls
 
         if self._tls is None:
-            if self._tls_factory is None:
-                self._tls = ssl.create_default_context()
-            else:
-                try:
-                    self._tls = self._tls_factory()
-                except (OSError, ValueError) as exc:  # an unreadable CA or client certificate
-                    sock.close()
-                    raise Unusable(f"tls_config:{exc.__class__.__name__}") from exc
-        tls = self._tls.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
-        tls.setblocking(False)
-        try:
-            while True:
-                try:
-                    tls.do_handshake()
-                    break
-                except ssl.SSLWantReadError:
-                    ready = select.select([tls], [], [], self._left(deadline))[0]
-                except ssl.SSLWantWriteError:
-                    ready = select.select([], [tls], [], self._left(deadline))[1]
-                if not ready:
-                    raise TimeoutError("request deadline")
-        except BaseException:
-            tls.close()
-            raise
-        tls.setblocking(True)
-        return tls
+            self._tls = _tls.context(self._tls_factory, sock)
+        return _tls.handshake(self._tls, sock, host, lambda: self._left(deadline))
 
     def _send(self, data: bytes, deadline: float) -> None:
         assert self._sock is not None
