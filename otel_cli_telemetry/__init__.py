@@ -21,12 +21,19 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._process.run import CommandHandle
     from otel_cli_telemetry._version import __version__
     from otel_cli_telemetry.destinations import OTLP, Datadog, PostHog
-    from otel_cli_telemetry.records import Change, FlushReport, Paths, QueueStatus
+    from otel_cli_telemetry.records import (
+        Change,
+        FlushReport,
+        Paths,
+        QueueStatus,
+        ResolvedDestination,
+    )  # fmt: skip
     from otel_cli_telemetry.telemetry import Telemetry
 
 __all__ = [
     "OTLP", "Change", "CommandHandle", "Datadog", "Decision", "ExitStatus", "FlushReport",
-    "Paths", "PostHog", "QueueStatus", "Status", "Telemetry", "UnsafeHomeError", "__version__",
+    "Paths", "PostHog", "QueueStatus", "ResolvedDestination", "Status", "Telemetry",
+    "UnsafeHomeError", "__version__",
 ]  # fmt: skip
 
 
@@ -48,7 +55,7 @@ def __getattr__(name: str) -> object:
         from otel_cli_telemetry._process.command import ExitStatus
 
         value = ExitStatus
-    elif name in ("FlushReport", "Change", "Paths", "QueueStatus"):
+    elif name in ("FlushReport", "Change", "Paths", "QueueStatus", "ResolvedDestination"):
         from otel_cli_telemetry import records
 
         value = getattr(records, name)

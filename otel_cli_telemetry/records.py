@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from otel_cli_telemetry._disk import state
     from otel_cli_telemetry._disk.consent import Decision
+    from otel_cli_telemetry._disk.destination import Destination
     from otel_cli_telemetry._exporter.drain import Report
 
-__all__ = ["Change", "FlushReport", "Paths", "QueueStatus"]
+__all__ = ["Change", "FlushReport", "Paths", "QueueStatus", "ResolvedDestination"]
 
 
 def _frozen(values: Mapping[str, int]) -> Mapping[str, int]:
@@ -130,4 +131,63 @@ class Paths:
     def of(cls, paths: state.Paths) -> Paths:
         return cls(
             paths.home, paths.config_dir, paths.config_file, paths.spool_dir, paths.sink_file
+        )
+
+
+@dataclass(frozen=True)
+class ResolvedDestination:
+    """One place spans go, resolved against the environment (``Telemetry.destinations``):
+    ``kind`` is ``"file"`` (the local file sink), ``"otlp"``, ``"datadog"`` or ``"posthog"``.
+
+    ``headers`` and ``token`` are credentials: kept (read-only), never in the repr; use
+    ``describe()`` for a line without secrets. ``problem``: why this destination cannot be
+    used (nothing is sent to it; its queue keeps what is recorded, and ``status`` says why).
+    """
+
+    kind: str
+    endpoint: str | None
+    protocol: str
+    headers: Mapping[str, str] = field(repr=False)
+    token: str | None = field(repr=False)
+    timeout_s: float
+    compression: str | None
+    deadline_s: float
+    file_max_bytes: int
+    ca_file: str | None
+    client_cert: str | None
+    client_key: str | None
+    insecure: bool
+    problem: str | None
+
+    def _private(self) -> Destination:
+        from otel_cli_telemetry._disk.destination import Destination
+
+        fields = {name: getattr(self, name) for name in Destination.__slots__}
+        return Destination(**{**fields, "headers": dict(self.headers)})
+
+    def describe(self) -> str:
+        """A human summary without secrets (what ``status`` prints)."""
+        return self._private().describe()
+
+    def __repr__(self) -> str:
+        # The endpoint's userinfo and query values are redacted; credentials never shown.
+        return repr(self._private()).replace("Destination(", "ResolvedDestination(", 1)
+
+    @classmethod
+    def of(cls, record: Destination) -> ResolvedDestination:
+        return cls(
+            kind=record.kind,
+            endpoint=record.endpoint,
+            protocol=record.protocol,
+            headers=MappingProxyType(dict(record.headers)),
+            token=record.token,
+            timeout_s=record.timeout_s,
+            compression=record.compression,
+            deadline_s=record.deadline_s,
+            file_max_bytes=record.file_max_bytes,
+            ca_file=record.ca_file,
+            client_cert=record.client_cert,
+            client_key=record.client_key,
+            insecure=record.insecure,
+            problem=record.problem,
         )

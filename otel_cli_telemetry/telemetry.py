@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk import state
     from otel_cli_telemetry._process.launcher import Spawn
     from otel_cli_telemetry._process.recorder import Recorder
-    from otel_cli_telemetry.records import Change, FlushReport, Paths
+    from otel_cli_telemetry.records import Change, FlushReport, Paths, ResolvedDestination
 
     F = TypeVar("F", bound=Callable[..., Any])
 
@@ -186,10 +186,17 @@ class Telemetry:
         self._last_decision = decision
         return decision
 
-    def destinations(self) -> "list[destination_mod.Destination]":
+    def destinations(self) -> "list[ResolvedDestination]":
         """Where spans go, resolved against the environment: the listed destinations and
         those the environment configures (``OTEL_EXPORTER_OTLP_*``, the app's Datadog token),
-        else the local file sink (also in local mode, and in CI with ``ci_policy="local"``)."""
+        else the local file sink (also in local mode, and in CI with ``ci_policy="local"``).
+        Immutable records; headers and tokens are kept but never shown in their repr."""
+        from otel_cli_telemetry.records import ResolvedDestination
+
+        return [ResolvedDestination.of(d) for d in self._resolved_destinations()]
+
+    def _resolved_destinations(self) -> "list[destination_mod.Destination]":
+        """``destinations()`` as the internal records the queues and the exporter use."""
         from otel_cli_telemetry._disk import destination as destination_mod
 
         local = [destination_mod.Destination(deadline_s=self._deadline)]
@@ -252,7 +259,7 @@ class Telemetry:
             self._recorder = Recorder(
                 Handoff(
                     self._options(
-                        destinations=self.destinations(),
+                        destinations=self._resolved_destinations(),
                         debug=self._debug(),
                         consent_context=self._consent_context(),
                         mode=(self._last_decision or self.consent()).mode,

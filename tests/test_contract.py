@@ -285,7 +285,7 @@ def test_alias_is_sent_before_the_events_after_a_clock_step_back(
     [alias] = spool.entries(home / "spool")  # queued with its decision, its queue recorded
     alias_decision = spool.read_record(alias)[1]
     assert alias_decision is not None
-    assert alias_decision["queues"] == [destination.queue_id(telemetry.destinations()[0])]
+    assert alias_decision["queues"] == [destination.queue_id(telemetry._resolved_destinations()[0])]
     assert inventory.recorded(state.Paths(home, home))[0][1].kind == "posthog"
     with telemetry.command("work"):
         pass

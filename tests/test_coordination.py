@@ -34,7 +34,7 @@ def test_unadopted_claim_goes_stale_after_the_grace_period(home: Path) -> None:
     assert coordination.claim(paths)
     marker = coordination.marker_path(paths)
     assert not takeover.is_stale(marker)
-    old = time.time() - coordination.STARTUP_GRACE_S - 1
+    old = time.time() - takeover.STARTUP_GRACE_S - 1
     os.utime(marker, (old, old))
     assert takeover.is_stale(marker)
     assert coordination.claim(paths)

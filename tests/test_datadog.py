@@ -237,7 +237,7 @@ def test_environment_overrides_the_author(home: Path) -> None:
             "DD_SITE": "nonsense",
         },
     )
-    [dest] = proxied.destinations()
+    [dest] = proxied._resolved_destinations()
     assert (dest.token, dest.endpoint) == (TOKEN, "https://proxy.example/dd?x=1")
     url = datadog.DatadogLogsSink(dest).url()
     assert url.startswith("https://proxy.example/dd?x=1&ddforward=%2Fapi%2Fv2%2Flogs%3Fddsource")
@@ -382,7 +382,7 @@ def test_both_destinations_one_failing(home: Path, intake: tuple[Intake, str]) -
         telemetry = spool_commands(
             home, ["a", "b"], destinations=[Datadog(TOKEN, proxy_url=url), OTLP(otlp.url)]
         )
-        destinations = telemetry.destinations()
+        destinations = telemetry._resolved_destinations()
         assert [d.kind for d in destinations] == ["otlp", "datadog"]
         run_child(paths_for(home), [
             destination.Destination(**{**destinations[0].to_json(), "deadline_s": 2.0}),

@@ -188,7 +188,7 @@ def test_queue_order_does_not_depend_on_the_listing_order(home: Path) -> None:
     """OTLP, Datadog, PostHog: the first keeps ``spool/`` whatever the author's order; the
     others get a queue named after their kind and identity (``spool-<kind>-<digest>/``)."""
     backwards = [PostHog(KEY), Datadog(TOKEN), OTLP("http://c:4318")]
-    records = make(home, destinations=backwards).destinations()
+    records = make(home, destinations=backwards)._resolved_destinations()
     queues = destination.queues(state.Paths(home, home), records)
     assert [(q.queue.split("-")[0], d.kind) for q, d in queues] == [
         ("", "otlp"), ("datadog", "datadog"), ("posthog", "posthog"),
@@ -219,7 +219,7 @@ def test_three_destinations_each_get_every_command(
     assert [e["properties"]["command"] for e in ph_server.events] == ["assembly transcribe"]
     assert dd_server.violations == ph_server.violations == []
     saved = inventory.recorded(state.Paths(home, home))
-    assert [d for _, d in saved] == telemetry.destinations()
+    assert [d for _, d in saved] == telemetry._resolved_destinations()
 
 
 # --- secrets -------------------------------------------------------------------------
@@ -257,7 +257,7 @@ def test_records_round_trip_and_are_checked_when_read(home: Path) -> None:
     """``destination.json`` keeps its format: each record reads back equal, and a record
     whose key would be refused by the class is refused when read back too."""
     records = make(home, destinations=[OTLP("http://c:4318"), Datadog(TOKEN), PostHog(KEY)])
-    for record in records.destinations():
+    for record in records._resolved_destinations():
         data = record.to_json()
         assert set(data) == set(destination.Destination.__slots__)
         assert destination.Destination.from_json(data) == record

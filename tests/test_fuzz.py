@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry._disk import delivery, destination, inventory, spool, state
+from otel_cli_telemetry._disk import delivery, destination, identity, inventory, spool, state
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._process import consent
 from otel_cli_telemetry.testing import capture_spans
@@ -74,9 +74,9 @@ def test_any_state_file(content: bytes) -> None:
     with private_home() as home:
         (home / "state.json").write_bytes(content)
         paths = state.Paths(home=home, config_dir=home)
-        minted = state.installation_id(paths)
+        minted = identity.installation_id(paths)
         assert uuid.UUID(minted).version == 4
-        assert state.installation_id(paths) == minted
+        assert identity.installation_id(paths) == minted
 
 
 @FUZZ

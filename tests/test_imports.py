@@ -258,6 +258,7 @@ def test_public_names_resolve_lazily(tmp_path: Path) -> None:
         "Paths": "otel_cli_telemetry.records",
         "PostHog": "otel_cli_telemetry.destinations",
         "QueueStatus": "otel_cli_telemetry.records",
+        "ResolvedDestination": "otel_cli_telemetry.records",
         "Status": "otel_cli_telemetry._admin.status",
         "Telemetry": "otel_cli_telemetry.telemetry",
         "UnsafeHomeError": "otel_cli_telemetry._disk.fs",
@@ -286,8 +287,8 @@ def test_public_api_is_unchanged() -> None:
 
     assert sorted(otel_cli_telemetry.__all__) == [
         "Change", "CommandHandle", "Datadog", "Decision", "ExitStatus", "FlushReport", "OTLP",
-        "Paths", "PostHog", "QueueStatus", "Status", "Telemetry", "UnsafeHomeError",
-        "__version__",
+        "Paths", "PostHog", "QueueStatus", "ResolvedDestination", "Status", "Telemetry",
+        "UnsafeHomeError", "__version__",
     ]  # fmt: skip
     assert (CommandHandle, Decision, ExitStatus, Status) == (
         run.CommandHandle, consent.Decision, command.ExitStatus, status.Status,

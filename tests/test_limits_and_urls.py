@@ -433,7 +433,7 @@ def test_an_unusable_destination_blocks_only_its_own_queue(
     telemetry = spool_with(
         home, ["a"], destinations=[Datadog(TOKEN, proxy_url=url), OTLP("otlp.example.com:4318")]
     )
-    unusable, datadog = telemetry.destinations()
+    unusable, datadog = telemetry._resolved_destinations()
     assert (unusable.kind, datadog.kind) == ("otlp", "datadog")
     assert unusable.problem is not None
     recorded = {d.kind: d for _, d in inventory.recorded(paths_for(home))}

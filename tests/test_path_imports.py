@@ -108,7 +108,8 @@ INTEGRATION = {
 #: Never on a command's path, on or off: the exporter child's code, the admin commands'
 #: code, the SDK, HTTP clients, protobuf, and the stdlib modules the light path avoids.
 NEVER = (
-    f"{OURS}._exporter", f"{OURS}._admin.cli", f"{OURS}._admin.show", f"{OURS}._admin.status",
+    f"{OURS}._exporter", f"{OURS}._admin.cli", f"{OURS}._admin.verbs", f"{OURS}._admin.show",
+    f"{OURS}._admin.status",
     f"{OURS}._disk.otlp_read", f"{OURS}._process.sdk", "opentelemetry.sdk.trace",
     "opentelemetry.trace", "httpx", "google", "grpc", "urllib", "http",
 )  # fmt: skip

@@ -112,7 +112,7 @@ def run(telemetry: Telemetry, *names: str) -> None:
 
 def deliver(home: Path, telemetry: Telemetry, clock: FakeClock | None = None) -> None:
     """Drain the queue in the foreground (on ``clock``'s fake time when given)."""
-    [dest] = telemetry.destinations()
+    [dest] = telemetry._resolved_destinations()
     seams: dict[str, Any] = {}
     if clock is not None:
         seams = {"clock": clock.monotonic, "wall": clock.time, "sleep": clock.sleep}
@@ -311,7 +311,7 @@ def test_408_and_every_5xx_are_retried(
     recorder.responses.append((status, {}))
     telemetry = make(home, host)
     run(telemetry, "x")
-    [dest] = telemetry.destinations()
+    [dest] = telemetry._resolved_destinations()
     waits: list[float] = []
     report = drain(state.Paths(home=home, config_dir=home), dest, sleep=waits.append)
     assert [answer for answer, _ in recorder.batches] == [status, 200]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_cli_telemetry._disk import locks, spool, state
+from otel_cli_telemetry._disk import identity, locks, spool, state
 
 REQUEST = b'{"resourceSpans":[]}'
 
@@ -101,14 +101,14 @@ def test_unwritable_spool_raises_oserror(tmp_path: Path) -> None:
 def test_installation_id_is_stable_private_and_recovers_from_corruption(tmp_path: Path) -> None:
     """A UUID4 minted once, stored 0600; a corrupt state file gets a fresh id."""
     paths = state.Paths(home=tmp_path, config_dir=tmp_path)
-    first = state.installation_id(paths)
-    assert first == state.installation_id(paths)
+    first = identity.installation_id(paths)
+    assert first == identity.installation_id(paths)
     assert stat.S_IMODE(os.stat(paths.state_file).st_mode) == 0o600
     import uuid
 
     assert uuid.UUID(first).version == 4
     Path(paths.state_file).write_text("{not json")
-    second = state.installation_id(paths)
+    second = identity.installation_id(paths)
     assert second != first
     assert state.read_json(paths.state_file)["installation_id"] == second  # type: ignore[index]
 

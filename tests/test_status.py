@@ -104,7 +104,7 @@ def test_each_destination_shows_its_own_queue(home: Path) -> None:
     )
     state.ensure_dir(home)
     (first, _), (second, _) = destination_mod.queues(
-        telemetry._state_paths, telemetry.destinations()
+        telemetry._state_paths, telemetry._resolved_destinations()
     )
 
     def dropped(reason: str) -> Callable[[delivery.DeliveryState], None]:

@@ -468,7 +468,7 @@ def test_a_stopped_exporter_is_taken_over_past_its_deadline(
             assert run(cli, home, f"queued{i}", TRUSTY_DEADLINE="1").returncode == 0
         assert len(list((home / "spool").iterdir())) == 3  # nobody may drain yet
         deadline = float(coordination.read_marker(marker)["deadline"])
-        time.sleep(max(0.0, deadline + coordination.OVERDUE_GRACE_S - time.time()) + 0.2)
+        time.sleep(max(0.0, deadline + takeover.OVERDUE_GRACE_S - time.time()) + 0.2)
         assert run(cli, home, "after", TRUSTY_DEADLINE="1").returncode == 0
         assert stopped.wait(timeout=10) == -signal.SIGKILL
     finally:
@@ -677,7 +677,8 @@ def test_a_marker_naming_a_process_that_does_not_hold_its_lock_ends_nobody(
         record = {"pid": bystander.pid, "started": 0, "deadline": 1,
                   **takeover.identity(bystander.pid)}  # fmt: skip
         marker.write_text(json.dumps(record))
-        assert takeover.overdue_pid(marker) is None
+        raw, inode = coordination.read_raw(marker)
+        assert takeover.overdue_pid(coordination.parse_marker(raw), inode) is None
         assert not coordination.claim(paths)
         assert bystander.poll() is None
     finally:

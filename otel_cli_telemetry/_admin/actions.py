@@ -66,7 +66,10 @@ def queues_of(
         found = []
     # This app's own destination for a recorded queue (the same destination: same id) is
     # the fresher description of it (a new CA file, rotated headers); it goes nowhere else.
-    own = {q.queue: (q, d) for q, d in destination_mod.queues(paths, telemetry.destinations())}
+    own = {
+        q.queue: (q, d)
+        for q, d in destination_mod.queues(paths, telemetry._resolved_destinations())
+    }
     known = [own.pop(q.queue, (q, d)) for q, d in found]
     return known + list(own.values())
 
@@ -146,7 +149,7 @@ def link_identity(telemetry: "Telemetry", principal_id: str) -> bool:
 
     paths = telemetry._state_paths
     posthog = next(
-        ((q, d) for q, d in destination_mod.queues(paths, telemetry.destinations())
+        ((q, d) for q, d in destination_mod.queues(paths, telemetry._resolved_destinations())
          if d.kind == destination_mod.POSTHOG),
         None,
     )  # fmt: skip

@@ -2,7 +2,7 @@
 
 The click group, the typer app and the argparse ``telemetry`` subcommands are built from it
 when an app starts (an instrumented app builds them on every run, off included), so it
-imports nothing: each command's code (``cli``, with argparse, ``show``, the OTLP reader)
+imports nothing: each command's code (``verbs``, ``show``, the OTLP reader)
 loads only when that command runs.
 """
 
@@ -36,7 +36,7 @@ class Option:
 class AdminCommand:
     """One admin command: its name, one line of help, options, and what it does:
     ``run(telemetry, out, **options) -> exit code`` calls ``action``, a function of
-    ``otel_cli_telemetry._admin.cli`` (imported then)."""
+    ``otel_cli_telemetry._admin.verbs`` (imported then; it never imports this table)."""
 
     def __init__(
         self, name: str, help: str, action: str, options: "tuple[Option, ...]" = ()
@@ -47,10 +47,11 @@ class AdminCommand:
         self.options = options
 
     def run(self, telemetry: "Telemetry", out: "TextIO", **options: "Any") -> int:
-        from otel_cli_telemetry._admin import cli
+        from otel_cli_telemetry._admin import verbs
 
         # A state directory it cannot use is one line on stderr, never a traceback.
-        code: int = cli.guarded(self.name, getattr(cli, self.action))(telemetry, out, **options)
+        action = getattr(verbs, self.action)
+        code: int = verbs.guarded(self.name, action)(telemetry, out, **options)
         return code
 
 

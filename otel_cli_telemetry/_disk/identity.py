@@ -122,3 +122,9 @@ def unlink(paths: "state.Paths") -> "Identity":
         data["installation_id"] = state.uuid4()
         state.write_json(paths.state_file, data)
         return _snapshot(data)
+
+
+def installation_id(paths: "state.Paths") -> str:
+    """The random UUID4 that identifies this installation, minted on first use (never
+    derived from hardware; a corrupt file gets a fresh id)."""
+    return read(paths).installation_id

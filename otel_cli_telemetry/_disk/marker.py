@@ -35,12 +35,8 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk.fs import StrPath
 
 MARKER = "exporter.pid"
-#: How long a freshly claimed marker waits for its child to start.
-STARTUP_GRACE_S = 5.0
 #: Commands probe the marker's lock for an instant; a child waits this long past a probe.
 PROBE_WAIT_S = 0.5
-#: How far past its recorded deadline a locked marker's child is taken to be stopped.
-OVERDUE_GRACE_S = 5.0
 
 
 def marker_path(paths: "state.Paths") -> str:
@@ -111,7 +107,8 @@ def claim(paths: "state.Paths", *, now: float | None = None) -> bool:
     if is_stale(path, now=now):
         _fs.move_aside(path)
         return _create_exclusive(path)
-    pid = overdue_pid(path, now=now)
+    raw, inode = read_raw(path)
+    pid = overdue_pid(parse_marker(raw), inode, now=now)
     if pid is not None and end_stopped(pid):
         from otel_cli_telemetry._disk import delivery
 

@@ -240,17 +240,6 @@ def uuid4() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-# --- the anonymous installation id -------------------------------------------------
-
-
-def installation_id(paths: "Paths") -> str:
-    """The random UUID4 that identifies this installation, minted on first use
-    (see ``identity``: never derived from hardware; a corrupt file gets a fresh id)."""
-    from otel_cli_telemetry._disk import identity
-
-    return identity.read(paths).installation_id
-
-
 # --- the persisted choice (a flat TOML file we write ourselves) --------------------
 
 
@@ -291,7 +280,7 @@ def read_config(path: "StrPath") -> dict[str, bool | int | str]:
         _config_problems[str(path)] = reason
         contract.warn_once(str(path), reason)
         return {}
-    from otel_cli_telemetry._disk import toml
+    from otel_cli_telemetry._disk import toml_read as toml
 
     try:
         parsed = toml.loads(text)

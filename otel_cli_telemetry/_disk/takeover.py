@@ -16,11 +16,15 @@ import os
 import time
 
 from otel_cli_telemetry._disk import fs as _fs
-from otel_cli_telemetry._disk import marker
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from otel_cli_telemetry._disk.fs import StrPath
+
+#: How long a freshly claimed marker waits for its child to start.
+STARTUP_GRACE_S = 5.0
+#: How far past its recorded deadline a locked marker's child is taken to be stopped.
+OVERDUE_GRACE_S = 5.0
 
 
 # --- who a pid is (Linux): what makes ending a stopped exporter safe -----------------
@@ -71,9 +75,13 @@ def _holds_flock(pid: int, inode: int) -> bool:
     return False
 
 
-def overdue_pid(path: "StrPath", *, now: float | None = None) -> int | None:
+def overdue_pid(
+    info: "dict[str, float | str]", inode: int | None, *, now: float | None = None
+) -> int | None:
     """The pid of a child that holds the marker past its deadline plus the grace period,
     when it can be proven to be that child; None otherwise (then nobody is ended).
+    ``info`` is the marker as ``marker.parse_marker`` read it, ``inode`` the marker's inode
+    when read (this module never imports ``marker``: the dependency points one way).
 
     Proof, Linux only: the kernel lists that pid holding the lock on this very marker
     (``/proc/locks``, same inode as the bytes just read), and the pid's boot id, pid
@@ -81,12 +89,10 @@ def overdue_pid(path: "StrPath", *, now: float | None = None) -> int | None:
     since, a holder in another pid namespace (a container sharing the home) or another
     host (a network home, where clocks may differ too).
     """
-    raw, inode = marker.read_raw(path)
-    info = marker.parse_marker(raw)
     pid, deadline = int(info.get("pid", 0) or 0), info.get("deadline")
     if pid <= 0 or pid == os.getpid() or not isinstance(deadline, float) or inode is None:
         return None
-    if (now if now is not None else time.time()) < deadline + marker.OVERDUE_GRACE_S:
+    if (now if now is not None else time.time()) < deadline + OVERDUE_GRACE_S:
         return None
     expected = {k: str(info.get(k, "")) for k in ("boot", "pidns", "ticks")}
     if not all(expected.values()) or identity(pid) != expected:
@@ -121,7 +127,7 @@ def is_stale(path: "StrPath", *, now: float | None = None) -> bool:
         return False
     if st.st_size > 0:  # a child started (wrote its pid) and no longer holds the lock
         return True
-    return (now if now is not None else time.time()) - st.st_mtime > marker.STARTUP_GRACE_S
+    return (now if now is not None else time.time()) - st.st_mtime > STARTUP_GRACE_S
 
 
 def end_stopped(pid: int) -> bool:

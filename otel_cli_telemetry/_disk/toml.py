@@ -1,42 +1,20 @@
-"""The persisted choice's file format: flat TOML, read with the standard parser and written
-by us (``state.read_config`` reads the file and calls this only when it exists).
+"""The persisted choice's file format: flat TOML, written by us and read back with the
+standard parser (``toml_read``, which ``state.read_config`` loads only when the file exists).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 from otel_cli_telemetry._disk import state
+from otel_cli_telemetry._disk.toml_read import loads as loads
+from otel_cli_telemetry._disk.toml_read import loads_by_line as loads_by_line
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import Any
 
     from otel_cli_telemetry._disk.fs import StrPath
-
-
-def loads(text: str) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-    parsed: dict[str, Any] = tomllib.loads(text)
-    return parsed
-
-
-def loads_by_line(text: str) -> dict[str, Any]:
-    """The top-level ``key = value`` lines that parse on their own (up to the first table)."""
-    parsed: dict[str, Any] = {}
-    for line in text.splitlines():
-        if line.lstrip().startswith("["):
-            break
-        try:
-            parsed.update(loads(line))
-        except ValueError:
-            continue
-    return parsed
 
 
 _BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")

@@ -9,7 +9,22 @@ Messages never repeat the value: a key pasted by mistake is a secret.
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from otel_cli_telemetry._disk.destination import Destination
+    from collections.abc import Mapping
+    from typing import Protocol
+
+    class Described(Protocol):
+        """What ``describe`` reads of a ``destination.Destination`` (named structurally:
+        ``destination`` imports this module, never the other way)."""
+
+        @property
+        def kind(self) -> str: ...
+        @property
+        def endpoint(self) -> str | None: ...
+        @property
+        def protocol(self) -> str: ...
+        @property
+        def headers(self) -> Mapping[str, str]: ...
+
 
 DATADOG = "datadog"
 POSTHOG = "posthog"
@@ -143,7 +158,7 @@ def check_token(kind: str, token: object) -> str:
     return check(token)
 
 
-def describe(record: "Destination") -> str:
+def describe(record: "Described") -> str:
     """A human summary of a resolved vendor record, without secrets."""
     if record.kind in _TOKENS:
         _, label, token_name, _ = _TOKENS[record.kind]

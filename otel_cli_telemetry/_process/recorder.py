@@ -279,7 +279,8 @@ class Recorder:
             attrs[attributes.SAMPLE_RATE] = opts.sample_rate  # a backend re-weights by it
         full = f"{opts.service_name} {name}".strip()
         if self.pipeline is not None:
-            span = self.pipeline.start(self, full, root=root, attrs=attrs)
+            fresh = CommandSpan(self, opts.service_name, None)
+            span = self.pipeline.start(fresh, full, root=root, attrs=attrs)
         else:
             span = CommandSpan(self, opts.service_name, self._light(full, root, attrs))
         ids = span.ids

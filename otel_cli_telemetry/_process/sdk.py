@@ -21,7 +21,6 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_cli_telemetry._process import attributes, propagation
 from otel_cli_telemetry._process.processor import ConsentSpanProcessor
-from otel_cli_telemetry._process.recorder import CommandSpan
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
     from opentelemetry.util.types import Attributes
 
     from otel_cli_telemetry._process.config import Limits
-    from otel_cli_telemetry._process.recorder import Recorder
+    from otel_cli_telemetry._process.recorder import CommandSpan, Recorder
 
 # The SDK reports problems (an invalid attribute, a limit reached) with logging.warning.
 # A CLI that configured no logging would print those through logging's last-resort
@@ -142,14 +141,15 @@ class Pipeline:
         self.tracer = self.provider.get_tracer(attributes.SCOPE_NAME, attributes.SCOPE_VERSION)
 
     def start(
-        self, recorder: Recorder, name: str, *, root: bool, attrs: dict[str, Any]
+        self, command_span: CommandSpan, name: str, *, root: bool, attrs: dict[str, Any]
     ) -> CommandSpan:
-        """A command span that is an SDK span from the start (the SDK already runs)."""
+        """Make ``command_span`` (fresh, with no light span) an SDK span from the start (the
+        SDK already runs). The recorder builds it: this module never imports the recorder."""
+        recorder = command_span.recorder
         parent = propagation.extract(recorder.handoff.options.env) if root else None
         span = self.tracer.start_span(
             name, context=parent, kind=SpanKind.INTERNAL, attributes=attrs
         )
-        command_span = CommandSpan(recorder, recorder.handoff.options.service_name, None)
         command_span.sdk = span
         # The caller's baggage (in ``parent``) stays in the command's context.
         command_span.token = context_api.attach(trace_api.set_span_in_context(span, parent))
