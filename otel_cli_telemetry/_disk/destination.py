@@ -183,15 +183,29 @@ def queue_name(paths: "state.Paths", dest: "Destination", *, first: bool = False
     (``spool-<id>/``). Reads one small file; writes nothing (``save`` records the claim)."""
     claimed = _recorded_id(paths.for_queue(""))
     wanted = queue_id(dest)
-    if claimed == wanted or (claimed is None and first):
+    if claimed == wanted:
+        return ""
+    if claimed is None and first and (dest.kind == FILE or not _holds_traces(paths)):
         return ""
     return wanted
+
+
+def _holds_traces(paths: "state.Paths") -> bool:
+    """Whether ``spool/`` holds traces while it has no record: an earlier version's, or the
+    local file sink's (``recorded`` reads them so). Only the file sink may then claim it: a
+    network destination never inherits traces it was not recorded for."""
+    try:
+        return any(name.endswith(".json") for name in os.listdir(paths.for_queue("").spool_dir))
+    except OSError:
+        return False
 
 
 def queues(
     paths: "state.Paths", destinations: "list[Destination]"
 ) -> "list[tuple[state.Paths, Destination]]":
-    """Each destination with the paths of its own spool, lock, back-off and record."""
+    """Each destination with the paths of its own spool, lock, back-off and record (an
+    earlier version's queues adopted first, ``adopt_legacy``: one ``lexists`` when none)."""
+    adopt_legacy(paths)
     found: dict[str, tuple[state.Paths, Destination]] = {}
     for index, dest in enumerate(destinations):
         name = queue_name(paths, dest, first=index == 0)

@@ -15,19 +15,18 @@ _URL_END = frozenset(" \t\r\n\"'<>`,;")
 def redact(url: str) -> str:
     """``https://alice:pw@host:4318/p?api-key=X&flag#f`` ->
     ``https://host:4318/p?api-key=***&flag=***#***``; works on ``host:port`` targets and on
-    malformed URLs (it never raises)."""
-    head, hash_sign, _fragment = url.partition("#")
-    head, question, query = head.partition("?")
-    scheme, sep, rest = head.partition("://")
+    malformed URLs (it never raises). A password may hold ``/``, ``?`` or ``#``: everything
+    up to the last ``@`` before the path is userinfo, so it goes whatever it holds (hiding a
+    little too much beats printing a secret)."""
+    scheme, sep, rest = url.partition("://")
     if not sep:
-        scheme, rest = "", head
-    cut = rest.find("/")
-    if cut < 0:
-        cut = len(rest)
-    authority, path = rest[:cut], rest[cut:]
-    if "@" in authority:
-        authority = authority.rsplit("@", 1)[1]
-    out = f"{scheme}{sep}{authority}{path}"
+        scheme, rest = "", url
+    at = rest.rfind("@")
+    if at >= 0:
+        rest = rest[at + 1 :]
+    rest, hash_sign, _fragment = rest.partition("#")
+    rest, question, query = rest.partition("?")
+    out = f"{scheme}{sep}{rest}"
     if question:
         out += "?" + "&".join(_hide_value(item) for item in query.split("&"))
     if hash_sign:

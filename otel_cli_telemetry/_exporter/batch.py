@@ -58,6 +58,12 @@ def send(run: Run, entries: Entries, requests: Requests) -> bool:
     return _Sender(run, _announce_drops(requests, unreported)).deliver(entries, requests)
 
 
+#: An attempt needs at least this long (or the destination's timeout, if shorter) before
+#: the run's deadline; ``DEADLINE``: what the report says when the run ends a batch early.
+MIN_ATTEMPT_S = 2.0
+DEADLINE = "deadline"
+
+
 class _Sender:
     """Sends a batch with retries, splitting it while the destination refuses it."""
 
@@ -93,11 +99,23 @@ class _Sender:
             if len(keep) < len(entries):
                 subset = ([entries[i] for i in keep], [requests[i] for i in keep])
                 return bool(keep) and self.deliver(*subset)
+            # After a first attempt, one the run's own deadline would cut short is left to
+            # the next exporter: started with too little time, a request to a healthy but
+            # slow destination would time out, back off and be sent twice.
+            timeout_s = getattr(getattr(run.sink, "destination", None), "timeout_s", 0.0)
+            if run.report.attempts and run.time_left() < min(timeout_s, MIN_ATTEMPT_S):
+                run.report.last_error = DEADLINE
+                return True
+            cut = run.time_left() + 1.0 < timeout_s
             attempts += 1
             run.report.attempts += 1
             result = self._export(requests)
             if result.status is not ExportResult.RETRY:
                 break
+            if cut and result.reason == "timeout":
+                # Our deadline ended it, not the destination: no failure, no back-off.
+                run.report.last_error = DEADLINE
+                return True
             wait = _persist_backoff(run, result)
             run.report.last_error = result.reason
             if attempts < MAX_ATTEMPTS_PER_RUN and wait + 0.5 < run.time_left():

@@ -27,6 +27,7 @@ from typing import Any
 from otel_cli_telemetry._disk import consent, contract, delivery, inventory, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import marker as coordination
+from otel_cli_telemetry._exporter.batch import MIN_ATTEMPT_S
 from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, Report, drain, progress_of
 
 #: How long a child stays, idle, for the next command's trace before it exits (bounded by
@@ -207,6 +208,8 @@ def run_child(
                 remaining = end - clock()
                 if remaining <= 0 or queue_paths.queue in blocked:
                     continue
+                if total.attempts and remaining < min(dest.timeout_s, MIN_ATTEMPT_S):
+                    continue  # too little time left for a request: the next exporter sends it
                 # Wait for a drainer that is finishing (a foreground flush, a child on its
                 # way out) rather than leave: nobody else starts while we hold the marker.
                 _at(f"drain:{dest.kind}")

@@ -29,6 +29,12 @@ def split_url(url: str) -> tuple[str, str, int, str, str]:
     except ValueError as exc:
         raise Unusable("endpoint_port") from exc
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not target.isascii() or any(c.isspace() or c == "\x7f" for c in target):
+        from urllib.parse import quote
+
+        # As a browser does: octets outside the request-target grammar percent-encoded,
+        # what is already encoded (and every reserved character) left as it is.
+        target = quote(target, safe="/?[]@!$&'()*+,;=:%~-._")
     userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
     return scheme, parts.hostname, port, target, userinfo
 

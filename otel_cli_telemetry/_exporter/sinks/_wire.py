@@ -81,6 +81,27 @@ def _header_lines(headers: Mapping[str, str]) -> bytes:
     return b"".join(out)
 
 
+#: Headers that frame the message or the connection: ours alone to send (a configured one
+#: could desynchronise a proxy or the server from the body we send).
+_RESERVED = frozenset({"content-length", "transfer-encoding", "connection", "te", "upgrade"})
+
+
+def _merged(ours: dict[str, str], configured: Mapping[str, str]) -> dict[str, str]:
+    """``ours`` and then ``configured``, one field per name whatever its case (the later
+    wins: a configured ``Host`` replaces ours); ``Unusable`` for a framing header."""
+    out: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for name, value in [*ours.items(), *configured.items()]:
+        lowered = name.lower()
+        configured_proxy_field = lowered.startswith("proxy-") and name not in ours
+        if lowered in _RESERVED or configured_proxy_field:
+            raise Unusable(f"header_reserved:{lowered[:40]}")
+        out.pop(names.get(lowered, ""), None)
+        names[lowered] = name
+        out[name] = value
+    return out
+
+
 class Client:
     """One connection at a time, kept alive between requests to the same place.
 
@@ -127,7 +148,7 @@ class Client:
                 target = f"http://{fields['Host']}{target}"
                 if proxy_auth:
                     fields["Proxy-Authorization"] = proxy_auth
-        fields.update(headers)
+        fields = _merged(fields, headers)
         fields["Content-Length"] = str(len(body))
         head = f"POST {target} HTTP/1.1\r\n".encode("ascii") + _header_lines(fields) + b"\r\n"
         key = (scheme, host, port, proxy)
@@ -231,7 +252,13 @@ class Client:
             # not reused (nothing of a refusal's body is kept: it may quote our data).
             self.close()
             return Response(status, headers, b"", False)
-        body, truncated, complete = self._read_body(headers, status, deadline)
+        try:
+            body, truncated, complete = self._read_body(headers, status, deadline)
+        except ProtocolError:
+            # The server accepted (2xx); only its body cannot be read. Sending the batch
+            # again would duplicate it: the answer stands, its details are unknown.
+            self.close()
+            return Response(status, headers, b"", True)
         keep = complete and "close" not in headers.get("connection", "").lower()
         if not keep:
             self.close()
@@ -248,7 +275,7 @@ class Client:
             return self._read_chunked(decoder, deadline)
         length_text = headers.get("content-length")
         if length_text is not None:
-            if not length_text.isdigit():
+            if not (length_text.isascii() and length_text.isdigit()):
                 raise ProtocolError("bad content-length")
             left = int(length_text)
             if left > BODY_CAP and decoder.identity:
@@ -297,4 +324,12 @@ class Client:
                 size -= len(data)
                 if decoder.feed(data):
                     return decoder.result(), True, False
-            self._buffer = self._buffer[2:] if self._buffer.startswith(b"\r\n") else self._buffer
+            # The chunk's data ends with CRLF, which may come in a later read than the data.
+            while len(self._buffer) < 2:
+                data = self._recv(deadline)
+                if not data:
+                    raise ProtocolError("body cut short")
+                self._buffer += data
+            if not self._buffer.startswith(b"\r\n"):
+                raise ProtocolError("bad chunk")
+            self._buffer = self._buffer[2:]
