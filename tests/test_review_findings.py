@@ -1,7 +1,7 @@
 """What an adversarial review of this round found, each reproduced and shown fixed: an
 upgraded queue sent where its record does not say, a chunked answer misread, framing
 headers a configuration could duplicate, a password with ``/`` printed, a non-ASCII path,
-and a request cut by the exporter's own deadline counted as the destination's failure."""
+and a last request started too close to the exporter's deadline."""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry._disk import delivery, destination, spool, state, urls
+from otel_cli_telemetry._disk import delivery, destination, inventory, spool, state, urls
 from otel_cli_telemetry._exporter import child
-from otel_cli_telemetry._exporter.batch import DEADLINE
-from otel_cli_telemetry._exporter.drain import drain
+from otel_cli_telemetry._exporter.sinks._fields import merged as _merged
 from otel_cli_telemetry._exporter.sinks._proxy import split_url
-from otel_cli_telemetry._exporter.sinks._wire import Client, Unusable, _merged
+from otel_cli_telemetry._exporter.sinks._wire import Client, Unusable
 from tests.collector import OtlpReceiver
 
 
@@ -58,7 +57,7 @@ def test_an_upgraded_local_queue_never_goes_to_a_new_network_destination(
     _as_earlier_version(home, with_destination_json)
     with OtlpReceiver() as receiver:
         record(home, "new", {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url})
-        queues = destination.recorded(paths_for(home))
+        queues = inventory.recorded(paths_for(home))
         child.run_child(paths_for(home), [d for _, d in queues], linger_s=0)
         sent = [s.name for s in receiver.wait_for_spans(1)]
     assert sent == ["assembly new"]
@@ -188,33 +187,39 @@ def test_a_path_outside_ascii_is_sent_percent_encoded() -> None:
     assert target == "/v1/tr%C3%A4ces%20a%2F?x=1"
 
 
-@pytest.fixture
-def silent() -> Iterator[str]:
-    """A server that takes the request and never answers (until the test ends)."""
-    done = threading.Event()
+class FakeTime:
+    """A monotonic clock that only ``sleep`` moves; ``hooks`` run at the n-th sleep."""
 
-    def answer(conn: socket.socket) -> None:
-        done.wait(10)
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps = 0
+        self.hooks: dict[int, Callable[[], None]] = {}
 
-    gen = _serve_once(answer)
-    url, _ = next(gen)
-    yield url.removesuffix("/v1/traces")
-    done.set()
-    with pytest.raises(StopIteration):
-        next(gen)
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.now += seconds
+        hook = self.hooks.pop(self.sleeps, None)
+        if hook is not None:
+            hook()
 
 
-def test_a_request_cut_by_the_runs_own_deadline_is_no_failure(home: Path, silent: str) -> None:
-    """The exporter's deadline (1 s), far shorter than the destination's timeout (10 s),
-    ends the request: reported as ``deadline``, no failure counted, no back-off, the trace
-    kept for the next exporter."""
-    record(home, "a")
-    dest = destination.Destination(
-        kind=destination.OTLP, endpoint=silent + "/v1/traces", timeout_s=10.0
-    )
-    report = drain(paths_for(home), dest, deadline_s=1.0)
+def test_a_queue_sent_to_once_is_not_sent_again_too_close_to_the_deadline(home: Path) -> None:
+    """A trace that comes 1.5 s before the exporter's deadline, to a queue it already sent
+    to, is left for the next exporter (a request that short could be cut, counted as a
+    failure and sent twice): nothing failed, nothing backs off, the trace waits."""
+    with OtlpReceiver() as receiver:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url}
+        record(home, "a", env)
+        [(_, dest)] = inventory.recorded(paths_for(home))
+        short = destination.Destination(**{**dest.to_json(), "deadline_s": 3.0})
+        fake = FakeTime()
+        fake.hooks[6] = lambda: record(home, "b", env)  # at 1.5 s of 3
+        child.run_child(paths_for(home), [short], clock=fake.clock, sleep=fake.sleep, linger_s=3.0)
+        sent = [s.name for s in receiver.wait_for_spans(1)]
     kept = delivery.load(home / "delivery.json")
-    assert report.last_error == DEADLINE
-    assert not report.backing_off
-    assert (kept.failures, kept.in_backoff()) == (0, False)
+    assert sent == ["assembly a"]
     assert len(spool.entries(home / "spool")) == 1
+    assert (kept.failures, kept.in_backoff()) == (0, False)

@@ -7,6 +7,8 @@ configuration or imports its code: it sends each queue to the destination its re
 (``recorded``). Headers may hold credentials: they are never logged.
 """
 
+import os
+
 from otel_cli_telemetry._disk import contract, state
 from otel_cli_telemetry._disk import contract as config  # the shared names (``config.X``)
 from otel_cli_telemetry._record import Record
@@ -203,9 +205,8 @@ def _holds_traces(paths: "state.Paths") -> bool:
 def queues(
     paths: "state.Paths", destinations: "list[Destination]"
 ) -> "list[tuple[state.Paths, Destination]]":
-    """Each destination with the paths of its own spool, lock, back-off and record (an
-    earlier version's queues adopted first, ``adopt_legacy``: one ``lexists`` when none)."""
-    adopt_legacy(paths)
+    """Each destination with the paths of its own spool, lock, back-off and record. (An
+    earlier version's queues must be adopted first: ``inventory.adopt_legacy``.)"""
     found: dict[str, tuple[state.Paths, Destination]] = {}
     for index, dest in enumerate(destinations):
         name = queue_name(paths, dest, first=index == 0)

@@ -106,16 +106,11 @@ class _Sender:
             if run.report.attempts and run.time_left() < min(timeout_s, MIN_ATTEMPT_S):
                 run.report.last_error = DEADLINE
                 return True
-            cut = run.time_left() + 1.0 < timeout_s
             attempts += 1
             run.report.attempts += 1
             result = self._export(requests)
             if result.status is not ExportResult.RETRY:
                 break
-            if cut and result.reason == "timeout":
-                # Our deadline ended it, not the destination: no failure, no back-off.
-                run.report.last_error = DEADLINE
-                return True
             wait = _persist_backoff(run, result)
             run.report.last_error = result.reason
             if attempts < MAX_ATTEMPTS_PER_RUN and wait + 0.5 < run.time_left():

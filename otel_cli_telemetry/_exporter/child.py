@@ -29,6 +29,7 @@ from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._exporter.batch import MIN_ATTEMPT_S
 from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, Report, drain, progress_of
+from otel_cli_telemetry._exporter.watch import Watch
 
 #: How long a child stays, idle, for the next command's trace before it exits (bounded by
 #: its deadline, 10 s from its start by default): a command within this of the last one
@@ -201,6 +202,7 @@ def run_child(
     # used (its traces wait, and ``status`` says why).
     blocked: set[str] = {q.queue for q, dest in items if dest.problem}
     delivery.update_quietly(paths.delivery_file, paths.state_lock, _count_run)
+    attempted: set[str] = set()  # queues this run has sent to (a later pass needs time)
     try:
         while True:
             before = progress_of(total)
@@ -208,7 +210,9 @@ def run_child(
                 remaining = end - clock()
                 if remaining <= 0 or queue_paths.queue in blocked:
                     continue
-                if total.attempts and remaining < min(dest.timeout_s, MIN_ATTEMPT_S):
+                if queue_paths.queue in attempted and remaining < min(
+                    dest.timeout_s, MIN_ATTEMPT_S
+                ):
                     continue  # too little time left for a request: the next exporter sends it
                 # Wait for a drainer that is finishing (a foreground flush, a child on its
                 # way out) rather than leave: nobody else starts while we hold the marker.
@@ -220,13 +224,15 @@ def run_child(
                     lock_wait_s=remaining,
                     withdrawn=consent_check(paths, dest),
                 )
+                if report.attempts:
+                    attempted.add(queue_paths.queue)
                 if report.last_error == SPOOL_STUCK:
                     blocked.add(queue_paths.queue)
                 total.merge(report)
             _at("linger")
             stalled = progress_of(total) == before and _work_waiting(items, blocked, wall)
             if not stalled:
-                watch = Watch(paths, items)
+                watch = Watch(paths, items, _at)
                 more = _linger(
                     watch, blocked, min(linger_s, end - clock() - 0.5), clock, wall, sleep
                 )
@@ -244,39 +250,6 @@ def run_child(
                 return total
     finally:
         marker.give_up()
-
-
-class Watch:
-    """What an idle child looks at: the mtimes of the state dir and of every spool
-    directory. A command that spools a trace renames a file into its spool directory,
-    which changes that directory's mtime; one recorded for a destination with no queue yet
-    writes that queue's record into the state dir, and the queues are then read again."""
-
-    def __init__(self, paths: state.Paths, items: list[Queue]) -> None:
-        self.paths, self.items = paths, items
-        self.seen = self._stamps()
-
-    def _stamps(self) -> list[int | None]:
-        found: list[int | None] = []
-        for path in [self.paths.home] + [q.spool_dir for q, _ in self.items]:
-            try:
-                found.append(os.stat(path, follow_symlinks=False).st_mtime_ns)
-            except OSError:
-                found.append(None)
-        return found
-
-    def changed(self) -> bool:
-        """True (once) when a spool directory or the state dir changed since last asked."""
-        now = self._stamps()
-        if now == self.seen:
-            return False
-        if now[0] != self.seen[0]:
-            _at("reload_queues")
-            # Each queue still goes only to the destination its record names.
-            self.items = inventory.recorded(self.paths) or self.items
-            now = self._stamps()
-        self.seen = now
-        return True
 
 
 def _linger(

@@ -166,6 +166,12 @@ class Handoff:
         from otel_cli_telemetry._disk import delivery
 
         opts = self.options
+        if os.path.lexists(opts.paths.destination_file):
+            # An earlier version's queues first: none is claimed for a destination its
+            # traces were not recorded for (one ``lexists`` when there are none).
+            from otel_cli_telemetry._disk import inventory
+
+            inventory.adopt_legacy(opts.paths)
         items = destination_mod.queues(opts.paths, opts.destinations)
         queues = [q for q, _ in items]
         decision = contract.decision_record(

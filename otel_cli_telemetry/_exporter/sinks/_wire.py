@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from otel_cli_telemetry._exporter.sinks._body import BODY_CAP, Decoder
+from otel_cli_telemetry._exporter.sinks._fields import header_lines, merged
 from otel_cli_telemetry._exporter.sinks._proxy import (
     Unusable,
     basic_auth,
@@ -48,7 +49,6 @@ __all__ = ["BODY_CAP", "Client", "ProtocolError", "Response", "Unusable", "proxy
 HEAD_CAP = 64 * 1024
 #: How much one ``recv`` asks for.
 _CHUNK = 16 * 1024
-_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 class ProtocolError(OSError):
@@ -64,42 +64,6 @@ class Response:
         self.headers = headers
         self.body = body
         self.truncated = truncated
-
-
-def _header_lines(headers: Mapping[str, str]) -> bytes:
-    out = []
-    for name, value in headers.items():
-        if not name or not set(name) <= _TOKEN:
-            raise Unusable("header_name")
-        if any(c in value for c in "\r\n\0"):
-            raise Unusable("header_value")
-        try:
-            encoded = value.encode("latin-1")
-        except UnicodeEncodeError:
-            encoded = value.encode("utf-8")
-        out.append(name.encode("ascii") + b": " + encoded + b"\r\n")
-    return b"".join(out)
-
-
-#: Headers that frame the message or the connection: ours alone to send (a configured one
-#: could desynchronise a proxy or the server from the body we send).
-_RESERVED = frozenset({"content-length", "transfer-encoding", "connection", "te", "upgrade"})
-
-
-def _merged(ours: dict[str, str], configured: Mapping[str, str]) -> dict[str, str]:
-    """``ours`` and then ``configured``, one field per name whatever its case (the later
-    wins: a configured ``Host`` replaces ours); ``Unusable`` for a framing header."""
-    out: dict[str, str] = {}
-    names: dict[str, str] = {}
-    for name, value in [*ours.items(), *configured.items()]:
-        lowered = name.lower()
-        configured_proxy_field = lowered.startswith("proxy-") and name not in ours
-        if lowered in _RESERVED or configured_proxy_field:
-            raise Unusable(f"header_reserved:{lowered[:40]}")
-        out.pop(names.get(lowered, ""), None)
-        names[lowered] = name
-        out[name] = value
-    return out
 
 
 class Client:
@@ -148,9 +112,9 @@ class Client:
                 target = f"http://{fields['Host']}{target}"
                 if proxy_auth:
                     fields["Proxy-Authorization"] = proxy_auth
-        fields = _merged(fields, headers)
+        fields = merged(fields, headers)
         fields["Content-Length"] = str(len(body))
-        head = f"POST {target} HTTP/1.1\r\n".encode("ascii") + _header_lines(fields) + b"\r\n"
+        head = f"POST {target} HTTP/1.1\r\n".encode("ascii") + header_lines(fields) + b"\r\n"
         key = (scheme, host, port, proxy)
         reused = self._sock is not None and self._key == key
         if not reused:
@@ -193,7 +157,7 @@ class Client:
         """``CONNECT`` through an http proxy to an https target."""
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         lines = {"Host": where, **({"Proxy-Authorization": auth} if auth else {})}
-        request = f"CONNECT {where} HTTP/1.1\r\n".encode("ascii") + _header_lines(lines) + b"\r\n"
+        request = f"CONNECT {where} HTTP/1.1\r\n".encode("ascii") + header_lines(lines) + b"\r\n"
         self._send(request, deadline)
         status, _ = self._read_head(deadline)
         if status != 200:
