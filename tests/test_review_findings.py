@@ -20,6 +20,7 @@ from otel_cli_telemetry._exporter.sinks._fields import merged as _merged
 from otel_cli_telemetry._exporter.sinks._proxy import split_url
 from otel_cli_telemetry._exporter.sinks._wire import Client, Unusable
 from tests.collector import OtlpReceiver
+from tests.test_exporter_lifecycle import FakeTime
 
 
 def paths_for(home: Path) -> state.Paths:
@@ -185,25 +186,6 @@ def test_a_path_outside_ascii_is_sent_percent_encoded() -> None:
     what was already encoded left alone."""
     target = split_url("http://h:1/v1/tr\u00e4ces a%2F?x=1")[3]
     assert target == "/v1/tr%C3%A4ces%20a%2F?x=1"
-
-
-class FakeTime:
-    """A monotonic clock that only ``sleep`` moves; ``hooks`` run at the n-th sleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps = 0
-        self.hooks: dict[int, Callable[[], None]] = {}
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps += 1
-        self.now += seconds
-        hook = self.hooks.pop(self.sleeps, None)
-        if hook is not None:
-            hook()
 
 
 def test_a_queue_sent_to_once_is_not_sent_again_too_close_to_the_deadline(home: Path) -> None:

@@ -30,6 +30,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
+from otel_cli_telemetry._disk import vendors
 from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, is_command, iter_spans
 from otel_cli_telemetry._disk.otlp_read import attributes as decode_attributes
 from otel_cli_telemetry._exporter.sinks import INTAKE_RETRYABLE, Result, convert_each
@@ -39,24 +40,14 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk.destination import Destination
     from otel_cli_telemetry._exporter.sinks._wire import Client
 
-#: site -> intake host (``browser-intake-`` + the site with all but its last dot as dashes)
-SITES = {
-    "datadoghq.com": "browser-intake-datadoghq.com",
-    "us3.datadoghq.com": "browser-intake-us3-datadoghq.com",
-    "us5.datadoghq.com": "browser-intake-us5-datadoghq.com",
-    "datadoghq.eu": "browser-intake-datadoghq.eu",
-    "ap1.datadoghq.com": "browser-intake-ap1-datadoghq.com",
-    "ap2.datadoghq.com": "browser-intake-ap2-datadoghq.com",
-    "ddog-gov.com": "browser-intake-ddog-gov.com",
-}
-ALIASES = {"us1": "datadoghq.com", "us3": "us3.datadoghq.com", "us5": "us5.datadoghq.com",
-           "eu": "datadoghq.eu", "eu1": "datadoghq.eu", "ap1": "ap1.datadoghq.com",
-           "ap2": "ap2.datadoghq.com",
-           "gov": "ddog-gov.com", "us1-fed": "ddog-gov.com"}  # fmt: skip
-DEFAULT_SITE = "datadoghq.com"
+#: site -> intake host, aliases, the default site: one table, shared with the CLI-side check
+#: of a ``Datadog(...)`` destination (``_disk.vendors``).
+SITES = vendors.DATADOG_SITES
+ALIASES = vendors.DATADOG_ALIASES
+DEFAULT_SITE = vendors.DATADOG_DEFAULT_SITE
 DDSOURCE = "browser"
 EVP_ORIGIN = "browser"
-INTAKE_PATH = "/api/v2/logs"
+INTAKE_PATH = vendors.DATADOG_INTAKE_PATH
 MAX_LOGS_PER_REQUEST = 50
 MAX_REQUEST_BYTES = 16 * 1024
 MAX_LOG_BYTES = 256 * 1024
