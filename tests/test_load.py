@@ -148,7 +148,11 @@ def test_collector_down_for_50_runs_then_back(home: Path, reap_exporters: Path) 
     print(f"\ncollector down for 50 runs: {attempts} connection attempts")
     assert 1 <= attempts <= 10  # not 50 times the retries
     assert len(spool.entries(home / "spool")) == 50
-    assert delivery.load(home / "delivery.json").in_backoff()
+    kept = delivery.load(home / "delivery.json")
+    # A back-off was set (not whether it still runs: 50 runs on a loaded machine may take
+    # longer than the first back-off, which is what bounded the attempts above).
+    assert kept.failures >= 1
+    assert kept.next_attempt_at > kept.backoff_written_at > 0
 
     with OtlpReceiver() as receiver:
         collector = Rotel(receiver.url, binary=binary, http_port=port).start()
