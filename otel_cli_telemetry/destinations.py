@@ -10,7 +10,7 @@ token and address are checked with string operations (``_disk.vendors``, which t
 child uses too): building ``Datadog(...)`` never loads the sink that sends to Datadog.
 """
 
-from otel_cli_telemetry._process import config
+from otel_cli_telemetry._disk import contract
 from otel_cli_telemetry._record import Record
 
 TYPE_CHECKING = False
@@ -36,7 +36,7 @@ class Destination(Record):
         env: "Mapping[str, str]",
         *,
         env_prefix: str = "",
-        deadline_s: float = config.DEFAULT_EXPORT_DEADLINE_S,
+        deadline_s: float = contract.DEFAULT_EXPORT_DEADLINE_S,
     ) -> "Resolved | None":
         """The record the exporter child gets, with the environment's overrides applied
         (``env_prefix``: the app's ``{PREFIX}_TELEMETRY_*``, not read when empty); None
@@ -46,7 +46,7 @@ class Destination(Record):
             return None
         from otel_cli_telemetry._disk import destination as destination_mod
 
-        deadline = deadline_s if deadline_s > 0 else config.DEFAULT_EXPORT_DEADLINE_S
+        deadline = deadline_s if deadline_s > 0 else contract.DEFAULT_EXPORT_DEADLINE_S
         return destination_mod.Destination(kind=self.kind, deadline_s=deadline, **fields)
 
     def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
@@ -89,17 +89,16 @@ class OTLP(Destination):
         headers: "Mapping[str, str] | None" = None,
     ) -> None:
         if protocol is not None:
-            if not isinstance(protocol, str) or protocol.strip().lower() not in config.PROTOCOLS:
-                raise ValueError(f"OTLP protocol must be one of {', '.join(config.PROTOCOLS)}")
+            if not isinstance(protocol, str) or protocol.strip().lower() not in contract.PROTOCOLS:
+                raise ValueError(f"OTLP protocol must be one of {', '.join(contract.PROTOCOLS)}")
             protocol = protocol.strip().lower()
         if endpoint is not None:
             if not isinstance(endpoint, str) or not endpoint.strip():
                 raise ValueError("OTLP endpoint must be a URL, e.g. 'https://otlp.example.com'")
             endpoint = endpoint.strip()
-            grpc_ok = protocol in (None, config.GRPC) and config.grpc_target(
-                endpoint, insecure=False
-            )
-            if not endpoint.startswith(("http://", "https://")) and not grpc_ok:
+            if not endpoint.startswith(("http://", "https://")) and not _grpc_ok(
+                endpoint, protocol
+            ):
                 raise ValueError(
                     "OTLP endpoint must be an http(s) URL, e.g. 'https://otlp.example.com'"
                     " (host:port without a scheme only with protocol='grpc')"
@@ -125,6 +124,8 @@ class OTLP(Destination):
         endpoint. An endpoint or protocol that cannot be used gives a record with its
         ``problem``: never another destination instead (its traces wait, and ``status``
         and the debug output say why)."""
+        from otel_cli_telemetry._process import config
+
         if not self.endpoint and not (
             config.get(env, config.OTLP_TRACES_ENDPOINT) or config.get(env, config.OTLP_ENDPOINT)
         ):
@@ -175,6 +176,8 @@ class Datadog(Destination):
     def _fields(self, env: "Mapping[str, str]", env_prefix: str) -> "dict[str, Any] | None":
         """The environment first (a bad value there is noted once and ignored), then this
         object's values; None without a client token."""
+        from otel_cli_telemetry._process import config
+
         token_var = config.APP_DATADOG_TOKEN.format(prefix=env_prefix)
         url_var = config.APP_DATADOG_URL.format(prefix=env_prefix)
         env_token = config.get(env, token_var) if env_prefix else None
@@ -287,3 +290,10 @@ def with_env_defaults(listed: "tuple[Destination, ...]") -> "list[Destination]":
     extra = [cls() for cls in FROM_ENV if cls.kind not in kinds]
     order = [cls.kind for cls in KINDS]
     return sorted([*listed, *extra], key=lambda d: order.index(d.kind))
+
+
+def _grpc_ok(endpoint: str, protocol: str | None) -> bool:
+    """Whether ``endpoint`` (no http(s) scheme) is a gRPC target ``protocol`` allows."""
+    from otel_cli_telemetry._process.config import grpc_target
+
+    return protocol in (None, contract.GRPC) and grpc_target(endpoint, insecure=False) is not None

@@ -14,10 +14,26 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from otel_cli_telemetry._disk import state
     from otel_cli_telemetry._disk.consent import Decision
     from otel_cli_telemetry._disk.destination import Destination
-    from otel_cli_telemetry._exporter.drain import Report
+
+    class Report(Protocol):
+        """What a drain reports (the exporter's working report, named by its shape: the
+        public face does not import the exporter)."""
+
+        delivered: int
+        remaining: int
+        attempts: int
+        locked_out: bool
+        backing_off: bool
+        last_error: str | None
+
+        @property
+        def dropped(self) -> Mapping[str, int]: ...
+
 
 __all__ = ["Change", "FlushReport", "Paths", "QueueStatus", "ResolvedDestination"]
 

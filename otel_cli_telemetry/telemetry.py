@@ -12,9 +12,10 @@ annotations that name other modules are strings (``from __future__`` is itself a
 
 import os
 
+from otel_cli_telemetry._controls import Controls
 from otel_cli_telemetry._disk import consent as consent_mod
-from otel_cli_telemetry._process import config
-from otel_cli_telemetry._process.run import CommandContext, capture_target, in_command
+from otel_cli_telemetry._disk import contract
+from otel_cli_telemetry._process.run import CommandContext
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,12 +25,10 @@ if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
 
     from otel_cli_telemetry import destinations as destinations_mod
-    from otel_cli_telemetry._admin.status import Status
     from otel_cli_telemetry._disk import destination as destination_mod
     from otel_cli_telemetry._disk import state
     from otel_cli_telemetry._process.launcher import Spawn
     from otel_cli_telemetry._process.recorder import Recorder
-    from otel_cli_telemetry.records import Change, FlushReport, Paths, ResolvedDestination
 
     F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,7 +39,7 @@ CI_POLICIES = ("send", "skip", "local")
 NOTICE_MODES = ("auto", "always", "never")
 
 
-class Telemetry:
+class Telemetry(Controls):
     """Usage telemetry and tracing for one command-line application.
 
     >>> telemetry = Telemetry("assembly", version="1.2.3", env_prefix="ASSEMBLY")
@@ -64,7 +63,7 @@ class Telemetry:
         identity_linking: bool = False,
         sample_rate: float = 1.0,
         home: str | os.PathLike[str] | None = None,
-        export_deadline: float = config.DEFAULT_EXPORT_DEADLINE_S,
+        export_deadline: float = contract.DEFAULT_EXPORT_DEADLINE_S,
         ci_policy: str = "send",
         notice: str | None = None,
         notice_version: int = 1,
@@ -94,7 +93,7 @@ class Telemetry:
             listed = checked(destinations)
         self.service_name = service_name
         self.version = version
-        self.env_prefix = env_prefix or config.env_prefix_for(service_name)
+        self.env_prefix = env_prefix or contract.env_prefix_for(service_name)
         self.app_name = app_name or service_name
         self._listed = listed
         self.identity_linking = identity_linking
@@ -118,7 +117,7 @@ class Telemetry:
         self._last_decision: consent_mod.Decision | None = None
         #: The attributes the author's commands may set (name -> what it is), listed by
         #: ``disclosure()`` with the library's own fields.
-        self.declared_attributes = _declared(declared_attributes)
+        self.declared_attributes = _declared(declared_attributes) if declared_attributes else {}
         #: What the app's exit codes mean (``{2: "error"}``), beating the convention that
         #: 2 is a usage error and 130 an interrupt; see ``_process.command``.
         self.exit_codes: dict[int, str] | None = None
@@ -139,14 +138,6 @@ class Telemetry:
         return self._env if self._env is not None else os.environ
 
     @property
-    def paths(self) -> "Paths":
-        """Where this app keeps its config, state and spool (resolved once): an immutable
-        ``otel_cli_telemetry.Paths``."""
-        from otel_cli_telemetry.records import Paths
-
-        return Paths.of(self._state_paths)
-
-    @property
     def _state_paths(self) -> "state.Paths":
         if self._paths is None:
             from otel_cli_telemetry._disk import state
@@ -157,7 +148,7 @@ class Telemetry:
     def consent(self) -> consent_mod.Decision:
         """Resolve consent now (cheap; no OpenTelemetry import)."""
         env = self.env
-        if env.get(config.CHILD_MARKER):
+        if env.get(contract.CHILD_MARKER):
             return consent_mod.Decision(False, "exporter", "inside the exporter child")
         # The one precedence, shared with the exporter child: an opt-out in the environment
         # resolves no path and imports nothing more.
@@ -186,15 +177,6 @@ class Telemetry:
         self._last_decision = decision
         return decision
 
-    def destinations(self) -> "list[ResolvedDestination]":
-        """Where spans go, resolved against the environment: the listed destinations and
-        those the environment configures (``OTEL_EXPORTER_OTLP_*``, the app's Datadog token),
-        else the local file sink (also in local mode, and in CI with ``ci_policy="local"``).
-        Immutable records; headers and tokens are kept but never shown in their repr."""
-        from otel_cli_telemetry.records import ResolvedDestination
-
-        return [ResolvedDestination.of(d) for d in self._resolved_destinations()]
-
     def _resolved_destinations(self) -> "list[destination_mod.Destination]":
         """``destinations()`` as the internal records the queues and the exporter use."""
         from otel_cli_telemetry._disk import destination as destination_mod
@@ -208,6 +190,8 @@ class Telemetry:
 
             if ci_provider(self.env) is not None:
                 return local
+        from otel_cli_telemetry._process import config
+
         if not self._listed and not config.configures_a_destination(self.env, self.env_prefix):
             return local  # the default, known without loading the destination classes
         from otel_cli_telemetry import destinations as destinations_mod
@@ -219,7 +203,9 @@ class Telemetry:
         return [r for r in resolved if r is not None] or local
 
     def _debug(self) -> bool:
-        return bool(config.flag(self.env, config.APP_DEBUG.format(prefix=self.env_prefix)))
+        from otel_cli_telemetry._process import session
+
+        return session.debug(self)
 
     # --- commands -----------------------------------------------------------------
 
@@ -243,45 +229,9 @@ class Telemetry:
 
     def _recorder_for_run(self) -> "Recorder":
         """The recorder of this app's command spans (light until the SDK is asked for)."""
-        from otel_cli_telemetry._process.handoff import Handoff
-        from otel_cli_telemetry._process.recorder import Recorder
+        from otel_cli_telemetry._process import session
 
-        capture = capture_target()
-        if capture is not None:
-            # The test kit is capturing: a separate hand-off that never touches the disk.
-            current = self._capture_recorder
-            if current is None or current.handoff.options.capture is not capture:
-                current = self._capture_recorder = Recorder(
-                    Handoff(self._options(destinations=[], debug=False, capture=capture))
-                )
-            return current
-        if self._recorder is None:
-            self._recorder = Recorder(
-                Handoff(
-                    self._options(
-                        destinations=self._resolved_destinations(),
-                        debug=self._debug(),
-                        consent_context=self._consent_context(),
-                        mode=(self._last_decision or self.consent()).mode,
-                    )
-                )
-            )
-        return self._recorder
-
-    def _options(self, **varying: "Any") -> "Any":
-        from otel_cli_telemetry._process.handoff import Options
-
-        return Options(
-            service_name=self.service_name,
-            service_version=self.version,
-            env_prefix=self.env_prefix,
-            paths=self._state_paths,
-            env=self.env,
-            spawn=self._spawn,
-            identity_linking=self.identity_linking,
-            sample_rate=self.sample_rate,
-            **varying,
-        )
+        return session.recorder_for_run(self)
 
     @property
     def tracer(self) -> "Tracer":
@@ -291,185 +241,30 @@ class Telemetry:
         """
         decision = self._last_decision or self.consent()
         if decision.enabled:
-            # The command asks for the SDK: its open command spans continue as SDK spans.
-            return self._recorder_for_run().sdk().tracer
+            from otel_cli_telemetry._process import session
+
+            return session.sdk_tracer(self)
         from otel_cli_telemetry._process.noop import NoOpTracer
 
         return NoOpTracer()  # type: ignore[return-value]
 
-    # --- identity -------------------------------------------------------------------
-
-    def link_identity(self, principal_id: str | None) -> bool:
-        """Call after a successful login: link this installation to ``principal_id``.
-
-        Idempotent (no second alias for the same principal); a different principal re-links
-        under a fresh anonymous id. ``None`` or an empty id (the account could not be
-        checked, e.g. offline) keeps the installation anonymous. Returns True when a new link
-        was made. Does nothing unless the author enabled ``identity_linking`` (the principal
-        id is personal data) and telemetry is on.
-
-        With PostHog configured, a ``$create_alias`` is queued under the state lock before the
-        link becomes visible, so it is sent before any event that uses the principal id.
-        """
-        if not principal_id or not self.identity_linking or not self.consent().enabled:
-            return False
-        from otel_cli_telemetry._admin import actions
-
-        return actions.link_identity(self, principal_id)
-
-    def unlink_identity(self) -> None:
-        """Call on logout: forget the principal and rotate the anonymous installation id."""
-        if self.consent().enabled:
-            from otel_cli_telemetry._admin import actions
-
-            actions.unlink_identity(self)
-
-    def notice_text(self) -> str:
-        """The first-run notice (the author's, or a plain default)."""
-        from otel_cli_telemetry._process import notice as notice_mod
-
-        return self._notice or notice_mod.default_text(
-            self.app_name, self.env_prefix, consent_command=self.consent_command
-        )
-
     def _maybe_show_notice(self) -> None:
         """Tell the user once (per notice version) that telemetry is on, on stderr."""
-        if self._noticed or self.show_notice == "never" or capture_target() is not None:
-            return
-        self._noticed = True
-        if self.show_notice == "auto" and not _stderr_is_terminal():
-            return  # the common case in scripts and CI: not even the module is loaded
-        from otel_cli_telemetry._process import notice as notice_mod
+        from otel_cli_telemetry._process import session
 
-        notice_mod.show_once(
-            self.notice_text(),
-            self._state_paths.config_file,
-            version=self.notice_version,
-            only_on_terminal=self.show_notice == "auto",
-        )
-
-    def child_env(self, env: "Mapping[str, str] | None" = None) -> dict[str, str]:
-        """A copy of the environment for a subprocess, carrying the current trace context
-        and baggage (``TRACEPARENT``/``TRACESTATE``/``BAGGAGE``, as ``OTEL_PROPAGATORS``
-        allows) so a traced child joins this command's trace.
-
-        When telemetry is off, a plain copy (an inherited ``TRACEPARENT`` passes through).
-        """
-        result = dict(os.environ if env is None else env)
-        decision = self._last_decision
-        if decision is None or not decision.enabled or not in_command():
-            return result
-        light = self._recorder_for_run().carriers()
-        if light is not None:  # no SDK needed for the command span's own context
-            for name, value in light.items():
-                if value:
-                    result[name] = value
-                else:
-                    result.pop(name, None)
-            return result
-        from otel_cli_telemetry._process import propagation
-
-        return propagation.inject(result, config.propagators_from_env(self.env))
-
-    def install_global_tracer_provider(self) -> bool:
-        """Opt in to making our private provider OpenTelemetry's global one, so spans made
-        with ``opentelemetry.trace.get_tracer(...)`` inside a command ship with it.
-
-        OpenTelemetry allows this once per process. Returns False (and does nothing) when
-        telemetry is off or another provider is already global.
-        """
-        if not self.consent().enabled:
-            return False
-        from opentelemetry import trace
-
-        provider = self._recorder_for_run().sdk().provider
-        if trace.get_tracer_provider() is provider:
-            return True
-        if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-            return False
-        trace.set_tracer_provider(provider)
-        return trace.get_tracer_provider() is provider
-
-    # --- the consent commands -----------------------------------------------------
-
-    def status(self) -> "Status":
-        """Whether telemetry is on, in which mode, which rule decided, and what is on disk
-        where. Records nothing; works with telemetry off."""
-        from otel_cli_telemetry._admin import actions
-
-        return actions.status(self)
-
-    def enable(self) -> consent_mod.Decision:
-        """Persist "on" (environment variables and the machine policy still win) and return
-        the new decision. Raises ``otel_cli_telemetry.UnsafeHomeError`` when the state dir
-        could be swapped or written by someone else (nothing is written then)."""
-        from otel_cli_telemetry._process.consent import persist
-
-        persist(self._state_paths.config_file, consent_mod.ON)
-        return self.consent()
-
-    def disable(self) -> "Change":
-        """Persist "off", delete every trace waiting to be sent, and return the new decision
-        with how many spans were deleted (``deleted_spans``)."""
-        from otel_cli_telemetry._admin import actions
-
-        return actions.withdraw(self, consent_mod.OFF)
-
-    def local(self) -> "Change":
-        """Persist "local" (record to the local file sink only, send nothing), delete every
-        trace waiting to be sent elsewhere, and return the new decision with the count."""
-        from otel_cli_telemetry._admin import actions
-
-        return actions.withdraw(self, consent_mod.LOCAL)
+        session.maybe_show_notice(self)
 
     def _forget_recorders(self) -> None:
         """After a change of consent or identity: the next command builds its hand-off
         afresh (destinations, identity, consent context)."""
         self._recorder = self._capture_recorder = None
 
-    def reset(self) -> list[str]:
-        """Forget this installation: delete the installation id (a new one is minted on the
-        next recorded command), any linked account, every queue, the local file sink and the
-        delivery state. The choice (``config.toml``) is kept. Returns what was deleted.
-        Records and sends nothing; works with telemetry off."""
-        from otel_cli_telemetry._admin import actions
-
-        return actions.reset(self)
-
-    def disclosure(self, *, every_destination: bool = False) -> str:
-        """Every field this app can send, as Markdown (generated from the allow-lists the
-        code uses, plus ``declared_attributes``), for the destinations it is configured for
-        (``every_destination=True``: for all of them, as the README lists them)."""
-        from otel_cli_telemetry._admin.disclosure import configured_kinds, render
-
-        kinds = None if every_destination else configured_kinds(self)
-        return render(self.declared_attributes, kinds)
-
     def _consent_context(self) -> "dict[str, object]":
         """What the exporter child is told (``consent.json``, 0600) so that it decides again
         before each batch as this command did."""
-        return consent_mod.context(
-            self.env,
-            env_prefix=self.env_prefix,
-            service_name=self.service_name,
-            config_file=self._state_paths.config_file,
-            explicit=self._enabled,
-        )
+        from otel_cli_telemetry._process import session
 
-    def flush(
-        self,
-        timeout: float | None = None,
-        *,
-        progress: "Callable[[FlushReport], None] | None" = None,
-    ) -> "FlushReport":
-        """Deliver the spool now, in the foreground, waiting for a running exporter.
-
-        For CI jobs that want their spans sent before the runner goes away. Ignores the
-        back-off (the user asked) but honours the deadline (default: the export deadline).
-        """
-        from otel_cli_telemetry._admin import actions
-
-        return actions.flush(self, timeout, progress)
+        return session.consent_context(self)
 
 
 def _declared(
@@ -498,12 +293,3 @@ def _caller_package() -> str:
     except (AttributeError, ValueError):  # pragma: no cover - no frames on this Python
         return ""
     return name.partition(".")[0] if isinstance(name, str) else ""
-
-
-def _stderr_is_terminal() -> bool:
-    import sys
-
-    try:
-        return sys.stderr is not None and sys.stderr.isatty()
-    except (AttributeError, ValueError, OSError):
-        return False

@@ -35,13 +35,13 @@ LIGHT_ENTRY = frozenset(
         "otel_cli_telemetry",
         "otel_cli_telemetry._record",
         "otel_cli_telemetry._process",  # the package of the CLI-process modules (a docstring)
-        "otel_cli_telemetry._process.config",
         # The one consent function both processes call, and the names it reads.
         "otel_cli_telemetry._disk",
         "otel_cli_telemetry._disk.consent",
         "otel_cli_telemetry._disk.contract",
         "otel_cli_telemetry._process.run",
         "otel_cli_telemetry.telemetry",
+        "otel_cli_telemetry._controls",  # the methods Telemetry has beside recording
         "otel_cli_telemetry._process.noop",  # ``telemetry.tracer`` when off
     }
 )

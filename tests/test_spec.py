@@ -27,9 +27,9 @@ from opentelemetry.trace import (
 
 from otel_cli_telemetry import Telemetry
 from otel_cli_telemetry._disk import spool
-from otel_cli_telemetry._process import attributes, config, trace_context
+from otel_cli_telemetry._process import attributes, config, light
+from otel_cli_telemetry._process.light import SpanIds
 from otel_cli_telemetry._process.sdk import spec_sampler
-from otel_cli_telemetry._process.trace_context import SpanIds
 from otel_cli_telemetry.testing import capture_spans
 from tests.conftest import ROOT
 from tests.test_telemetry import make
@@ -73,7 +73,7 @@ def test_the_light_decision_is_the_sdk_samplers(
             trace_id, 1, is_remote=remote, trace_flags=TraceFlags(parent_flags)
         )
         context = set_span_in_context(NonRecordingSpan(span_context))
-    ours = trace_context.decide(name, ratio, trace_id, parent)
+    ours = light.decide(name, ratio, trace_id, parent)
     theirs = spec_sampler(name, ratio).should_sample(context, trace_id, "n").decision
     assert ours == theirs.is_sampled()
 
@@ -156,10 +156,10 @@ def test_sample_rate_keeps_an_installation_in_or_out_for_good(tmp_path: Path) ->
     """The decision is a hash of the installation id: the same id gets the same answer on
     every command and every process, and about ``rate`` of all ids are in."""
     ids = [f"00000000-0000-4000-8000-{n:012x}" for n in range(2000)]
-    share = sum(trace_context.installation_sampled(i, 0.25) for i in ids) / len(ids)
+    share = sum(light.installation_sampled(i, 0.25) for i in ids) / len(ids)
     assert 0.2 < share < 0.3
-    inside = next(i for i in ids if trace_context.installation_sampled(i, 0.25))
-    outside = next(i for i in ids if not trace_context.installation_sampled(i, 0.25))
+    inside = next(i for i in ids if light.installation_sampled(i, 0.25))
+    outside = next(i for i in ids if not light.installation_sampled(i, 0.25))
     for installation, recorded in ((inside, True), (outside, False)):
         home = tmp_path / installation
         _install(home, installation)

@@ -15,11 +15,11 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._admin.status import Status
     from otel_cli_telemetry._disk import destination as destination_mod
     from otel_cli_telemetry._disk import state
+    from otel_cli_telemetry._process.host import Host
     from otel_cli_telemetry.records import Change, FlushReport
-    from otel_cli_telemetry.telemetry import Telemetry
 
 
-def status(telemetry: "Telemetry") -> "Status":
+def status(telemetry: "Host") -> "Status":
     from otel_cli_telemetry._admin.status import Status
     from otel_cli_telemetry._disk import delivery, forget, spool
 
@@ -52,7 +52,7 @@ def status(telemetry: "Telemetry") -> "Status":
 
 
 def queues_of(
-    telemetry: "Telemetry",
+    telemetry: "Host",
 ) -> "list[tuple[state.Paths, destination_mod.Destination]]":
     """The queues in the state dir, each with the destination it was recorded for, then this
     app's own destinations not queued for yet: what ``status`` shows and ``flush`` sends."""
@@ -74,7 +74,7 @@ def queues_of(
     return known + list(own.values())
 
 
-def policy_summary(telemetry: "Telemetry") -> str:
+def policy_summary(telemetry: "Host") -> str:
     from otel_cli_telemetry._disk import policy
 
     where = config.policy_path(telemetry.env)
@@ -84,7 +84,7 @@ def policy_summary(telemetry: "Telemetry") -> str:
     return found.mode_for(telemetry.service_name)[1]
 
 
-def withdraw(telemetry: "Telemetry", mode: str) -> "Change":
+def withdraw(telemetry: "Host", mode: str) -> "Change":
     """Persist ``mode`` (off or local) and delete what waits to be sent where it no longer
     may go."""
     from otel_cli_telemetry._disk import forget, state
@@ -101,7 +101,7 @@ def withdraw(telemetry: "Telemetry", mode: str) -> "Change":
     return Change.of(decision, deleted_spans=spans, deleted_traces=traces)
 
 
-def reset(telemetry: "Telemetry") -> list[str]:
+def reset(telemetry: "Host") -> list[str]:
     from otel_cli_telemetry._disk import forget
 
     removed = forget.reset(telemetry._state_paths)
@@ -110,7 +110,7 @@ def reset(telemetry: "Telemetry") -> list[str]:
 
 
 def flush(
-    telemetry: "Telemetry",
+    telemetry: "Host",
     timeout: float | None,
     progress: "Callable[[FlushReport], None] | None",
 ) -> "FlushReport":
@@ -143,7 +143,7 @@ def flush(
     return FlushReport.of(report)
 
 
-def link_identity(telemetry: "Telemetry", principal_id: str) -> bool:
+def link_identity(telemetry: "Host", principal_id: str) -> bool:
     from otel_cli_telemetry._disk import destination as destination_mod
     from otel_cli_telemetry._disk import identity, state
 
@@ -163,7 +163,7 @@ def link_identity(telemetry: "Telemetry", principal_id: str) -> bool:
 
 
 def _alias_queuer(
-    telemetry: "Telemetry", queue: "state.Paths", dest: "destination_mod.Destination"
+    telemetry: "Host", queue: "state.Paths", dest: "destination_mod.Destination"
 ) -> "Callable[[str, str], None]":
     """``identity.link``'s ``on_alias``: queue a ``$create_alias`` in PostHog's queue (its
     record first), with the decision that allows it, like any trace."""
@@ -185,7 +185,7 @@ def _alias_queuer(
     return queue_alias
 
 
-def unlink_identity(telemetry: "Telemetry") -> None:
+def unlink_identity(telemetry: "Host") -> None:
     from otel_cli_telemetry._disk import identity, state
 
     state.ensure_dir(telemetry._state_paths.home)

@@ -12,7 +12,7 @@ from otel_cli_telemetry._exporter.sinks import datadog, posthog
 from otel_cli_telemetry._process import fields as attributes
 
 if TYPE_CHECKING:
-    from otel_cli_telemetry.telemetry import Telemetry
+    from otel_cli_telemetry._process.host import Host
 
 #: Where the README holds the generated text (``render({})``).
 START_MARKER = "<!-- fields:start -->"
@@ -46,7 +46,7 @@ _WHERE = {
 }
 
 
-def configured_kinds(telemetry: Telemetry) -> list[str]:
+def configured_kinds(telemetry: Host) -> list[str]:
     """The kinds of destination this app is configured for, by the author or the
     environment, whatever consent says now (``file``: none, the local file sink)."""
     from otel_cli_telemetry._process import config

@@ -215,3 +215,19 @@ def queue_id(kind: str, identity: "list[object]") -> str:
         from hashlib import blake2b
     data = repr([kind, *identity]).encode("utf-8", "replace")
     return f"{kind}-{blake2b(data, digest_size=6).hexdigest()}"
+
+
+def env_prefix_for(service_name: str) -> str:
+    """``"my-cli"`` -> ``"MY_CLI"``: the default prefix of the app's own variables.
+
+    Each run of characters other than ASCII letters and digits becomes one ``_`` (a loop, not
+    ``re``, which is not loaded at start-up).
+    """
+    chars: list[str] = []
+    for char in service_name:
+        if char.isascii() and char.isalnum():
+            chars.append(char)
+        elif not chars or chars[-1] != "_":
+            chars.append("_")
+    prefix = "".join(chars).strip("_").upper()
+    return prefix or "APP"

@@ -38,6 +38,7 @@ flag = contract.flag
 get = contract.get
 policy_default_path = contract.policy_default_path
 policy_path = contract.policy_path
+env_prefix_for = contract.env_prefix_for
 warn_once = contract.warn_once
 
 # --- the app's own switches; ``{prefix}`` is the author's ``env_prefix`` -------------
@@ -115,22 +116,6 @@ OTLP_TRACES_INSECURE = "OTEL_EXPORTER_OTLP_TRACES_INSECURE"
 
 #: ``OTEL_EXPORTER_OTLP_TIMEOUT=0`` (no limit): a day, so the export deadline always decides.
 NO_TIMEOUT_S = 86400.0
-
-
-def env_prefix_for(service_name: str) -> str:
-    """``"my-cli"`` -> ``"MY_CLI"``: the default prefix of the app's own variables.
-
-    Each run of characters other than ASCII letters and digits becomes one ``_`` (a loop, not
-    ``re``, which is not loaded at start-up).
-    """
-    chars: list[str] = []
-    for char in service_name:
-        if char.isascii() and char.isalnum():
-            chars.append(char)
-        elif not chars or chars[-1] != "_":
-            chars.append("_")
-    prefix = "".join(chars).strip("_").upper()
-    return prefix or "APP"
 
 
 def destination_variables(env_prefix: str) -> "tuple[str, ...]":

@@ -14,14 +14,18 @@ Both kinds quack alike for the encoder: ``context``, ``parent``, ``kind``, ``sta
 import os
 import time
 
-from otel_cli_telemetry._process import attributes, trace_context
+from otel_cli_telemetry._process import attributes, config, light
 from otel_cli_telemetry._process.gate import TraceGate
-from otel_cli_telemetry._process.trace_context import (
+from otel_cli_telemetry._process.light import (
+    ERROR,
     RANDOM_TRACE_ID,
     SAMPLED,
+    LightSpan,
+    Resource,
     SpanIds,
-    light_baggage,
-    remote_parent,
+    Status,
+    random_id,
+    truncate,
 )
 
 TYPE_CHECKING = False
@@ -33,103 +37,6 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._process.config import Limits
     from otel_cli_telemetry._process.handoff import Handoff
     from otel_cli_telemetry._process.sdk import Pipeline
-
-_INTERNAL = 0  # SpanKind.INTERNAL
-_UNSET, _ERROR = 0, 2  # StatusCode
-
-
-class _Value:
-    __slots__ = ("value",)
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-
-class _Status:
-    __slots__ = ("description", "status_code")
-
-    def __init__(self, code: int = _UNSET, description: "str | None" = None) -> None:
-        self.status_code = _Value(code)
-        self.description = description
-
-
-class _Scope:
-    __slots__ = ("name", "version")
-
-    def __init__(self) -> None:
-        self.name = attributes.SCOPE_NAME
-        self.version = attributes.SCOPE_VERSION
-
-
-class _Resource:
-    __slots__ = ("attributes",)
-
-    def __init__(self, attrs: "dict[str, Any]") -> None:
-        self.attributes = attrs
-
-
-class LightSpan:
-    """A finished or running command span with the fields the encoder reads."""
-
-    kind = _Value(_INTERNAL)
-    events = ()
-    links = ()
-
-    def __init__(
-        self,
-        name: str,
-        context: SpanIds,
-        parent: "SpanIds | None",
-        attrs: "dict[str, Any]",
-        resource: _Resource,
-        limits: "Limits",
-    ) -> None:
-        self.name = name
-        self.limits = limits
-        self.context = context
-        self.parent = parent
-        self.attributes: dict[str, Any] = {}
-        self.dropped_attributes = 0
-        self.set_attributes(attrs)
-        self.resource = resource
-        self.instrumentation_scope = _Scope()
-        self.status = _Status()
-        self.start_time = time.time_ns()
-        self.end_time: int | None = None
-
-    def set_attributes(self, values: "Mapping[str, Any]") -> None:
-        """As the SDK's ``BoundedAttributes``: strings cut to the value length limit, and
-        when the span is full a new key evicts the oldest one (counted as dropped)."""
-        limit = self.limits.span_attributes
-        length = self.limits.value_length
-        attrs = self.attributes
-        for key, value in values.items():
-            if limit == 0:
-                self.dropped_attributes += 1
-                continue
-            if length is not None:
-                value = _truncate(value, length)
-            if key in attrs:
-                del attrs[key]
-            elif limit is not None and len(attrs) >= limit:
-                del attrs[next(iter(attrs))]
-                self.dropped_attributes += 1
-            attrs[key] = value
-
-
-def _truncate(value: "Any", length: int) -> "Any":
-    if isinstance(value, str):
-        return value[:length]
-    if isinstance(value, tuple):
-        return tuple(v[:length] if isinstance(v, str) else v for v in value)
-    return value
-
-
-def _random_id(nbytes: int) -> int:
-    while True:
-        value = int.from_bytes(os.urandom(nbytes), "big")
-        if value:
-            return value
 
 
 class CommandSpan:
@@ -198,7 +105,7 @@ class CommandSpan:
         span.set_attributes(values)
         if failed:
             # The description stays generic: exception messages can hold secrets.
-            span.status = _Status(_ERROR, outcome.outcome)
+            span.status = Status(ERROR, outcome.outcome)
         span.end_time = time.time_ns()
         self.recorder.gate.on_end(span)
 
@@ -217,7 +124,7 @@ class CommandSpan:
                 required[key] = values[key]
         length = recorder.limits.value_length
         if length is not None:
-            required = {k: _truncate(v, length) for k, v in required.items()}
+            required = {k: truncate(v, length) for k, v in required.items()}
         ids = self.ids
         recorder.gate.require(ids.trace_id, ids.span_id, required)
 
@@ -230,7 +137,7 @@ class Recorder:
         self.gate = TraceGate(handoff.deliver)
         self.pipeline: Pipeline | None = None
         self._open: list[CommandSpan] = []
-        self._resource: _Resource | None = None
+        self._resource: Resource | None = None
         self._limits: Limits | None = None
         self._sampler: tuple[str, float] | None = None
         self._installation_in: bool | None = None
@@ -239,8 +146,6 @@ class Recorder:
     def limits(self) -> "Limits":
         """Span limits from ``OTEL_*_LIMIT`` (read once), for light and SDK spans alike."""
         if self._limits is None:
-            from otel_cli_telemetry._process import config
-
             self._limits = config.limits_from_env(self.handoff.options.env)
             self.handoff.name_length = self._limits.value_length
         return self._limits
@@ -249,8 +154,6 @@ class Recorder:
     def sampler(self) -> "tuple[str, float]":
         """``(OTEL_TRACES_SAMPLER, its ratio)``, read once."""
         if self._sampler is None:
-            from otel_cli_telemetry._process import config
-
             self._sampler = config.sampler_from_env(self.handoff.options.env)
         return self._sampler
 
@@ -259,7 +162,7 @@ class Recorder:
         installation id only when a rate below 1 was asked for)."""
         if self._installation_in is None:
             rate = self.handoff.options.sample_rate
-            self._installation_in = rate >= 1.0 or trace_context.installation_sampled(
+            self._installation_in = rate >= 1.0 or light.installation_sampled(
                 self.handoff.resource.get("app.installation.id"), rate
             )
         return self._installation_in
@@ -291,27 +194,27 @@ class Recorder:
         self._open.append(span)
         return span
 
-    def _light(self, name: str, root: bool, attrs: "dict[str, Any]") -> LightSpan:
+    def _light(self, name: str, root: bool, attrs: "dict[str, Any]") -> "LightSpan":
         env = self.handoff.options.env
-        parent = remote_parent(env) if root else None
+        parent = _remote_parent(env) if root else None
         if not root and self._open:
             parent = self._open[-1].ids  # a nested command: a child of the enclosing one
         if parent is not None:
             trace_id, random_bit = parent.trace_id, parent.trace_flags & RANDOM_TRACE_ID
         else:
-            trace_id, random_bit = _random_id(16), RANDOM_TRACE_ID
+            trace_id, random_bit = random_id(16), RANDOM_TRACE_ID
         sampler, ratio = self.sampler
-        sampled = trace_context.decide(sampler, ratio, trace_id, parent)
+        sampled = light.decide(sampler, ratio, trace_id, parent)
         if sampled and self.handoff.options.sample_rate < 1.0:
             sampled = self.installation_sampled()
         flags = (SAMPLED if sampled else 0) | random_bit
         state = parent.trace_state if parent is not None else None
-        ids = SpanIds(trace_id, _random_id(8), flags, state)
+        ids = SpanIds(trace_id, random_id(8), flags, state)
         if not sampled:
             # Never encoded: the resource (and the installation id behind it) is not read.
-            return LightSpan(name, ids, parent, attrs, _Resource({}), self.limits)
+            return LightSpan(name, ids, parent, attrs, Resource({}), self.limits)
         if self._resource is None:
-            self._resource = _Resource(self.handoff.resource)
+            self._resource = Resource(self.handoff.resource)
         return LightSpan(name, ids, parent, attrs, self._resource, self.limits)
 
     def closed(self, span: CommandSpan) -> None:
@@ -340,26 +243,18 @@ class Recorder:
         if self.pipeline is not None:
             self.pipeline.detach(token)
 
-    def carriers(self) -> "dict[str, str | None] | None":
-        """``TRACEPARENT``/``TRACESTATE``/``BAGGAGE`` for a subprocess (None: remove it), from
-        the innermost open command span and the caller's baggage, as ``OTEL_PROPAGATORS``
-        allows, without the SDK; None once the SDK runs (then the current context decides)."""
+    def light_context(self) -> "LightSpan | None":
+        """The innermost open command span while no SDK runs: the context a subprocess gets
+        without loading the SDK (``session.child_env``); None once the SDK runs."""
         if self.pipeline is not None or not self._open:
             return None
-        span = self._open[-1].light
-        if span is None:
-            return None
-        from otel_cli_telemetry._process import config
+        return self._open[-1].light
 
-        env = self.handoff.options.env
-        names = config.propagators_from_env(env)
-        out: dict[str, str | None] = {}
-        if "tracecontext" in names:
-            ids = span.context
-            out[config.TRACEPARENT] = (
-                f"00-{ids.trace_id:032x}-{ids.span_id:016x}-{ids.trace_flags & 0xFF:02x}"
-            )
-            out[config.TRACESTATE] = ids.trace_state
-        if "baggage" in names:
-            out[config.BAGGAGE] = light_baggage(env)
-        return out
+
+def _remote_parent(env: "Mapping[str, str]") -> "SpanIds | None":
+    """The caller's span from ``TRACEPARENT``; the parser loads only when one was passed."""
+    if not env.get(config.TRACEPARENT):
+        return None
+    from otel_cli_telemetry._process.trace_context import remote_parent
+
+    return remote_parent(env)

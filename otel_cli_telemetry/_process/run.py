@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any, TypeAlias, TypeVar
 
+    from otel_cli_telemetry._process.host import Host
     from otel_cli_telemetry._process.recorder import CommandSpan
-    from otel_cli_telemetry.telemetry import Telemetry
 
     Capture: TypeAlias = Callable[[dict[str, Any]], None]
     F = TypeVar("F", bound=Callable[..., Any])
@@ -102,7 +102,7 @@ class CommandContext:
     """The context manager behind ``telemetry.command()``; reusable, not reentrant."""
 
     def __init__(
-        self, telemetry: "Telemetry", name: str, attributes: "Mapping[str, Any] | None"
+        self, telemetry: "Host", name: str, attributes: "Mapping[str, Any] | None"
     ) -> None:
         self._telemetry = telemetry
         self._name = name
@@ -218,7 +218,7 @@ def first_command_ms() -> "float | None":
     return startup_ms()
 
 
-def _count_internal_error(telemetry: "Telemetry", exc: Exception) -> None:
+def _count_internal_error(telemetry: "Host", exc: Exception) -> None:
     """A trace lost to a bug of ours: counted in ``delivery.json`` (``status`` shows it,
     the next delivered span reports it) as ``internal_<ExceptionClass>``, never raised."""
     decision = telemetry._last_decision
@@ -235,7 +235,7 @@ def _count_internal_error(telemetry: "Telemetry", exc: Exception) -> None:
         pass
 
 
-def track(telemetry: "Telemetry", name: "str | None") -> "Callable[[F], F]":
+def track(telemetry: "Host", name: "str | None") -> "Callable[[F], F]":
     """``telemetry.track(name)``: the decorator that runs the function as one command."""
 
     def decorate(func: "F") -> "F":

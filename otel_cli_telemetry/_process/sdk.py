@@ -24,13 +24,45 @@ from otel_cli_telemetry._process.processor import ConsentSpanProcessor
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Protocol, TypeVar
 
     from opentelemetry.context import Context
     from opentelemetry.trace import Link
     from opentelemetry.util.types import Attributes
 
     from otel_cli_telemetry._process.config import Limits
-    from otel_cli_telemetry._process.recorder import CommandSpan, Recorder
+    from otel_cli_telemetry._process.gate import TraceGate
+    from otel_cli_telemetry._process.handoff import Handoff
+    from otel_cli_telemetry._process.light import LightSpan
+
+    # ``recorder`` builds the pipeline and calls it; naming its classes through their shape
+    # keeps this module from pointing back at it (no import cycle, not even for types).
+    class Recorder(Protocol):
+        """What the pipeline reads of ``recorder.Recorder``."""
+
+        handoff: Handoff
+        gate: TraceGate
+
+        @property
+        def sampler(self) -> tuple[str, float]: ...
+
+        @property
+        def limits(self) -> Limits: ...
+
+        def installation_sampled(self) -> bool: ...
+
+    class CommandSpan(Protocol):
+        """What the pipeline reads and sets of ``recorder.CommandSpan``."""
+
+        light: LightSpan | None
+        sdk: Any
+        token: object
+
+        @property
+        def recorder(self) -> Recorder: ...
+
+    S = TypeVar("S", bound=CommandSpan)
+
 
 # The SDK reports problems (an invalid attribute, a limit reached) with logging.warning.
 # A CLI that configured no logging would print those through logging's last-resort
@@ -140,9 +172,7 @@ class Pipeline:
         self.provider.add_span_processor(self.processor)
         self.tracer = self.provider.get_tracer(attributes.SCOPE_NAME, attributes.SCOPE_VERSION)
 
-    def start(
-        self, command_span: CommandSpan, name: str, *, root: bool, attrs: dict[str, Any]
-    ) -> CommandSpan:
+    def start(self, command_span: S, name: str, *, root: bool, attrs: dict[str, Any]) -> S:
         """Make ``command_span`` (fresh, with no light span) an SDK span from the start (the
         SDK already runs). The recorder builds it: this module never imports the recorder."""
         recorder = command_span.recorder

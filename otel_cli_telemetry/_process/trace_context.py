@@ -1,88 +1,16 @@
-"""What a command's span inherits from its caller, and whether it is recorded, decided with
-the standard library at command start for the light recorder:
-
-- the environment carriers (spec ``context/env-carriers.md``): ``TRACEPARENT``/``TRACESTATE``
-  parsed with the W3C propagator's rules, ``BAGGAGE`` checked and passed on
-  (``propagation`` does the same through OpenTelemetry's propagators once the SDK runs;
-  ``OTEL_PROPAGATORS`` applies to both);
-- the spec's samplers (``OTEL_TRACES_SAMPLER``), deciding exactly as the SDK's samplers do,
-  and the author's ``sample_rate=`` (per installation). A sampled-out command costs what a
-  disabled one costs: its span is never registered with the gate, so nothing is encoded,
-  spooled or spawned. ``sdk.Pipeline`` gives the SDK the equivalent samplers.
+"""What a command's span inherits from its caller, with the standard library: the
+environment carriers (spec ``context/env-carriers.md``), ``TRACEPARENT``/``TRACESTATE``
+parsed with the W3C propagator's rules and ``BAGGAGE`` checked and passed on
+(``propagation`` does the same through OpenTelemetry's propagators once the SDK runs;
+``OTEL_PROPAGATORS`` applies to both). Loaded only when a caller passed a context, or a
+subprocess is to get one; the ids and the sampling decision are in ``light``.
 """
+
+from otel_cli_telemetry._process.light import SpanIds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-
-#: W3C trace flags: sampled.
-SAMPLED = 0x01
-#: The Python SDK's ``TraceIdRatioBased`` looks at the 64 low-order bits of the trace id.
-TRACE_ID_LIMIT = (1 << 64) - 1
-
-
-def ratio_bound(ratio: float) -> int:
-    """``TraceIdRatioBased.get_bound_for_rate``: trace ids whose low 64 bits are below this
-    are sampled."""
-    return round(ratio * (TRACE_ID_LIMIT + 1))
-
-
-def decide(sampler: str, ratio: float, trace_id: int, parent: "SpanIds | None") -> bool:
-    """The decision of the named spec sampler for a span of ``trace_id`` whose parent is
-    ``parent`` (None for a root): ``parentbased_*`` follow a parent's sampled flag, remote
-    or local (the SDK's ``ParentBased`` defaults), and use their root sampler otherwise."""
-    if sampler.startswith("parentbased_"):
-        if parent is not None:
-            return bool(parent.trace_flags & SAMPLED)
-        sampler = sampler[len("parentbased_") :]
-    if sampler == "always_on":
-        return True
-    if sampler == "always_off":
-        return False
-    return trace_id & TRACE_ID_LIMIT < ratio_bound(ratio)
-
-
-def installation_sampled(installation_id: "str | None", rate: float) -> bool:
-    """The author's ``sample_rate``, decided once per installation: the same installation
-    id always gets the same answer, so a sampled-in user stays in (and their commands can
-    be counted as sessions). Without an id (unreadable state) the installation is in."""
-    if rate >= 1.0:
-        return True
-    if rate <= 0.0:
-        return False
-    if not installation_id:
-        return True
-    import hashlib
-
-    digest = hashlib.sha256(b"otel-cli-telemetry/sample-rate\0" + installation_id.encode())
-    return int.from_bytes(digest.digest()[:8], "big") < round(rate * (1 << 64))
-
-
-#: W3C trace flags: sampled (the sampler said so, see ``decide``) and, from trace context
-#: level 2, "the trace id is random" (ours are; a parent's bit is inherited), as the SDK
-#: sets them.
-RANDOM_TRACE_ID = 0x02
-
-
-class SpanIds:
-    """What ``SpanContext`` carries: ids, flags, trace state (a W3C header string)."""
-
-    __slots__ = ("is_remote", "span_id", "trace_flags", "trace_id", "trace_state")
-
-    def __init__(
-        self,
-        trace_id: int,
-        span_id: int,
-        trace_flags: int = SAMPLED | RANDOM_TRACE_ID,
-        trace_state: "str | None" = None,
-        is_remote: bool = False,
-    ) -> None:
-        self.trace_id = trace_id
-        self.span_id = span_id
-        self.trace_flags = trace_flags
-        self.trace_state = trace_state
-        self.is_remote = is_remote
 
 
 def remote_parent(env: "Mapping[str, str]") -> "SpanIds | None":
