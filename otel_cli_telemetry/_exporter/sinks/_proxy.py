@@ -4,7 +4,9 @@ them). Only ``http://`` proxies can be used; any other scheme is an ``Unusable``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class Unusable(Exception):

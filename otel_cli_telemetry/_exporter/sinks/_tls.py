@@ -3,10 +3,9 @@ destination, so a plain-HTTP or local-file exporter never loads ``ssl``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from otel_cli_telemetry._exporter.sinks._proxy import Unusable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import socket
     import ssl

@@ -22,12 +22,9 @@ needs is small, and every part of it must be bounded against a hostile server:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 from otel_cli_telemetry._exporter.sinks._body import BODY_CAP, Decoder
 from otel_cli_telemetry._exporter.sinks._fields import header_lines, merged
@@ -40,8 +37,10 @@ from otel_cli_telemetry._exporter.sinks._proxy import (
     split_url,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
+    from collections.abc import Callable, Mapping
 
 __all__ = ["BODY_CAP", "Client", "ProtocolError", "Response", "Unusable", "proxy_for"]
 
@@ -90,8 +89,10 @@ class Client:
 
     def close(self) -> None:
         if self._sock is not None:
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105 - contextlib.suppress would import contextlib
                 self._sock.close()
+            except OSError:
+                pass
         self._sock, self._key, self._buffer = None, None, b""
 
     # --- sending ---------------------------------------------------------------------

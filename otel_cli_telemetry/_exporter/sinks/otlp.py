@@ -7,13 +7,14 @@ connection errors are retryable, honouring ``Retry-After``; every other status d
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
-
+from otel_cli_telemetry._disk import jsontext
 from otel_cli_telemetry._exporter.sinks import INT64_MAX, Result, convert_each, saturated
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, tls_context, user_agent
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from otel_cli_telemetry._disk.destination import Destination
     from otel_cli_telemetry._exporter.sinks._wire import Client, Response
 
@@ -61,7 +62,7 @@ def rejected_spans(body: bytes, protocol: str) -> int:
         return 0
     try:
         if protocol == "http/json":
-            document = json.loads(body)
+            document = jsontext.loads(body)
             partial = document.get("partialSuccess") if isinstance(document, dict) else None
             value = partial.get("rejectedSpans", 0) if isinstance(partial, dict) else 0
             # int64 travels as a decimal string in OTLP/JSON; a number is accepted too.
@@ -109,12 +110,8 @@ class OtlpHttpSink(HttpSink):
 
     def _encode_one(self, request: dict[str, Any]) -> bytes:
         if self.destination.protocol == "http/json":
-            text = json.dumps(
-                request.get("resourceSpans") or [],
-                separators=(",", ":"),
-                ensure_ascii=False,
-                allow_nan=False,
-            )
+            # json.dumps(..., separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            text = jsontext.dumps(request.get("resourceSpans") or [], ensure_ascii=False)
             return text.encode("utf-8", "replace")[1:-1]
         return to_protobuf(request)
 
