@@ -10,7 +10,9 @@ needs is small, and every part of it must be bounded against a hostile server:
   byte a second is cut at the deadline);
 - the response head is read up to ``HEAD_CAP``; a body only for a 2xx, up to ``BODY_CAP``,
   decompressed size included (a gzip bomb stops at the cap); redirects are never followed;
-- ``ssl`` is imported, and a TLS context built, only for an ``https://`` destination;
+- ``ssl`` is imported, and a TLS context built, only for an ``https://`` destination; a
+  plain connection is a bare ``_socket`` (``socket`` costs about 33 M instructions at
+  import, for its enums), and an ASCII host name is looked up without the IDNA codec;
 - proxies from ``http(s)_proxy``/``all_proxy``/``no_proxy`` (lower case first, as curl and
   urllib read them): ``http://`` proxies only (absolute-form for ``http://`` targets,
   ``CONNECT`` for ``https://``); another proxy scheme (``socks5://``, ``https://``) is an
@@ -22,8 +24,8 @@ needs is small, and every part of it must be bounded against a hostile server:
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 import time
 
 from otel_cli_telemetry._exporter.sinks._body import BODY_CAP, Decoder
@@ -83,7 +85,7 @@ class Client:
         self._tls: ssl.SSLContext | None = None
         self._env = os.environ if env is None else env
         self._clock = clock
-        self._sock: socket.socket | None = None
+        self._sock: _socket.socket | None = None
         self._key: tuple[object, ...] | None = None
         self._buffer = b""
 
@@ -149,10 +151,28 @@ class Client:
             raise TimeoutError("request deadline")
         return left
 
-    def _connect(self, host: str, port: int, deadline: float) -> socket.socket:
-        sock = socket.create_connection((host, port), timeout=self._left(deadline))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
+    def _connect(self, host: str, port: int, deadline: float) -> _socket.socket:
+        """``socket.create_connection``: each address the name resolves to, in turn."""
+        # Bytes skip the IDNA codec (encodings.idna, stringprep, unicodedata), which gives
+        # an ASCII name unchanged anyway.
+        name: str | bytes = host.encode("ascii") if host.isascii() else host
+        failure: OSError | None = None
+        for family, kind, proto, _, address in _socket.getaddrinfo(
+            name, port, 0, _socket.SOCK_STREAM
+        ):
+            sock = _socket.socket(family, kind, proto)
+            try:
+                sock.settimeout(self._left(deadline))
+                sock.connect(address)
+            except OSError as exc:
+                sock.close()
+                failure = exc
+                if isinstance(exc, TimeoutError):
+                    raise
+                continue
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            return sock
+        raise failure or OSError("the name resolved to no address")
 
     def _tunnel(self, host: str, port: int, auth: str | None, deadline: float) -> None:
         """``CONNECT`` through an http proxy to an https target."""
@@ -164,7 +184,7 @@ class Client:
         if status != 200:
             raise ConnectionError(f"proxy answered {status} to CONNECT")
 
-    def _handshake(self, sock: socket.socket, host: str, deadline: float) -> socket.socket:
+    def _handshake(self, sock: _socket.socket, host: str, deadline: float) -> _socket.socket:
         """TLS over ``sock``, verified, the handshake bounded by the deadline (``_tls``)."""
         from otel_cli_telemetry._exporter.sinks import _tls
 
