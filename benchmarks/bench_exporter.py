@@ -8,7 +8,8 @@ For each kind, one trace is spooled in a fresh state directory (the real pipelin
 faked), then one real exporter child (the command line and environment the launcher gives
 it) runs under ``valgrind --tool=callgrind --trace-children=no`` and delivers it: to the local
 file, or to a loopback receiver answering 200 (OTLP http/protobuf and http/json, Datadog's
-intake through a proxy URL, PostHog's ``/batch/``). The figure is "Collected" (instructions,
+intake through a proxy URL, PostHog's ``/batch/``) with the body an OTLP receiver sends for a
+full success (none in protobuf, ``{}`` in JSON). The figure is "Collected" (instructions,
 deterministic: the same however loaded the machine). The bare lean CLI command
 (``BENCH_MODE=bare lean_cli.py run``) is measured the same way: the ratio is to it.
 Linux only; needs valgrind.
@@ -47,11 +48,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with self.server.lock:
             self.server.posts.append(self.path)
+        # As an OTLP receiver answers a full success: an empty ExportTraceServiceResponse,
+        # which is no bytes at all in protobuf, ``{}`` in JSON (and for the intakes).
+        protobuf = self.headers.get("Content-Type") == "application/x-protobuf"
+        body = b"" if protobuf else b"{}"
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
+        self.send_header("Content-Type", self.headers.get("Content-Type") or "application/json")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(b"{}")
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent."""
