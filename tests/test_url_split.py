@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from hypothesis import given
@@ -22,6 +22,8 @@ def reference(url: str) -> tuple[str, str, int, str, str] | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if not target.isascii() or any(c.isspace() or c == "\x7f" for c in target):
+        target = quote(target, safe="/?[]@!$&'()*+,;=:%~-._")  # what the client sends
     userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
     return (
         parts.scheme,

@@ -1,12 +1,15 @@
 """Where a request goes: an endpoint URL taken apart, and the proxy the environment names
 for it (``http(s)_proxy``, ``all_proxy``, ``no_proxy``, lower case first as curl reads
-them). Only ``http://`` proxies can be used; any other scheme is an ``Unusable`` setting."""
+them), and the connection to it. Only ``http://`` proxies can be used; any other scheme is
+an ``Unusable`` setting."""
 
 from __future__ import annotations
 
+import _socket
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 
 class Unusable(Exception):
@@ -140,3 +143,27 @@ def split_proxy(proxy: str) -> tuple[str, str, int, str, str]:
     if scheme != "http":
         raise Unusable(f"proxy_scheme_{scheme}"[:40])
     return split_url(proxy)
+
+
+def connect(host: str, port: int, left: Callable[[], float]) -> _socket.socket:
+    """``socket.create_connection`` on a bare ``_socket`` (``socket`` costs about 33 M
+    instructions at import): each address the name resolves to, in turn, each attempt
+    bounded by ``left()`` (which raises ``TimeoutError`` once the deadline has passed)."""
+    # Bytes skip the IDNA codec (encodings.idna, stringprep, unicodedata), which gives an
+    # ASCII name unchanged anyway.
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
+    failure: OSError | None = None
+    for family, kind, proto, _, address in _socket.getaddrinfo(name, port, 0, _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(left())
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            if isinstance(exc, TimeoutError):
+                raise
+            failure = failure or exc
+            continue
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        return sock
+    raise failure or OSError("the name resolved to no address")

@@ -10,9 +10,8 @@ needs is small, and every part of it must be bounded against a hostile server:
   byte a second is cut at the deadline);
 - the response head is read up to ``HEAD_CAP``; a body only for a 2xx, up to ``BODY_CAP``,
   decompressed size included (a gzip bomb stops at the cap); redirects are never followed;
-- ``ssl`` is imported, and a TLS context built, only for an ``https://`` destination; a
-  plain connection is a bare ``_socket`` (``socket`` costs about 33 M instructions at
-  import, for its enums), and an ASCII host name is looked up without the IDNA codec;
+- ``ssl`` is imported, and a TLS context built, only for an ``https://`` destination (a
+  plain connection is a bare ``_socket``: see ``_proxy.connect``);
 - proxies from ``http(s)_proxy``/``all_proxy``/``no_proxy`` (lower case first, as curl and
   urllib read them): ``http://`` proxies only (absolute-form for ``http://`` targets,
   ``CONNECT`` for ``https://``); another proxy scheme (``socks5://``, ``https://``) is an
@@ -33,6 +32,7 @@ from otel_cli_telemetry._exporter.sinks._fields import header_lines, merged
 from otel_cli_telemetry._exporter.sinks._proxy import (
     Unusable,
     basic_auth,
+    connect,
     host_header,
     proxy_for,
     split_proxy,
@@ -152,27 +152,7 @@ class Client:
         return left
 
     def _connect(self, host: str, port: int, deadline: float) -> _socket.socket:
-        """``socket.create_connection``: each address the name resolves to, in turn."""
-        # Bytes skip the IDNA codec (encodings.idna, stringprep, unicodedata), which gives
-        # an ASCII name unchanged anyway.
-        name: str | bytes = host.encode("ascii") if host.isascii() else host
-        failure: OSError | None = None
-        for family, kind, proto, _, address in _socket.getaddrinfo(
-            name, port, 0, _socket.SOCK_STREAM
-        ):
-            sock = _socket.socket(family, kind, proto)
-            try:
-                sock.settimeout(self._left(deadline))
-                sock.connect(address)
-            except OSError as exc:
-                sock.close()
-                failure = exc
-                if isinstance(exc, TimeoutError):
-                    raise
-                continue
-            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-            return sock
-        raise failure or OSError("the name resolved to no address")
+        return connect(host, port, lambda: self._left(deadline))
 
     def _tunnel(self, host: str, port: int, auth: str | None, deadline: float) -> None:
         """``CONNECT`` through an http proxy to an https target."""
