@@ -58,7 +58,8 @@ def split_url(url: str) -> tuple[str, str, int, str, str]:
             raise Unusable("endpoint_host")
     else:
         host, _, port_text = hostinfo.partition(":")
-    host = host.lower()
+    name, percent, zone = host.partition("%")
+    host = name.lower() + percent + zone  # an IPv6 zone keeps its case, as urllib has it
     if not host:
         raise Unusable("endpoint_scheme")
     port = 0
