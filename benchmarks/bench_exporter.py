@@ -2,12 +2,14 @@
 
     python benchmarks/bench_exporter.py                 # every kind, one run each
     python benchmarks/bench_exporter.py --kinds file otlp-protobuf
+    python benchmarks/bench_exporter.py --markdown benchmarks/RESULTS-exporter.md
 
 For each kind, one trace is spooled in a fresh state directory (the real pipeline, the spawn
 faked), then one real exporter child (the command line and environment the launcher gives
 it) runs under ``valgrind --tool=callgrind --trace-children=no`` and delivers it: to the local
 file, or to a loopback receiver answering 200 (OTLP http/protobuf and http/json, Datadog's
-intake through a proxy URL, PostHog's ``/batch/``). The figure is "Collected" (instructions,
+intake through a proxy URL, PostHog's ``/batch/``) with the body an OTLP receiver sends for a
+full success (none in protobuf, ``{}`` in JSON). The figure is "Collected" (instructions,
 deterministic: the same however loaded the machine). The bare lean CLI command
 (``BENCH_MODE=bare lean_cli.py run``) is measured the same way: the ratio is to it.
 Linux only; needs valgrind.
@@ -46,11 +48,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with self.server.lock:
             self.server.posts.append(self.path)
+        # As an OTLP receiver answers a full success: an empty ExportTraceServiceResponse,
+        # which is no bytes at all in protobuf, ``{}`` in JSON (and for the intakes).
+        protobuf = self.headers.get("Content-Type") == "application/x-protobuf"
+        body = b"" if protobuf else b"{}"
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
+        self.send_header("Content-Type", self.headers.get("Content-Type") or "application/json")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(b"{}")
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent."""
@@ -162,24 +168,47 @@ def measure_bare(root: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
     if not os.path.exists(VALGRIND):
         print("valgrind not found: nothing measured", file=sys.stderr)
         return 2
     receiver = _Receiver()
     root = Path(tempfile.mkdtemp(prefix="bench-exporter-"))
+    rows: list[tuple[str, str, str, str]] = []
     try:
         bare = measure_bare(root)
         print(f"{'kind':<16} {'instructions':>14} {'ratio to bare':>14}  note")
         print(f"{'bare lean CLI':<16} {bare:>14,} {1.0:>14.2f}")
+        rows.append(("bare lean CLI", f"{bare:,}", "1.00", ""))
         for kind in args.kinds:
             count, note = measure_kind(root, kind, receiver)
             print(f"{kind:<16} {count:>14,} {count / bare:>14.2f}  {note}")
+            rows.append((kind, f"{count:,}", f"{count / bare:.2f}", note))
     finally:
         receiver.shutdown()
         receiver.server_close()
         shutil.rmtree(root, ignore_errors=True)
+    if args.markdown:
+        _write_markdown(args.markdown, rows)
     return 0
+
+
+def _write_markdown(path: Path, rows: list[tuple[str, str, str, str]]) -> None:
+    """The table, with when, where and which library (instructions: the load is moot)."""
+    import platform
+    from datetime import datetime, timezone
+
+    sys.path.insert(0, str(HERE))
+    from _harness import library_state, markdown
+
+    now = datetime.now(timezone.utc)
+    head = f"{now:%Y-%m-%d %H:%M UTC} · Python {platform.python_version()} · valgrind callgrind"
+    body = markdown("kind | instructions | ratio to bare | note", rows)
+    text = "\n".join(
+        ["## One exporter run, per destination", "", head, "", f"Library: {library_state()}", ""]
+    )
+    path.write_text(text + "\n" + "\n".join(body) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

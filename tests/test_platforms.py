@@ -53,7 +53,7 @@ def test_windows_popen_gets_the_flags(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert "start_new_session" not in kwargs
     assert kwargs["creationflags"] & CREATE_NO_WINDOW
     assert kwargs["cwd"] == launcher.CHILD_CWD
-    assert argv[-2:] == ["-m", launcher.ENTRY_MODULE]
+    assert argv[-2:] == ["-c", launcher.ENTRY_CODE]
 
 
 def test_pythonw_is_preferred_on_windows(tmp_path: Path) -> None:

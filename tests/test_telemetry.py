@@ -65,7 +65,10 @@ def test_success_span_is_spooled_and_exporter_started(home: Path) -> None:
     assert resource["service.version"] == "1.2.3"
     assert len(spawn.calls) == 1
     argv, kwargs = spawn.calls[0]
-    assert argv[-2:] == ["-m", "otel_cli_telemetry._exporter.child"]
+    assert argv[-2:] == [
+        "-c",
+        "import sys; from otel_cli_telemetry._exporter.child import main; sys.exit(main())",
+    ]
     assert argv[1:-2] == (["-P"] if sys.version_info >= (3, 11) else [])
     assert kwargs["start_new_session"] is True
     assert kwargs["env"]["OTEL_CLI_TELEMETRY_EXPORTER_CHILD"] == "1"

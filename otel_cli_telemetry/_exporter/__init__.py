@@ -1,4 +1,4 @@
-"""The detached exporter child (``python -m otel_cli_telemetry._exporter.child``), never
+"""The detached exporter child (``launcher.argv()``: ``python -c`` running ``child.main``), never
 imported by the CLI process on the usage path. The flow, one module each::
 
     child   re-checks the state dir and consent, owns the marker, lingers, exits by its deadline

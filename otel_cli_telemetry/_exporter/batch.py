@@ -11,16 +11,20 @@
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Any
-
 from otel_cli_telemetry._disk import contract as attributes  # the names both sides share
 from otel_cli_telemetry._disk import delivery, spool
 from otel_cli_telemetry._disk.otlp_read import is_command_span, iter_spans
 from otel_cli_telemetry._exporter.sinks import INT64_MAX, ExportResult, Result
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from otel_cli_telemetry._exporter.drain import Run
+    from typing import Any
+
+    from otel_cli_telemetry._exporter.run import Run
+
+    #: A batch: the spool entries and their requests, index for index.
+    Entries = list[spool.Entry]
+    Requests = list[dict[str, Any]]
 
 #: Retries of one batch within one run, when the wait fits in the time left.
 MAX_ATTEMPTS_PER_RUN = 4
@@ -28,10 +32,6 @@ MAX_ATTEMPTS_PER_RUN = 4
 SPOOL_STUCK = "spool_not_deletable"
 #: The loss count of a partial success (spans the OTLP destination did not keep).
 PARTIAL_SUCCESS = "partial_success_rejected_spans"
-
-#: A batch: the spool entries and their requests, index for index.
-Entries = list[spool.Entry]
-Requests = list[dict[str, Any]]
 
 
 def read(run: Run, entries: Entries) -> tuple[Entries, Requests]:
@@ -140,15 +140,13 @@ class _Sender:
             announced: dict[str, int] = {}
             if self.announced is not None and any(id(r) == self.announced[0] for r in requests):
                 announced = self.announced[1]
-            run.record(
-                functools.partial(
-                    _on_accepted, count=len(entries), result=result, announced=announced
-                )
-            )
+            count = len(entries)
+            run.record(lambda s: _on_accepted(s, count, result, announced))
         else:
             reason = f"refused_{result.reason}"
             run.report.add_drops({reason: len(entries)})
-            run.record(functools.partial(_on_refused, drops={reason: len(entries)}))
+            drops = {reason: len(entries)}
+            run.record(lambda s: _on_refused(s, drops))
         if not all(removed):
             run.report.last_error = SPOOL_STUCK
             return True

@@ -1,4 +1,4 @@
-"""The detached exporter child: ``python -m otel_cli_telemetry._exporter.child``.
+"""The detached exporter child: ``launcher.argv()`` runs ``main`` (``python -m`` works too).
 
 It owns the exporter marker (see ``coordination``), drains every destination's queue (see
 ``drain``), stays asleep for the next commands' traces (``LINGER_S`` after its last work),
@@ -15,14 +15,9 @@ the delivery state only after such a change.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import threading
 import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
 
 from otel_cli_telemetry._disk import consent, contract, delivery, inventory, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
@@ -30,6 +25,14 @@ from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._exporter.batch import MIN_ATTEMPT_S
 from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, Report, drain, progress_of
 from otel_cli_telemetry._exporter.watch import Watch
+
+# Only what the child runs is imported: no ``typing``, ``pathlib``, ``threading`` or
+# ``contextlib`` (together about half of what a lean CLI command costs); see
+# ``tests/test_child_cost.py``.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
 #: How long a child stays, idle, for the next command's trace before it exits (bounded by
 #: its deadline, 10 s from its start by default): a command within this of the last one
@@ -62,16 +65,25 @@ def _arm_hard_deadline(seconds: float, on_deadline: Callable[[], None] | None = 
     """Whatever happens (a hung DNS lookup, a stuck TLS handshake), exit in time; first
     record it (``on_deadline``, best effort: a second timer exits a moment later anyway)."""
 
+    # ``_thread``, not ``threading`` (built in: nothing to import). Its threads never hold
+    # the interpreter's exit, as a daemon ``threading.Timer`` would not.
+    import _thread
+
     def record_and_exit() -> None:
-        with contextlib.suppress(Exception):
+        time.sleep(seconds)
+        try:
             if on_deadline is not None:
                 on_deadline()
+        except Exception:  # noqa: BLE001, S110 - best effort: the exit below is what counts
+            pass
         os._exit(0)
 
-    for delay, action in ((seconds, record_and_exit), (seconds + 1.0, lambda: os._exit(0))):
-        timer = threading.Timer(delay, action)
-        timer.daemon = True
-        timer.start()
+    def exit_anyway() -> None:
+        time.sleep(seconds + 1.0)
+        os._exit(0)
+
+    _thread.start_new_thread(record_and_exit, ())
+    _thread.start_new_thread(exit_anyway, ())
 
 
 def _record_failure(
@@ -90,8 +102,10 @@ def _settle() -> None:
     """Leave the launching command's working directory (the root keeps no mount busy and
     was never on sys.path: see ``launcher``), and close descriptors a host let us inherit,
     so a shell capturing the command's output never waits for us."""
-    with contextlib.suppress(OSError):
+    try:  # noqa: SIM105 - contextlib.suppress would import contextlib
         os.chdir(os.path.abspath(os.sep))
+    except OSError:
+        pass
     if sys.platform != "win32":
         os.closerange(3, 256)
 
@@ -115,7 +129,7 @@ def main() -> int:
     if not home or not os.path.isabs(home):
         return 2
     _settle()
-    paths = state.Paths(home=Path(home), config_dir=Path(home))
+    paths = state.Paths(home=home, config_dir=home)
     try:
         # Checked again here, where it is read: the CLI's check was another process's.
         if not state.check_dir(paths.home):

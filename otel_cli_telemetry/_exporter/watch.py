@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import inventory, state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 Queue = tuple[state.Paths, destination_mod.Destination]
 

@@ -1,13 +1,14 @@
 """Start the detached exporter child, unless one is already draining or we are backing off.
 
-The child is ``sys.executable [-P] -m otel_cli_telemetry._exporter.child``: a fixed argv with no
-payload, token or header in it (``ps`` shows everything in argv). In a frozen app (PyInstaller:
-``sys.frozen``) there is no ``-m``: the binary itself is started with ``FROZEN_EXPORTER_ENV``
+The child is ``sys.executable [-P] -c ENTRY_CODE`` (which runs
+``otel_cli_telemetry._exporter.child.main``): a fixed argv with no payload, token or header in
+it (``ps`` shows everything in argv). In a frozen app (PyInstaller:
+``sys.frozen``) there is no ``-c``: the binary itself is started with ``FROZEN_EXPORTER_ENV``
 set, and our PyInstaller runtime hook makes it the exporter before the app's code runs.
 It runs in its own session with stdio on /dev/null and a reduced environment that carries
 the kill switch: nothing it runs can start another exporter.
 
-The state dir is data, never code. ``python -m`` puts the working directory first on
+The state dir is data, never code. ``python -c`` puts the working directory first on
 ``sys.path``, so the child runs in the filesystem root (root's, not writable by us or
 anyone else), with ``-P`` (Python 3.11+) so that not even that is added, and with a
 ``PYTHONPATH`` of absolute entries only, none of them inside the state dir.
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk.fs import StrPath
 
 ENTRY_MODULE = "otel_cli_telemetry._exporter.child"
+#: What the child runs: ``-c``, not ``-m``, which would load ``runpy`` and
+#: ``importlib.util`` first (about a fifth of a lean CLI command's instructions, per child).
+#: A constant: never a payload, a token or a header (``ps`` shows it).
+ENTRY_CODE = f"import sys; from {ENTRY_MODULE} import main; sys.exit(main())"
 
 # What the child may inherit: finding Python and our package, locale, temp dirs,
 # proxies and CA bundles for its HTTPS requests. Nothing else of the host's environment.
@@ -114,10 +119,10 @@ def is_frozen() -> bool:
 
 def argv() -> list[str]:
     if is_frozen():
-        return [sys.executable]  # no `-m`: the runtime hook reads FROZEN_EXPORTER_ENV
+        return [sys.executable]  # no `-c`: the runtime hook reads FROZEN_EXPORTER_ENV
     # -P (3.11+): do not prepend the working directory (or anything) to sys.path.
     safe_path = ["-P"] if sys.version_info >= (3, 11) else []
-    return [_console_free_python(), *safe_path, "-m", ENTRY_MODULE]
+    return [_console_free_python(), *safe_path, "-c", ENTRY_CODE]
 
 
 def _console_free_python(platform: str | None = None, executable: str | None = None) -> str:

@@ -10,11 +10,12 @@ refusals the drain splits a batch on.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
-from typing import Any, Protocol
-
 from otel_cli_telemetry._record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any, ClassVar, Protocol
 
 #: Traces one ``export`` call carries at most, unless a sink asks for fewer.
 MAX_BATCH_TRACES = 512
@@ -30,15 +31,40 @@ def saturated(value: object) -> int:
     return min(max(value, 0), INT64_MAX)
 
 
-class ExportResult(enum.Enum):
-    """What the destination did with a batch (OpenTelemetry's ``SpanExportResult``, plus RETRY)."""
+class _Members(type):
+    """Iterating ``ExportResult`` gives its members, in order, as with an ``enum.Enum``."""
 
+    def __iter__(cls) -> Iterator[ExportResult]:
+        return iter(ExportResult._members)
+
+
+class ExportResult(metaclass=_Members):
+    """What the destination did with a batch (OpenTelemetry's ``SpanExportResult``, plus
+    RETRY). Three members compared by identity, each with a ``name`` and a ``value``, as
+    an ``enum.Enum`` has (importing ``enum`` costs the child more than this whole module).
+    """
+
+    __slots__ = ("name", "value")
+    _members: ClassVar[tuple[ExportResult, ...]]
     #: Accepted: the spooled files are deleted (a partial success included, never retried).
-    SUCCESS = "success"
+    SUCCESS: ClassVar[ExportResult]
     #: Refused for good: the files are deleted and the loss counted by reason.
-    FAILURE = "failure"
+    FAILURE: ClassVar[ExportResult]
     #: Not now (a timeout, a connection error, an overloaded server): kept, with a back-off.
-    RETRY = "retry"
+    RETRY: ClassVar[ExportResult]
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.value = name.lower()
+
+    def __repr__(self) -> str:
+        return f"<ExportResult.{self.name}: {self.value!r}>"
+
+
+ExportResult.SUCCESS = ExportResult("SUCCESS")
+ExportResult.FAILURE = ExportResult("FAILURE")
+ExportResult.RETRY = ExportResult("RETRY")
+ExportResult._members = (ExportResult.SUCCESS, ExportResult.FAILURE, ExportResult.RETRY)
 
 
 class Result(Record):
@@ -94,17 +120,19 @@ class Result(Record):
         return cls(ExportResult.RETRY, reason, retry_after_s=retry_after_s)
 
 
-class Sink(Protocol):
-    """What the drain hands batches to (``registry.make_sink`` picks one per destination)."""
+if TYPE_CHECKING:  # a Protocol needs ``typing`` at run time: only checkers see it
 
-    #: How many traces one ``export`` call may carry (the drain batches by it).
-    max_batch_traces: int
+    class Sink(Protocol):
+        """What the drain hands batches to (``registry.make_sink`` picks one per destination)."""
 
-    def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
-        """Deliver OTLP JSON ``ExportTraceServiceRequest`` objects as one batch."""
+        #: How many traces one ``export`` call may carry (the drain batches by it).
+        max_batch_traces: int
 
-    def shutdown(self) -> None:
-        """Release the connection; called once, when the drain ends."""
+        def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
+            """Deliver OTLP JSON ``ExportTraceServiceRequest`` objects as one batch."""
+
+        def shutdown(self) -> None:
+            """Release the connection; called once, when the drain ends."""
 
 
 # --- what a server's answer means (the OTLP specification, and the intakes' documentation)

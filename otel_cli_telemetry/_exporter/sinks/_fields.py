@@ -4,9 +4,11 @@ otherwise: a setting the child cannot use, recorded and backed off, never a cras
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from otel_cli_telemetry._exporter.sinks._proxy import Unusable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 

@@ -3,8 +3,6 @@ this response mean for the spooled data" (accepted, retry later, or refused for 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from otel_cli_telemetry._disk import delivery
 from otel_cli_telemetry._exporter.sinks import (
     MAX_BATCH_TRACES,
@@ -13,6 +11,7 @@ from otel_cli_telemetry._exporter.sinks import (
     http_result,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
 

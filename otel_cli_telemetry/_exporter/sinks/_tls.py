@@ -3,17 +3,16 @@ destination, so a plain-HTTP or local-file exporter never loads ``ssl``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from otel_cli_telemetry._exporter.sinks._proxy import Unusable
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import socket
+    import _socket
     import ssl
     from collections.abc import Callable
 
 
-def context(factory: Callable[[], ssl.SSLContext] | None, sock: socket.socket) -> ssl.SSLContext:
+def context(factory: Callable[[], ssl.SSLContext] | None, sock: _socket.socket) -> ssl.SSLContext:
     """The caller's TLS context (``factory``), or the verifying default; an unreadable CA or
     client certificate closes ``sock`` and is ``Unusable``."""
     import ssl
@@ -28,12 +27,20 @@ def context(factory: Callable[[], ssl.SSLContext] | None, sock: socket.socket) -
 
 
 def handshake(
-    tls_context: ssl.SSLContext, sock: socket.socket, host: str, left: Callable[[], float]
-) -> socket.socket:
+    tls_context: ssl.SSLContext, sock: _socket.socket, host: str, left: Callable[[], float]
+) -> ssl.SSLSocket:
     """TLS over ``sock`` for ``host``, verified, the handshake bounded as a whole: ``left()``
     gives the seconds remaining (raising ``TimeoutError`` when none are)."""
     import select
+    import socket  # ssl imports it anyway
     import ssl
+
+    if not isinstance(sock, socket.socket):  # the client's bare ``_socket``: ssl wants these
+        try:
+            sock = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        except BaseException:
+            sock.close()
+            raise
 
     tls = tls_context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
     tls.setblocking(False)

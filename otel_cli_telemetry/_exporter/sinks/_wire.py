@@ -10,7 +10,8 @@ needs is small, and every part of it must be bounded against a hostile server:
   byte a second is cut at the deadline);
 - the response head is read up to ``HEAD_CAP``; a body only for a 2xx, up to ``BODY_CAP``,
   decompressed size included (a gzip bomb stops at the cap); redirects are never followed;
-- ``ssl`` is imported, and a TLS context built, only for an ``https://`` destination;
+- ``ssl`` is imported, and a TLS context built, only for an ``https://`` destination (a
+  plain connection is a bare ``_socket``: see ``_proxy.connect``);
 - proxies from ``http(s)_proxy``/``all_proxy``/``no_proxy`` (lower case first, as curl and
   urllib read them): ``http://`` proxies only (absolute-form for ``http://`` targets,
   ``CONNECT`` for ``https://``); another proxy scheme (``socks5://``, ``https://``) is an
@@ -22,26 +23,26 @@ needs is small, and every part of it must be bounded against a hostile server:
 
 from __future__ import annotations
 
-import contextlib
+import _socket
 import os
-import socket
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 from otel_cli_telemetry._exporter.sinks._body import BODY_CAP, Decoder
 from otel_cli_telemetry._exporter.sinks._fields import header_lines, merged
 from otel_cli_telemetry._exporter.sinks._proxy import (
     Unusable,
     basic_auth,
+    connect,
     host_header,
     proxy_for,
     split_proxy,
     split_url,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
+    from collections.abc import Callable, Mapping
 
 __all__ = ["BODY_CAP", "Client", "ProtocolError", "Response", "Unusable", "proxy_for"]
 
@@ -84,14 +85,16 @@ class Client:
         self._tls: ssl.SSLContext | None = None
         self._env = os.environ if env is None else env
         self._clock = clock
-        self._sock: socket.socket | None = None
+        self._sock: _socket.socket | None = None
         self._key: tuple[object, ...] | None = None
         self._buffer = b""
 
     def close(self) -> None:
         if self._sock is not None:
-            with contextlib.suppress(OSError):
+            try:  # noqa: SIM105 - contextlib.suppress would import contextlib
                 self._sock.close()
+            except OSError:
+                pass
         self._sock, self._key, self._buffer = None, None, b""
 
     # --- sending ---------------------------------------------------------------------
@@ -148,10 +151,8 @@ class Client:
             raise TimeoutError("request deadline")
         return left
 
-    def _connect(self, host: str, port: int, deadline: float) -> socket.socket:
-        sock = socket.create_connection((host, port), timeout=self._left(deadline))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
+    def _connect(self, host: str, port: int, deadline: float) -> _socket.socket:
+        return connect(host, port, lambda: self._left(deadline))
 
     def _tunnel(self, host: str, port: int, auth: str | None, deadline: float) -> None:
         """``CONNECT`` through an http proxy to an https target."""
@@ -163,7 +164,7 @@ class Client:
         if status != 200:
             raise ConnectionError(f"proxy answered {status} to CONNECT")
 
-    def _handshake(self, sock: socket.socket, host: str, deadline: float) -> socket.socket:
+    def _handshake(self, sock: _socket.socket, host: str, deadline: float) -> _socket.socket:
         """TLS over ``sock``, verified, the handshake bounded by the deadline (``_tls``)."""
         from otel_cli_telemetry._exporter.sinks import _tls
 

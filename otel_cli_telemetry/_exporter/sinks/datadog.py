@@ -24,19 +24,17 @@ are retried (with ``Retry-After``); other answers drop the batch.
 
 from __future__ import annotations
 
-import json
-import re
-import uuid
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
-
 from otel_cli_telemetry._disk import vendors
 from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, is_command, iter_spans
 from otel_cli_telemetry._disk.otlp_read import attributes as decode_attributes
 from otel_cli_telemetry._exporter.sinks import INTAKE_RETRYABLE, Result, convert_each
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
+from otel_cli_telemetry._exporter.sinks._text import form, is_hex, json_text, uuid4
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from otel_cli_telemetry._disk.destination import Destination
     from otel_cli_telemetry._exporter.sinks._wire import Client
 
@@ -79,10 +77,6 @@ LOG_FIELDS = (
     ("command", "the span's name (the command path)"),
 )
 
-_CLIENT_TOKEN = re.compile(r"pub[0-9a-f]{32}")
-_API_KEY = re.compile(r"[0-9a-f]{32}")
-_APP_KEY = re.compile(r"[0-9a-f]{40}")
-
 
 def validate_client_token(token: str) -> str:
     """Return the token if it is a Datadog client token; raise ValueError otherwise.
@@ -90,16 +84,16 @@ def validate_client_token(token: str) -> str:
     The message never repeats the value: a key pasted here by mistake is a secret.
     """
     candidate = token.strip()
-    if _CLIENT_TOKEN.fullmatch(candidate):
+    if candidate.startswith("pub") and is_hex(candidate[3:], 32):
         return candidate
-    if _API_KEY.fullmatch(candidate.lower()):
+    if is_hex(candidate.lower(), 32):
         raise ValueError(
             "this looks like a Datadog API key, not a client token: an API key grants write "
             "access to your whole account (metrics, events, logs, monitors through the API) "
             "and must never ship inside a CLI. Create a client token (it starts with 'pub') "
             "under Organization Settings > Client Tokens."
         )
-    if _APP_KEY.fullmatch(candidate.lower()):
+    if is_hex(candidate.lower(), 40):
         raise ValueError(
             "this looks like a Datadog application key, not a client token: it grants read "
             "access to your account's data and must never ship inside a CLI. Use a client "
@@ -114,6 +108,8 @@ def normalise_site(site: str | None) -> str:
         return DEFAULT_SITE
     value = site.strip().lower()
     if "://" in value:
+        from urllib.parse import urlsplit
+
         value = urlsplit(value).hostname or ""
     value = value.removeprefix("app.")
     value = ALIASES.get(value, value)
@@ -133,7 +129,12 @@ def intake_url(site: str | None = None, *, proxy_url: str | None = None) -> str:
 
 def is_intake(url: str) -> bool:
     """True for one of Datadog's own intake URLs, False for a proxy."""
-    return (urlsplit(url).hostname or "") in SITES.values()
+    from otel_cli_telemetry._exporter.sinks._proxy import Unusable, split_url
+
+    try:
+        return split_url(url)[1] in SITES.values()
+    except Unusable:
+        return False
 
 
 def request_url(endpoint: str, token: str, request_id: str) -> str:
@@ -141,7 +142,7 @@ def request_url(endpoint: str, token: str, request_id: str) -> str:
     with the intake path and parameters in ``ddforward`` (Datadog's documented form)."""
     from otel_cli_telemetry._version import __version__
 
-    query = urlencode(
+    query = form(
         {
             "ddsource": DDSOURCE,
             "dd-api-key": token,
@@ -153,7 +154,7 @@ def request_url(endpoint: str, token: str, request_id: str) -> str:
     if is_intake(endpoint):
         return f"{endpoint}?{query}"
     separator = "&" if "?" in endpoint else "?"
-    return f"{endpoint}{separator}{urlencode({'ddforward': f'{INTAKE_PATH}?{query}'})}"
+    return f"{endpoint}{separator}{form({'ddforward': f'{INTAKE_PATH}?{query}'})}"
 
 
 def _verb(outcome: str, code: int) -> str:
@@ -240,7 +241,7 @@ class DatadogLogsSink(HttpSink):
     def url(self) -> str:
         assert self.destination.endpoint is not None
         assert self.destination.token is not None
-        return request_url(self.destination.endpoint, self.destination.token, str(uuid.uuid4()))
+        return request_url(self.destination.endpoint, self.destination.token, uuid4())
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
         logs, bad = convert_each(requests, to_logs)
@@ -249,7 +250,7 @@ class DatadogLogsSink(HttpSink):
         lines: list[bytes] = []
         too_big = 0
         for log in logs:
-            line = json.dumps(log, separators=(",", ":"), ensure_ascii=False, default=str)
+            line = json_text(log)
             encoded = line.encode("utf-8", "replace")
             if len(encoded) > MAX_LOG_BYTES:
                 too_big += 1

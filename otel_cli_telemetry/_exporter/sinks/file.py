@@ -6,14 +6,15 @@ prints them: the library works with no collector, and users can see what would b
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from pathlib import Path
-from typing import Any
 
 from otel_cli_telemetry._disk import fs as _fs
+from otel_cli_telemetry._disk import jsontext
 from otel_cli_telemetry._exporter.sinks import MAX_BATCH_TRACES, Result
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: ``show`` reads at most this much of each file (the sink rotates at 5 MiB by default).
 MAX_READ_BYTES = 64 * 1024 * 1024
@@ -25,13 +26,13 @@ class FileSink:
     max_batch_traces = MAX_BATCH_TRACES
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes: int = 5 * 1024 * 1024) -> None:
-        self.path = Path(path)
+        self.path = os.fspath(path)
         self.max_bytes = max_bytes
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float = 0.0) -> Result:
         lines = b"".join(
-            json.dumps(r, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace")
-            + b"\n"
+            # json.dumps(r, separators=(",", ":"), ensure_ascii=False), without ``json``
+            jsontext.dumps(r, ensure_ascii=False, allow_nan=True).encode("utf-8", "replace") + b"\n"
             for r in requests
         )
         try:
@@ -61,7 +62,7 @@ class FileSink:
         if size + incoming > self.max_bytes:
             # os.replace moves the entry itself: a link would be moved, not followed. A
             # directory in the way of the rotated name is moved aside first.
-            rotated = self.path.with_name(self.path.name + ".1")
+            rotated = self.path + ".1"
             if os.path.isdir(rotated) and not os.path.islink(rotated):
                 _fs.move_aside(rotated)
             os.replace(self.path, rotated)
@@ -72,15 +73,17 @@ class FileSink:
 
 def read_requests(path: str | os.PathLike[str], *, limit: int = 50) -> list[dict[str, Any]]:
     """The last ``limit`` requests written (rotated file first), skipping bad lines."""
-    path = Path(path)
+    path = os.fspath(path)
     lines: list[bytes] = []
-    for candidate in (path.with_name(path.name + ".1"), path):
-        with contextlib.suppress(OSError, ValueError):  # missing, or not a file of ours
+    for candidate in (path + ".1", path):
+        try:
             lines.extend(_fs.read_bytes(candidate, MAX_READ_BYTES).splitlines())
+        except (OSError, ValueError):  # missing, or not a file of ours
+            continue
     out: list[dict[str, Any]] = []
     for raw in lines[-limit:]:
         try:
-            value = json.loads(raw)
+            value = jsontext.loads(raw)
         except ValueError:
             continue
         if isinstance(value, dict):

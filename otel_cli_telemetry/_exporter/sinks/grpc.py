@@ -31,7 +31,7 @@ from otel_cli_telemetry._exporter.sinks import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
     from otel_cli_telemetry._disk.destination import Destination
 
@@ -88,76 +88,26 @@ def metadata(headers: dict[str, str]) -> list[tuple[str, str | bytes]]:
     return result
 
 
-def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
-    """The fields of a protobuf message: (number, wire type, varint or bytes). Raises
-    ValueError on a malformed message."""
-    pos, end = 0, len(data)
-
-    def varint() -> int:
-        nonlocal pos
-        shift = result = 0
-        while True:
-            if pos >= end or shift > 63:
-                raise ValueError("truncated varint")
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return result
-            shift += 7
-
-    while pos < end:
-        tag = varint()
-        number, wire = tag >> 3, tag & 7
-        if wire == 0:
-            yield number, wire, varint()
-        elif wire in (1, 5):
-            size = 8 if wire == 1 else 4
-            if pos + size > end:
-                raise ValueError("truncated fixed field")
-            yield number, wire, data[pos : pos + size]
-            pos += size
-        elif wire == 2:
-            size = varint()
-            if pos + size > end:
-                raise ValueError("truncated field")
-            yield number, wire, data[pos : pos + size]
-            pos += size
-        else:
-            raise ValueError("unsupported wire type")
-
-
 def retry_delay(status_details: bytes) -> float | None:
     """The delay of the ``google.rpc.RetryInfo`` in a serialised ``google.rpc.Status``
-    (``details``, field 3: ``Any``s), in seconds; None when there is none or it is
-    unreadable. Read by hand: the ``google.rpc`` messages are not a dependency."""
+    (its ``details``), in seconds, clamped to ``[0, MAX_RETRY_AFTER_S]``; None when there
+    is none or it is unreadable. The messages come from ``googleapis-common-protos`` (in
+    the ``grpc`` extra); without it there is no RetryInfo to honour."""
     try:
-        for number, wire, detail in _fields(status_details):
-            if number != 3 or wire != 2:
+        from google.rpc import error_details_pb2, status_pb2
+    except ImportError:
+        return None
+    try:
+        status = status_pb2.Status.FromString(status_details)
+        for detail in status.details:
+            info = error_details_pb2.RetryInfo()
+            if detail.type_url != RETRY_INFO_TYPE or not detail.Unpack(info):
                 continue
-            assert isinstance(detail, bytes)
-            parts = {n: v for n, w, v in _fields(detail) if w == 2}  # Any: type_url, value
-            if parts.get(1) != RETRY_INFO_TYPE.encode():
-                continue
-            value = parts.get(2, b"")
-            assert isinstance(value, bytes)
-            duration = b""
-            for n, w, v in _fields(value):  # RetryInfo: retry_delay (Duration)
-                if n == 1 and w == 2:
-                    assert isinstance(v, bytes)
-                    duration = v
-            seconds = nanos = 0
-            for n, w, v in _fields(duration):  # Duration: seconds, nanos (varints)
-                if w == 0 and isinstance(v, int):
-                    signed = v - (1 << 64) if v >= 1 << 63 else v
-                    if n == 1:
-                        seconds = signed
-                    elif n == 2:
-                        nanos = signed
+            delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
             from otel_cli_telemetry._disk.delivery import MAX_RETRY_AFTER_S
 
-            return min(max(seconds + nanos / 1e9, 0.0), MAX_RETRY_AFTER_S)
-    except (ValueError, AssertionError):
+            return float(min(max(delay, 0.0), MAX_RETRY_AFTER_S))
+    except Exception:  # noqa: BLE001 - a malformed trailer (DecodeError) is no RetryInfo
         return None
     return None
 

@@ -7,50 +7,26 @@ connection errors are retryable, honouring ``Retry-After``; every other status d
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
-
+from otel_cli_telemetry._disk import jsontext
 from otel_cli_telemetry._exporter.sinks import INT64_MAX, Result, convert_each, saturated
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, tls_context, user_agent
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from otel_cli_telemetry._disk.destination import Destination
     from otel_cli_telemetry._exporter.sinks._wire import Client, Response
 
 __all__ = ["INT64_MAX", "OtlpHttpSink", "tls_context", "to_protobuf"]
 
 
-_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
-
-
-def _hex_ids_to_base64(node: Any) -> Any:
-    """OTLP/JSON spells ids in hex; protobuf's JSON parser expects base64 for bytes."""
-    if isinstance(node, dict):
-        import base64
-
-        out = {}
-        for key, value in node.items():
-            if key in _ID_FIELDS and isinstance(value, str):
-                out[key] = base64.b64encode(bytes.fromhex(value)).decode("ascii") if value else ""
-            else:
-                out[key] = _hex_ids_to_base64(value)
-        return out
-    if isinstance(node, list):
-        return [_hex_ids_to_base64(v) for v in node]
-    return node
-
-
 def to_protobuf(request: dict[str, Any]) -> bytes:
-    """Serialise an OTLP/JSON request as the protobuf ``ExportTraceServiceRequest``."""
-    from google.protobuf import json_format
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
+    """Serialise an OTLP/JSON request as the protobuf ``ExportTraceServiceRequest`` (by
+    hand, see ``_protobuf``: the protobuf runtime is loaded only to read a partial success)."""
+    from otel_cli_telemetry._exporter.sinks._protobuf import encode_request
 
-    message = ExportTraceServiceRequest()
-    json_format.ParseDict(_hex_ids_to_base64(request), message, ignore_unknown_fields=True)
-    data: bytes = message.SerializeToString()
-    return data
+    return encode_request(request)
 
 
 def rejected_spans(body: bytes, protocol: str) -> int:
@@ -61,7 +37,7 @@ def rejected_spans(body: bytes, protocol: str) -> int:
         return 0
     try:
         if protocol == "http/json":
-            document = json.loads(body)
+            document = jsontext.loads(body)
             partial = document.get("partialSuccess") if isinstance(document, dict) else None
             value = partial.get("rejectedSpans", 0) if isinstance(partial, dict) else 0
             # int64 travels as a decimal string in OTLP/JSON; a number is accepted too.
@@ -109,21 +85,13 @@ class OtlpHttpSink(HttpSink):
 
     def _encode_one(self, request: dict[str, Any]) -> bytes:
         if self.destination.protocol == "http/json":
-            text = json.dumps(
-                request.get("resourceSpans") or [],
-                separators=(",", ":"),
-                ensure_ascii=False,
-                allow_nan=False,
-            )
+            # json.dumps(..., separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            text = jsontext.dumps(request.get("resourceSpans") or [], ensure_ascii=False)
             return text.encode("utf-8", "replace")[1:-1]
         return to_protobuf(request)
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
         assert self.destination.endpoint is not None
-        if self.destination.protocol != "http/json":
-            # Imported before the loop: a broken installation is not bad data.
-            from google.protobuf import json_format  # noqa: F401
-            from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
         parts, bad = convert_each(requests, lambda request: [self._encode_one(request)])
         if bad:
             # That spooled data cannot be encoded: retrying will not help; the rest can go.

@@ -8,22 +8,21 @@ Only a *project* API key (``phc_...``, write-only, meant to be public) is accept
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
-import re
 import time
-import uuid
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from otel_cli_telemetry._disk import spool
 from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, is_command, iter_spans
 from otel_cli_telemetry._disk.otlp_read import attributes as decode_attributes
 from otel_cli_telemetry._exporter.sinks import INTAKE_RETRYABLE, Result, convert_each
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
+from otel_cli_telemetry._exporter.sinks._text import json_text, uuid4, uuid5
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from otel_cli_telemetry._disk.destination import Destination
     from otel_cli_telemetry._exporter.sinks._wire import Client
 
@@ -32,7 +31,7 @@ EVENT = "cli command executed"
 ALIAS_SCOPE = "otel_cli_telemetry._disk.identity"
 ALIAS_SPAN = "$create_alias"
 MAX_EVENTS_PER_REQUEST = 100
-_UUID_NAMESPACE = uuid.UUID("6f1d3c2a-8e4b-5a7c-9d0e-1f2a3b4c5d6e")
+_UUID_NAMESPACE = "6f1d3c2a-8e4b-5a7c-9d0e-1f2a3b4c5d6e"
 #: Event properties copied from the resource: property -> resource attribute.
 FROM_RESOURCE = (
     ("version", "service.version"),
@@ -74,7 +73,7 @@ def _lib() -> dict[str, str]:
     return {"$lib": LIB, "$lib_version": __version__}
 
 
-_PROJECT_KEY = re.compile(r"phc_[A-Za-z0-9]{20,64}")
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
 def validate_api_key(key: str) -> str:
@@ -85,7 +84,8 @@ def validate_api_key(key: str) -> str:
             "this is a PostHog personal API key: it can read and change your whole "
             "organisation and must never ship in a CLI. Use the project API key (phc_...)."
         )
-    if not _PROJECT_KEY.fullmatch(candidate):
+    body = candidate[4:]
+    if not (candidate.startswith("phc_") and 20 <= len(body) <= 64 and set(body) <= _KEY_CHARS):
         raise ValueError("not a PostHog project API key: expected 'phc_' and 20-64 letters/digits")
     return candidate
 
@@ -110,8 +110,8 @@ def alias_request(anonymous_id: str, principal_id: str, now_ns: int) -> dict[str
                         "spans": [
                             {
                                 "name": ALIAS_SPAN,
-                                "traceId": uuid.uuid4().hex,
-                                "spanId": uuid.uuid4().hex[:16],
+                                "traceId": uuid4().replace("-", ""),
+                                "spanId": uuid4().replace("-", "")[:16],
                                 "startTimeUnixNano": str(now_ns),
                                 "endTimeUnixNano": str(now_ns),
                                 "attributes": [
@@ -138,6 +138,8 @@ def alias_queuer(spool_dir: str | os.PathLike[str]) -> Callable[[str, str], None
 
 
 def _timestamp(ns: int) -> str:
+    import datetime
+
     return datetime.datetime.fromtimestamp(ns / 1e9, tz=datetime.timezone.utc).isoformat()
 
 
@@ -147,7 +149,7 @@ def to_events(request: dict[str, Any]) -> list[dict[str, Any]]:
     for resource, span in iter_spans([request]):
         attrs = decode_attributes(span.get("attributes"))
         start_ns = int(span.get("startTimeUnixNano") or 0)
-        event_id = str(uuid.uuid5(_UUID_NAMESPACE, f"{span.get('traceId')}{span.get('spanId')}"))
+        event_id = uuid5(_UUID_NAMESPACE, f"{span.get('traceId')}{span.get('spanId')}")
         if span.get("name") == ALIAS_SPAN and "alias" in attrs:
             aliased = str(attrs.get("distinct_id", ""))
             events.append(
@@ -215,12 +217,9 @@ class PostHogSink(HttpSink):
             return Result.failure("unencodable", unencodable=bad)
         if not events:
             return Result.success()
-        body = json.dumps(
-            {"api_key": self.destination.token, "batch": events},
-            separators=(",", ":"),
-            ensure_ascii=False,
-            default=str,
-        ).encode("utf-8", "replace")
+        body = json_text({"api_key": self.destination.token, "batch": events}).encode(
+            "utf-8", "replace"
+        )
         assert self.destination.endpoint is not None
         failure, _ = self.post(
             self.destination.endpoint,

@@ -3,10 +3,9 @@ kind is sent to (OTLP over gRPC or HTTP, Datadog, PostHog, the local file)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from otel_cli_telemetry._disk import destination as destination_mod
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from otel_cli_telemetry._disk.destination import Destination
     from otel_cli_telemetry._disk.state import Paths
