@@ -551,7 +551,7 @@ def test_an_exporter_crash_is_recorded_and_shown_by_status(
     broken = tmp_path / "broken"
     broken.mkdir()
     # A broken installation of what the sink loads to export: zlib, for the gzip compression
-    # the endpoint asks for (the protobuf runtime is no longer loaded to encode a request).
+    # the endpoint asks for.
     (broken / "zlib.py").write_text("raise RuntimeError('secret-ish message')\n")
     extra = {"OTEL_EXPORTER_OTLP_ENDPOINT": dead_url, "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"}
     env = env_for(home, **extra)

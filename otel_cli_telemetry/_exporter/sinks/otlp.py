@@ -21,12 +21,37 @@ if TYPE_CHECKING:
 __all__ = ["INT64_MAX", "OtlpHttpSink", "tls_context", "to_protobuf"]
 
 
-def to_protobuf(request: dict[str, Any]) -> bytes:
-    """Serialise an OTLP/JSON request as the protobuf ``ExportTraceServiceRequest`` (by
-    hand, see ``_protobuf``: the protobuf runtime is loaded only to read a partial success)."""
-    from otel_cli_telemetry._exporter.sinks._protobuf import encode_request
+_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
-    return encode_request(request)
+
+def _hex_ids_to_base64(node: Any) -> Any:
+    """OTLP/JSON spells ids in hex; protobuf's JSON parser expects base64 for bytes."""
+    if isinstance(node, dict):
+        import base64
+
+        out = {}
+        for key, value in node.items():
+            if key in _ID_FIELDS and isinstance(value, str):
+                out[key] = base64.b64encode(bytes.fromhex(value)).decode("ascii") if value else ""
+            else:
+                out[key] = _hex_ids_to_base64(value)
+        return out
+    if isinstance(node, list):
+        return [_hex_ids_to_base64(v) for v in node]
+    return node
+
+
+def to_protobuf(request: dict[str, Any]) -> bytes:
+    """Serialise an OTLP/JSON request as the protobuf ``ExportTraceServiceRequest``."""
+    from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    message = ExportTraceServiceRequest()
+    json_format.ParseDict(_hex_ids_to_base64(request), message, ignore_unknown_fields=True)
+    data: bytes = message.SerializeToString()
+    return data
 
 
 def rejected_spans(body: bytes, protocol: str) -> int:
@@ -92,6 +117,10 @@ class OtlpHttpSink(HttpSink):
 
     def export(self, requests: list[dict[str, Any]], *, timeout_s: float) -> Result:
         assert self.destination.endpoint is not None
+        if self.destination.protocol != "http/json":
+            # Imported before the loop: a broken installation is not bad data.
+            from google.protobuf import json_format  # noqa: F401
+            from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
         parts, bad = convert_each(requests, lambda request: [self._encode_one(request)])
         if bad:
             # That spooled data cannot be encoded: retrying will not help; the rest can go.
