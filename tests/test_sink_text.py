@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from hypothesis import given
 from hypothesis import strategies as st
 
+from otel_cli_telemetry._disk import state
 from otel_cli_telemetry._exporter.sinks import _text
 
 NAMESPACE = "6f1d3c2a-8e4b-5a7c-9d0e-1f2a3b4c5d6e"
@@ -24,7 +25,7 @@ def test_uuid5_is_the_standard_one(name: str) -> None:
 
 def test_uuid4_is_a_random_version_4_uuid() -> None:
     """A random UUID parses as version 4 of the RFC 4122 variant, and two differ."""
-    first, second = _text.uuid4(), _text.uuid4()
+    first, second = state.uuid4(), state.uuid4()
     parsed = uuid.UUID(first)
     assert (str(parsed), parsed.version, parsed.variant) == (first, 4, uuid.RFC_4122)
     assert first != second

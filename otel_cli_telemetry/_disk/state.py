@@ -5,7 +5,6 @@ Everything lives in one private directory per app and user (0700, files 0600):
 - ``config.toml``: the user's persisted choice (``enabled = false``)
 - ``state.json``: the anonymous installation id
 - ``delivery.json``: back-off and drop counters shared by every exporter run
-- ``destination.json``: where the last command asked its spans to go
 - ``spool/``: one OTLP JSON file per finished trace, waiting for the exporter
 - ``traces.jsonl``: the embedded default destination (a local file sink)
 - ``sdk.json``: the OpenTelemetry SDK's version, so a command need not import it to know
@@ -231,12 +230,15 @@ def write_json(path: "StrPath", value: "Mapping[str, Any]") -> None:
 
 
 def uuid4() -> str:
-    """A random (version 4) UUID string, as ``str(uuid.uuid4())``, from ``os.urandom``
-    without importing ``uuid`` (which costs more than the rest of a command's work)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
+    """``str(uuid.uuid4())`` from ``os.urandom``, without importing ``uuid`` (costly)."""
+    return uuid_text(os.urandom(16), 4)
+
+
+def uuid_text(raw: bytes, version: int) -> str:
+    """The first 16 bytes of ``raw`` as a UUID string of ``version`` (RFC 4122 variant)."""
+    b = bytearray(raw[:16])
+    b[6], b[8] = (b[6] & 0x0F) | (version << 4), (b[8] & 0x3F) | 0x80
+    h = b.hex()  # 8-4-4-4-12 hex digits
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

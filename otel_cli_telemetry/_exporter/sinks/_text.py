@@ -4,9 +4,8 @@ import costs an exporter child more than the work (``uuid`` ~35 M instructions, 
 
 from __future__ import annotations
 
-import os
-
 from otel_cli_telemetry._disk import jsontext
+from otel_cli_telemetry._disk.state import uuid_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,18 +20,6 @@ def is_hex(text: str, length: int) -> bool:
     return len(text) == length and set(text) <= _HEX
 
 
-def _uuid_text(raw: bytearray, version: int) -> str:
-    raw[6] = (raw[6] & 0x0F) | (version << 4)
-    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def uuid4() -> str:
-    """``str(uuid.uuid4())``: a random UUID."""
-    return _uuid_text(bytearray(os.urandom(16)), 4)
-
-
 def uuid5(namespace: str, name: str) -> str:
     """``str(uuid.uuid5(uuid.UUID(namespace), name))``: a name-based (SHA-1) UUID."""
     try:
@@ -42,7 +29,7 @@ def uuid5(namespace: str, name: str) -> str:
     # SHA-1 is what a version 5 UUID is made of (RFC 4122), not a security measure.
     data = bytes.fromhex(namespace.replace("-", "")) + name.encode("utf-8")
     digest: bytes = sha1(data).digest()  # noqa: S324
-    return _uuid_text(bytearray(digest[:16]), 5)
+    return uuid_text(digest, 5)
 
 
 def form(fields: dict[str, str]) -> str:

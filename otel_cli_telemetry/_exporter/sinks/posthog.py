@@ -14,9 +14,10 @@ import time
 from otel_cli_telemetry._disk import spool
 from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, is_command, iter_spans
 from otel_cli_telemetry._disk.otlp_read import attributes as decode_attributes
+from otel_cli_telemetry._disk.state import uuid4
 from otel_cli_telemetry._exporter.sinks import INTAKE_RETRYABLE, Result, convert_each
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
-from otel_cli_telemetry._exporter.sinks._text import json_text, uuid4, uuid5
+from otel_cli_telemetry._exporter.sinks._text import json_text, uuid5
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
