@@ -84,10 +84,8 @@ class _NamingSubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]
         super().__call__(parser, namespace, values, option_string)
         admin = getattr(sub, _ADMIN, None) if sub is not None else None
         if admin is not None:
-            from otel_cli_telemetry._admin import cli
-
             command, telemetry = admin
-            code = cli.run_parsed(command, telemetry, namespace)
+            code = command.run_parsed(telemetry, namespace)
             sys.stdout.flush()
             parser.exit(code)
 
@@ -112,11 +110,11 @@ def _add_admin_commands(consent_parser: argparse.ArgumentParser, telemetry: "Tel
     action = _subparsers(consent_parser)
     if action is None or action.choices:
         return
-    from otel_cli_telemetry._admin import cli
+    from otel_cli_telemetry._admin.commands import COMMANDS
 
-    for command in cli.COMMANDS:
+    for command in COMMANDS:
         leaf = action.add_parser(command.name, help=command.help, description=command.help)
-        cli.add_arguments(leaf, command)
+        command.add_arguments(leaf)
         setattr(leaf, _ADMIN, (command, telemetry))
 
 
