@@ -155,3 +155,28 @@ def test_the_consent_commands_load_their_code_only_when_one_runs(fw: str, tmp_pa
     assert TABLE in helped
     assert not [m for m in helped if m.startswith(CONSENT_CODE)]
     assert {TABLE, f"{OURS}._admin.verbs"} <= status
+
+
+def test_the_argparse_consent_parser_is_made_when_first_looked_at() -> None:
+    """Before any run, a tool reading the ``telemetry`` parser gets a parser of the app's
+    own parser class, with its help line and its usage, as ``add_parser`` would have made
+    it; the root's help lists it without making it."""
+    import argparse
+
+    from otel_cli_telemetry import Telemetry
+    from otel_cli_telemetry.integrations.argparse import instrument
+
+    class AppParser(argparse.ArgumentParser):
+        pass
+
+    parser = AppParser(prog="imp")
+    parser.add_subparsers(required=True).add_parser("run")
+    instrument(parser, Telemetry("imp", env={"DO_NOT_TRACK": "1"}))
+    [action] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert "Control the usage telemetry of imp." in parser.format_help()
+    consent = action.choices["telemetry"]
+    assert "_otel_cli_telemetry_deferred" in vars(consent)  # not made by the root's help
+    assert isinstance(consent, AppParser)
+    assert consent.prog == "imp telemetry"
+    assert type(consent) is AppParser  # made, once looked at
+    assert consent.format_usage() == "usage: imp telemetry [-h] COMMAND ...\n"

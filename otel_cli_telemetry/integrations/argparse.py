@@ -150,7 +150,15 @@ def _mount_consent_parser(
     parser_class = subparsers._parser_class
 
     def deferred(**kwargs: "Any") -> _ConsentParser:
-        parser = _ConsentParser.__new__(_ConsentParser)
+        cls: type[_ConsentParser] = _ConsentParser
+        if parser_class is not argparse.ArgumentParser:
+            # An instance of the app's own class from the start, for ``isinstance``.
+            name = f"Deferred{getattr(parser_class, '__name__', 'Parser')}"
+            try:  # noqa: SIM105 - contextlib is not loaded on this path
+                cls = type(name, (_ConsentParser, parser_class), {})
+            except TypeError:  # pragma: no cover - a class that cannot be mixed with
+                pass
+        parser = cls.__new__(cls)
         parser.__dict__["_otel_cli_telemetry_deferred"] = (parser_class, kwargs, telemetry)
         return parser
 
