@@ -55,7 +55,7 @@ CEILINGS = {
     "lean on": 1.29,
     "lean Datadog off": 1.12,
     "lean Datadog on": 1.31,
-    "click off": 1.08,
+    "click off": 1.07,
     "click on": 1.17,
 }
 

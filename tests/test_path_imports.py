@@ -93,15 +93,11 @@ OURS = "otel_cli_telemetry"
 #: What listing a destination may add to the light entry when off: its class, checked with
 #: string operations (no sink, no ``re``/``json``/``uuid``).
 DESTINATION_CLASSES = {f"{OURS}.destinations", f"{OURS}._disk", f"{OURS}._disk.vendors"}
-#: What an integration may add when off: its module and the consent commands' table (their
-#: code, argparse, ``show`` and the OTLP reader, loads only when one runs).
+#: What an integration may add when off: its module and the package's (the consent commands,
+#: even their table, load only when one runs; the command tree is wrapped only when on).
 INTEGRATION = {
-    "click": {f"{OURS}.integrations", f"{OURS}.integrations.click",
-              f"{OURS}.integrations._clickish", f"{OURS}._admin", f"{OURS}._admin.commands",
-              "contextvars", "_contextvars"},
-    "typer": {f"{OURS}.integrations", f"{OURS}.integrations.typer",
-              f"{OURS}.integrations._clickish", f"{OURS}._admin", f"{OURS}._admin.commands",
-              "contextvars", "_contextvars"},
+    "click": {f"{OURS}.integrations", f"{OURS}.integrations.click"},
+    "typer": {f"{OURS}.integrations", f"{OURS}.integrations.typer"},
     "argparse": {f"{OURS}.integrations", f"{OURS}.integrations.argparse"},
     "lean": set(),
 }  # fmt: skip
@@ -116,15 +112,20 @@ NEVER = (
 NEVER_STDLIB = {"json", "uuid", "dataclasses", "typing", "re", "argparse", "email", "ssl"}
 
 
-def modules(fw: str, dest: str, *, bare: bool, off: bool, home: Path) -> set[str]:
+def modules(
+    fw: str, dest: str, *, bare: bool, off: bool, home: Path, probe: str = _PROBE, **extra: str
+) -> set[str]:
+    """The modules ``probe`` (this file's by default; ``extra``: more of its variables) had
+    loaded at its end, in the second of two runs: the steady state."""
     env = without_coverage(cli_env(home, P_FW=fw, P_DEST=dest, IMP_TELEMETRY_HOME=str(home)))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update({"P_BARE": "1"} if bare else {})
     env.update({"DO_NOT_TRACK": "1"} if off else {})
+    env.update(extra)
     found: set[str] = set()
     for _ in range(2):  # the second run is the steady state
         done = subprocess.run(
-            [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=60
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, done.stderr[-800:]
         assert done.stderr == "", done.stderr[-800:]

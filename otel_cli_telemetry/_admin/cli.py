@@ -38,25 +38,12 @@ __all__ = [
 
 def add_arguments(parser: argparse.ArgumentParser, command: AdminCommand) -> None:
     """Give an argparse parser the options of ``command``."""
-    for option in command.options:
-        if option.is_flag:
-            parser.add_argument(
-                *option.flags, dest=option.dest, action="store_true", help=option.help
-            )
-        else:
-            parser.add_argument(
-                *option.flags,
-                dest=option.dest,
-                type=option.kind,
-                default=option.default,
-                help=option.help,
-            )
+    command.add_arguments(parser)
 
 
 def run_parsed(command: AdminCommand, telemetry: Telemetry, args: argparse.Namespace) -> int:
     """Run ``command`` with the options argparse parsed into ``args``."""
-    options = {o.dest: getattr(args, o.dest, o.default) for o in command.options}
-    return command.run(telemetry, sys.stdout, **options)
+    return command.run_parsed(telemetry, args)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,13 +1,14 @@
 """The table of the consent commands: names, help and options, and nothing else loaded.
 
-The click group, the typer app and the argparse ``telemetry`` subcommands are built from it
-when an app starts (an instrumented app builds them on every run, off included), so it
-imports nothing: each command's code (``verbs``, ``show``, the OTLP reader)
-loads only when that command runs.
+The click group, the typer app and the argparse ``telemetry`` subcommands are made from it
+when something first looks at them (one of the commands runs, or their ``--help``), never on
+an app's ordinary run; the module CLI builds its parser from it too. It imports nothing:
+each command's code (``verbs``, ``show``, the OTLP reader) loads only when that command runs.
 """
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from argparse import ArgumentParser, Namespace
     from typing import Any, TextIO
 
     from otel_cli_telemetry.telemetry import Telemetry
@@ -53,6 +54,29 @@ class AdminCommand:
         action = getattr(verbs, self.action)
         code: int = verbs.guarded(self.name, action)(telemetry, out, **options)
         return code
+
+    def add_arguments(self, parser: "ArgumentParser") -> None:
+        """Give an argparse parser the options of this command."""
+        for option in self.options:
+            if option.is_flag:
+                parser.add_argument(
+                    *option.flags, dest=option.dest, action="store_true", help=option.help
+                )
+            else:
+                parser.add_argument(
+                    *option.flags,
+                    dest=option.dest,
+                    type=option.kind,
+                    default=option.default,
+                    help=option.help,
+                )
+
+    def run_parsed(self, telemetry: "Telemetry", args: "Namespace") -> int:
+        """Run this command with the options argparse parsed into ``args``."""
+        import sys
+
+        options = {o.dest: getattr(args, o.dest, o.default) for o in self.options}
+        return self.run(telemetry, sys.stdout, **options)
 
 
 #: The one table the module CLI, click, typer and argparse integrations build from.

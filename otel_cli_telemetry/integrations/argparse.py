@@ -84,10 +84,8 @@ class _NamingSubParsers(argparse._SubParsersAction):  # type: ignore[type-arg]
         super().__call__(parser, namespace, values, option_string)
         admin = getattr(sub, _ADMIN, None) if sub is not None else None
         if admin is not None:
-            from otel_cli_telemetry._admin import cli
-
             command, telemetry = admin
-            code = cli.run_parsed(command, telemetry, namespace)
+            code = command.run_parsed(telemetry, namespace)
             sys.stdout.flush()
             parser.exit(code)
 
@@ -112,12 +110,63 @@ def _add_admin_commands(consent_parser: argparse.ArgumentParser, telemetry: "Tel
     action = _subparsers(consent_parser)
     if action is None or action.choices:
         return
-    from otel_cli_telemetry._admin import cli
+    from otel_cli_telemetry._admin.commands import COMMANDS
 
-    for command in cli.COMMANDS:
+    for command in COMMANDS:
         leaf = action.add_parser(command.name, help=command.help, description=command.help)
-        cli.add_arguments(leaf, command)
+        command.add_arguments(leaf)
         setattr(leaf, _ADMIN, (command, telemetry))
+
+
+class _ConsentParser(argparse.ArgumentParser):
+    """The ``telemetry`` parser until something first looks at it: none of its attributes
+    exists yet, so the first read of one (argparse entering it, its ``--help``, a tool
+    listing the parsers) comes here and makes it, as the author's parser class, there and
+    then. An app that never runs ``telemetry`` pays for no parser (and argparse's help
+    formatter, which ``add_subparsers`` runs to compute the usage prefix)."""
+
+    def __getattr__(self, name: str) -> "Any":
+        # Only names the instance lacks come here; once made, it has them all.
+        deferred = self.__dict__.pop("_otel_cli_telemetry_deferred", None)
+        if deferred is None:
+            raise AttributeError(name)
+        parser_class, kwargs, telemetry = deferred
+        try:  # noqa: SIM105 - contextlib is not loaded on this path
+            self.__class__ = parser_class
+        except TypeError:  # pragma: no cover - a parser class with its own layout
+            pass
+        parser_class.__init__(self, **kwargs)
+        self.add_subparsers(title="commands", metavar="COMMAND", required=True)
+        setattr(self, _CONSENT, telemetry)
+        return getattr(self, name)
+
+
+def _mount_consent_parser(
+    subparsers: "argparse._SubParsersAction[Any]", name: str, telemetry: "Telemetry"
+) -> None:
+    """``subparsers.add_parser(name, ...)`` (its help line, its place in the choices), with
+    the parser itself made on first use (``_ConsentParser``)."""
+    help_text = f"Control the usage telemetry of {telemetry.app_name}."
+    parser_class = subparsers._parser_class
+
+    def deferred(**kwargs: "Any") -> _ConsentParser:
+        cls: type[_ConsentParser] = _ConsentParser
+        if parser_class is not argparse.ArgumentParser:
+            # An instance of the app's own class from the start, for ``isinstance``.
+            name = f"Deferred{getattr(parser_class, '__name__', 'Parser')}"
+            try:  # noqa: SIM105 - contextlib is not loaded on this path
+                cls = type(name, (_ConsentParser, parser_class), {})
+            except TypeError:  # pragma: no cover - a class that cannot be mixed with
+                pass
+        parser = cls.__new__(cls)
+        parser.__dict__["_otel_cli_telemetry_deferred"] = (parser_class, kwargs, telemetry)
+        return parser
+
+    subparsers._parser_class = deferred  # type: ignore[assignment]
+    try:
+        subparsers.add_parser(name, help=help_text, description=help_text)
+    finally:
+        subparsers._parser_class = parser_class
 
 
 def instrument(
@@ -139,10 +188,7 @@ def instrument(
     setattr(parser, _PATH, "")
     subparsers = _subparsers(parser)
     if consent_command and subparsers is not None:
-        help_text = f"Control the usage telemetry of {telemetry.app_name}."
-        consent = subparsers.add_parser(consent_command, help=help_text, description=help_text)
-        consent.add_subparsers(title="commands", metavar="COMMAND", required=True)
-        setattr(consent, _CONSENT, telemetry)
+        _mount_consent_parser(subparsers, consent_command, telemetry)
         _consent_names.add(consent_command)
         telemetry.consent_command = f"{parser.prog} {consent_command}"
     _hook_actions(parser)

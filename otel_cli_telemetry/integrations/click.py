@@ -4,25 +4,31 @@
 >>> cli.add_command(consent_group(telemetry))   # doctest: +SKIP
 
 A one-command app (``@click.command()``) is instrumented the same way, without the group.
+
+An opted-out run pays for this module and the package only: the consent group's commands
+are made from the admin table when something first looks at them (``telemetry ...`` runs,
+or its ``--help``), and the command tree is wrapped only on a run that records.
 """
 
-from __future__ import annotations
-
 import sys
-from collections.abc import Collection
-from typing import Any
 
 import click
 
-from otel_cli_telemetry._admin import commands as cli
-from otel_cli_telemetry.integrations._clickish import SKIP, instrument_command
-from otel_cli_telemetry.telemetry import Telemetry
+from otel_cli_telemetry.integrations import SKIP, instrument_command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Collection, MutableMapping
+    from typing import Any
+
+    from otel_cli_telemetry._admin.commands import AdminCommand
+    from otel_cli_telemetry.telemetry import Telemetry
 
 __all__ = ["consent_group", "instrument"]
 
 
 def instrument(
-    command: click.Command, telemetry: Telemetry, *, options: Collection[str] = ()
+    command: click.Command, telemetry: "Telemetry", *, options: "Collection[str]" = ()
 ) -> click.Command:
     """Make every invocation of ``command`` (a group and all its subcommands) one span.
 
@@ -34,8 +40,37 @@ def instrument(
     return result
 
 
+class _ConsentGroup(click.Group):
+    """The consent group: its commands come from the admin table on first use."""
+
+    _commands: "MutableMapping[str, click.Command]"
+
+    def __init__(self, telemetry: "Telemetry", **attrs: "Any") -> None:
+        self._telemetry = telemetry
+        super().__init__(**attrs)
+        self._built = False  # after click's own ``self.commands = {}``
+
+    @property
+    def commands(self) -> "MutableMapping[str, click.Command]":
+        if not self._built:
+            from otel_cli_telemetry._admin.commands import COMMANDS
+
+            self._built = True
+            table = {c.name: _click_command(c, self._telemetry) for c in COMMANDS}
+            self._commands = {**table, **self._commands}  # then those added since
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: "MutableMapping[str, click.Command]") -> None:
+        self._commands = value
+        self._built = True  # a whole new set; click's __init__ resets it to False after
+
+
+setattr(_ConsentGroup, SKIP, True)
+
+
 def consent_group(
-    telemetry: Telemetry, name: str = "telemetry", *, hidden: bool = False
+    telemetry: "Telemetry", name: str = "telemetry", *, hidden: bool = False
 ) -> click.Group:
     """Build the group; mount it on the root group with ``cli.add_command(...)``.
     ``hidden=True`` keeps it out of the root's ``--help``; it still runs.
@@ -44,26 +79,16 @@ def consent_group(
     users reach the same commands with ``python -m otel_cli_telemetry --service NAME``, which
     the first-run notice then names.
     """
-
-    @click.group(
-        name=name, help=f"Control the usage telemetry of {telemetry.app_name}.", hidden=hidden
-    )
-    def group() -> None:
-        pass
-
-    setattr(group, SKIP, True)
     # Mounted on the root (the documented way): the first-run notice names these commands.
     telemetry.consent_command = f"{telemetry.app_name} {name}"
-
-    for command in cli.COMMANDS:
-        group.add_command(_click_command(command, telemetry))
-    return group
+    help_text = f"Control the usage telemetry of {telemetry.app_name}."
+    return _ConsentGroup(telemetry, name=name, help=help_text, hidden=hidden)
 
 
-def _click_command(command: cli.AdminCommand, telemetry: Telemetry) -> click.Command:
+def _click_command(command: "AdminCommand", telemetry: "Telemetry") -> click.Command:
     """A click command for one entry of the admin command table."""
 
-    def callback(**options: Any) -> None:
+    def callback(**options: "Any") -> None:
         code = command.run(telemetry, sys.stdout, **options)
         if code:
             sys.exit(code)

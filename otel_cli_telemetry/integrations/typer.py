@@ -6,25 +6,33 @@
 A one-command app (a single ``@app.command()``, no callback) needs no ``consent_app``: its
 users reach the consent commands with ``python -m otel_cli_telemetry --service NAME``, which
 the first-run notice names.
+
+An opted-out run pays for this module and the package only: typer makes the consent
+group empty on every run, and its commands come from the admin table when something first
+looks at them (``app telemetry ...`` runs, or its ``--help``); the command tree is wrapped
+only on a run that records.
 """
 
-from __future__ import annotations
-
-import inspect
 import sys
-from collections.abc import Callable, Collection
-from typing import Any, Optional
 
 import typer
 
-from otel_cli_telemetry._admin import commands as cli
-from otel_cli_telemetry.integrations._clickish import instrument_command
-from otel_cli_telemetry.telemetry import Telemetry
+from otel_cli_telemetry.integrations import instrument_command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, MutableMapping
+    from typing import Any
+
+    from otel_cli_telemetry._admin.commands import AdminCommand
+    from otel_cli_telemetry.telemetry import Telemetry
 
 __all__ = ["consent_app", "instrument"]
 
 
-def _instrumented(base: type[Any], telemetry: Telemetry, options: frozenset[str]) -> type[Any]:
+def _instrumented(
+    base: "type[Any]", telemetry: "Telemetry", options: "frozenset[str]"
+) -> "type[Any]":
     """A subclass of typer's click class that instruments each instance it builds.
 
     typer builds a fresh click command on every ``app()`` and in ``typer.testing.CliRunner``;
@@ -33,7 +41,7 @@ def _instrumented(base: type[Any], telemetry: Telemetry, options: frozenset[str]
     """
 
     class Instrumented(base):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
+        def __init__(self, *args: "Any", **kwargs: "Any") -> None:
             super().__init__(*args, **kwargs)
             instrument_command(self, telemetry, options)
 
@@ -42,7 +50,7 @@ def _instrumented(base: type[Any], telemetry: Telemetry, options: frozenset[str]
 
 
 def instrument(
-    app: typer.Typer, telemetry: Telemetry, *, options: Collection[str] = ()
+    app: typer.Typer, telemetry: "Telemetry", *, options: "Collection[str]" = ()
 ) -> typer.Typer:
     """Make every run of ``app`` one span named after the full command path.
 
@@ -78,39 +86,70 @@ def instrument(
     return app
 
 
-def _is_consent_app(sub: typer.Typer | None) -> bool:
+def _is_consent_app(sub: "typer.Typer | None") -> bool:
     cls = getattr(getattr(sub, "info", None), "cls", None)
     return isinstance(cls, type) and issubclass(cls, _ConsentGroup)
 
 
 class _ConsentGroup(typer.core.TyperGroup):
-    """The consent commands are not recorded: ``telemetry disable`` must leave no trace."""
+    """The consent commands are not recorded: ``telemetry disable`` must leave no trace.
+
+    typer makes this group afresh on every run, empty (the sub-app registers no command);
+    its commands are made from the admin table when something first reads ``commands``.
+    ``consent_app`` gives each sub-app a subclass that names its Telemetry."""
 
     _otel_cli_telemetry_skip = True
+    _telemetry: "Telemetry"
+    _commands: "MutableMapping[str, Any]"
+    _built = True
+
+    def __init__(self, **attrs: "Any") -> None:
+        super().__init__(**attrs)
+        self._built = False  # after typer's own ``self.commands = {}``
+
+    @property
+    def commands(self) -> "MutableMapping[str, Any]":
+        if not self._built:
+            self._built = True
+            self._commands = {**self._admin_commands(), **self._commands}
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: "MutableMapping[str, Any]") -> None:
+        self._commands = value
+        self._built = True  # a whole new set; __init__ resets it to False after typer's
+
+    def _admin_commands(self) -> "dict[str, Any]":
+        """typer's own commands for the admin table, made as it makes any sub-app's."""
+        from otel_cli_telemetry._admin.commands import COMMANDS
+
+        table = typer.Typer(add_completion=False, rich_markup_mode=self.rich_markup_mode)
+        for command in COMMANDS:
+            table.command(command.name, help=command.help)(_typer_command(command, self._telemetry))
+        group: Any = typer.main.get_command(table)
+        return dict(group.commands)
 
 
-def consent_app(telemetry: Telemetry, *, hidden: bool = False) -> typer.Typer:
+def consent_app(telemetry: "Telemetry", *, hidden: bool = False) -> typer.Typer:
     """Build the sub-app; mount it with ``app.add_typer(consent_app(t), name="telemetry")``.
 
     Its commands come from the admin command table, as the click group's and the argparse
     parsers' do. ``hidden=True`` keeps it out of the app's ``--help`` (which then stays
     exactly as it was without it); ``app telemetry --help`` still lists its commands.
     """
-    sub = typer.Typer(
-        help=f"Control the usage telemetry of {telemetry.app_name}.",
-        cls=_ConsentGroup,
-        hidden=hidden,
+    group = type("ConsentGroup", (_ConsentGroup,), {"_telemetry": telemetry})
+    return typer.Typer(
+        help=f"Control the usage telemetry of {telemetry.app_name}.", cls=group, hidden=hidden
     )
-    for command in cli.COMMANDS:
-        sub.command(command.name, help=command.help)(_typer_command(command, telemetry))
-    return sub
 
 
-def _typer_command(command: cli.AdminCommand, telemetry: Telemetry) -> Callable[..., None]:
+def _typer_command(command: "AdminCommand", telemetry: "Telemetry") -> "Callable[..., None]":
     """A function typer reads as it reads a hand-written command: one keyword parameter per
     option of ``command``, its type as the annotation and a ``typer.Option`` as default."""
+    import inspect
+    from typing import Optional
 
-    def run(**options: Any) -> None:
+    def run(**options: "Any") -> None:
         code = command.run(telemetry, sys.stdout, **options)
         if code:
             raise typer.Exit(code)

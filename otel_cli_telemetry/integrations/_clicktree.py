@@ -1,8 +1,8 @@
-"""Instrument a whole click command tree (typer builds one too) with one call.
+"""What a recorded click (or typer) run adds to the span: loaded only when consent said yes.
 
-Duck-typed on purpose: typer ships its own copy of click (``typer._click``), whose classes
-are not click's. What is used: ``Command.main``, ``Command.invoke``, ``Group.commands``,
-``Context.parent/info_name/params/get_parameter_source`` and ``Parameter.opts``.
+What is used of click: ``Command.main``, ``Command.invoke``, ``Command.make_context``,
+``Group.commands``, ``Context.parent/info_name/params/get_parameter_source`` and
+``Parameter.opts``.
 
 - The span covers ``main()``: parsing, usage errors and the exit included.
 - Its name is the full command path, ``assembly transcript get``, set when the innermost
@@ -13,25 +13,26 @@ are not click's. What is used: ``Command.main``, ``Command.invoke``, ``Group.com
   values never.
 """
 
-from __future__ import annotations
+try:  # ``contextvars`` only re-exports the C module: one module less to load
+    from _contextvars import ContextVar
+except ImportError:  # pragma: no cover - another Python
+    from contextvars import ContextVar
 
-import contextvars
-from collections.abc import Callable, Collection
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+    from typing import Any
 
-from otel_cli_telemetry._process.run import CommandHandle
-from otel_cli_telemetry.telemetry import Telemetry
+    from otel_cli_telemetry._process.run import CommandHandle
 
 OPTIONS_ATTRIBUTE = "cli_telemetry.options"
 _MARK = "_otel_cli_telemetry_instrumented"
-#: Set on the consent group: running ``telemetry disable`` must not itself be recorded.
-SKIP = "_otel_cli_telemetry_skip"
-_current: contextvars.ContextVar[CommandHandle | None] = contextvars.ContextVar(
+_current: "ContextVar[CommandHandle | None]" = ContextVar(
     "otel_cli_telemetry_click_handle", default=None
 )
 
 
-def command_path(ctx: Any) -> str:
+def command_path(ctx: "Any") -> str:
     """Subcommand names from the root's child down to ``ctx`` (the program name left out)."""
     names: list[str] = []
     while ctx is not None and ctx.parent is not None:
@@ -40,7 +41,7 @@ def command_path(ctx: Any) -> str:
     return " ".join(reversed(names))
 
 
-def given_options(ctx: Any, allowed: Collection[str]) -> list[str]:
+def given_options(ctx: "Any", allowed: "Collection[str]") -> list[str]:
     """Names of allow-listed options the user typed on the command line (never values)."""
     if not allowed:
         return []
@@ -63,14 +64,19 @@ def given_options(ctx: Any, allowed: Collection[str]) -> list[str]:
     return found
 
 
-def _wrap_invoke(command: Any, allowed: frozenset[str]) -> None:
+def wrap_tree(command: "Any", allowed: "frozenset[str]", skip: str) -> None:
+    """Wrap ``invoke`` and ``make_context`` of ``command`` and of every subcommand (once
+    each), so the span follows the run down the tree. A command that has the attribute
+    ``skip`` set (the consent group) discards the span when it runs, and its own commands
+    are left alone (never recorded; made only when one runs)."""
     if getattr(command, _MARK, False):
         return
+    skipped = bool(getattr(command, skip, False))
     original: Callable[[Any], Any] = command.invoke
 
-    def invoke(ctx: Any) -> Any:
+    def invoke(ctx: "Any") -> "Any":
         handle = _current.get()
-        if handle is not None and getattr(command, SKIP, False):
+        if handle is not None and skipped:
             handle.discard()
             handle = None
         if handle is not None:
@@ -90,11 +96,11 @@ def _wrap_invoke(command: Any, allowed: frozenset[str]) -> None:
 
     original_make_context: Callable[..., Any] = command.make_context
 
-    def make_context(info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+    def make_context(info_name: "Any", args: "Any", parent: "Any" = None, **extra: "Any") -> "Any":
         # Named before its arguments are parsed, so a usage error of `app sub leaf`
         # is recorded under `leaf`, not under its group.
         handle = _current.get()
-        if handle is not None and parent is not None and not getattr(command, SKIP, False):
+        if handle is not None and parent is not None and not skipped:
             handle.set_name(f"{command_path(parent)} {info_name}".strip())
         try:
             return original_make_context(info_name, args, parent=parent, **extra)
@@ -108,56 +114,32 @@ def _wrap_invoke(command: Any, allowed: frozenset[str]) -> None:
     command.invoke = invoke
     command.make_context = make_context
     setattr(command, _MARK, True)
+    if skipped:
+        return
     for sub in list(getattr(command, "commands", {}).values()):
-        _wrap_invoke(sub, allowed)
+        wrap_tree(sub, allowed, skip)
 
 
-def _runs_consent_command(command: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    """True if this invocation goes to the ``telemetry`` group: such runs must not even
-    start a span (``telemetry disable`` would otherwise mint an id and write files)."""
-    import sys
-
-    argv = kwargs.get("args", args[0] if args else None)
-    if argv is None:
-        argv = sys.argv[1:]
-    first = next((a for a in argv if isinstance(a, str) and not a.startswith("-")), None)
-    sub = getattr(command, "commands", {}).get(first) if first else None
-    return bool(getattr(sub, SKIP, False))
-
-
-def run_main(
-    telemetry: Telemetry,
-    main: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    command: Any = None,
-) -> Any:
-    """Call ``main`` inside one command span; record exactly what the process will see."""
-    if command is not None and _runs_consent_command(command, args, kwargs):
-        return main(*args, **kwargs)
+def record(
+    handle: "CommandHandle",
+    main: "Callable[..., Any]",
+    args: "tuple[Any, ...]",
+    kwargs: "dict[str, Any]",
+    command: "Any",
+    allowed: "frozenset[str]",
+    *,
+    skip: str,
+) -> "Any":
+    """Run ``main`` with ``handle`` current, the tree under ``command`` wrapped."""
+    if command is not None:
+        wrap_tree(command, allowed, skip)
+    handle.options = set()
+    token = _current.set(handle)
+    try:
+        result = main(*args, **kwargs)
+    finally:
+        _current.reset(token)
     standalone = kwargs.get("standalone_mode", True)
-    with telemetry.command("") as handle:
-        handle.options = set()
-        token = _current.set(handle)
-        try:
-            result = main(*args, **kwargs)
-        finally:
-            _current.reset(token)
-        if not standalone and isinstance(result, int) and not isinstance(result, bool):
-            handle.exit_code = result  # ctx.exit(n) returns n when not standalone
-        return result
-
-
-def instrument_command(command: Any, telemetry: Telemetry, options: Collection[str] = ()) -> Any:
-    """Instrument a click command or group (and every subcommand) in place; returns it."""
-    allowed = frozenset(options)
-    _wrap_invoke(command, allowed)
-    if not getattr(command, "_otel_cli_telemetry_main", False):
-        original_main = command.main
-
-        def main(*args: Any, **kwargs: Any) -> Any:
-            return run_main(telemetry, original_main, args, kwargs, command)
-
-        command.main = main
-        command._otel_cli_telemetry_main = True
-    return command
+    if not standalone and isinstance(result, int) and not isinstance(result, bool):
+        handle.exit_code = result  # ctx.exit(n) returns n when not standalone
+    return result
