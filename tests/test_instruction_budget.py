@@ -105,6 +105,7 @@ def count(script: str, mode: str, extra: dict[str, str], tmp: Path) -> int:
     return min(counted)
 
 
+@pytest.mark.timeout(900)  # eight cases, each counted twice under valgrind: slow when loaded
 @pytest.mark.skipif(
     shutil.which("valgrind") is None, reason="valgrind is not installed: budgets not counted"
 )
