@@ -27,7 +27,7 @@ from _modes import ENV_PREFIX
 
 #: (budget off, budget on) per CLI: DESIGN.md §6.
 BUDGETS = {"lean": (1.02, 1.15), "click": (1.01, 1.05), "typer-app": (1.01, 1.05),
-           "typer": (1.005, 1.02)}  # fmt: skip
+           "argparse-app": (1.01, 1.05), "typer": (1.005, 1.02)}  # fmt: skip
 COLLECTED = re.compile(rb"Collected : (\d+)")
 
 
@@ -62,13 +62,14 @@ def cases(receiver: h.Receiver) -> list[Case]:
         Case("lean", "the seeds' stdlib way", "seeds", otlp),
         Case("lean", "standard in-process SDK", "standard", otlp),
     ]
-    for framework in ("click", "typer"):
+    for framework in ("click", "typer", "argparse"):
         env = {"BENCH_FRAMEWORK": framework}
-        name = "click" if framework == "click" else "typer-app"
+        name = {"click": "click", "typer": "typer-app", "argparse": "argparse-app"}[framework]
+        how = "`instrument` + `track`" if framework == "argparse" else "`consent_*` + `instrument`"
         found += [
             Case(name, "bare", "bare", env),
             Case(name, "off (`DO_NOT_TRACK=1`)", "disabled", {**env, **off}),
-            Case(name, "`consent_*` + `instrument`, default sink", "enabled_file", env),
+            Case(name, f"{how}, default sink", "enabled_file", env),
         ]
     found += [
         Case("typer", "bare", "bare"),
@@ -80,7 +81,7 @@ def cases(receiver: h.Receiver) -> list[Case]:
 
 
 SCRIPTS = {"lean": "lean_cli.py", "click": "framework_cli.py", "typer-app": "framework_cli.py",
-           "typer": "typer_cli.py"}  # fmt: skip
+           "argparse-app": "framework_cli.py", "typer": "typer_cli.py"}  # fmt: skip
 
 
 def count(argv: list[str], env: dict[str, str], cwd: Path) -> int:
@@ -96,7 +97,9 @@ def count(argv: list[str], env: dict[str, str], cwd: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cli", default="all", help="lean, click, typer-app, typer or all")
+    parser.add_argument(
+        "--cli", default="all", help="lean, click, typer-app, argparse-app, typer or all"
+    )
     parser.add_argument("--runs", type=int, default=1, help="valgrind runs per case (median)")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args()
