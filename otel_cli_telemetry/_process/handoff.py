@@ -163,8 +163,6 @@ class Handoff:
         self._spool_and_launch(request, overflow)
 
     def _spool_and_launch(self, request: "dict[str, Any]", overflow: int = 0) -> None:
-        from otel_cli_telemetry._disk import delivery
-
         opts = self.options
         if os.path.lexists(opts.paths.destination_file):
             # An earlier version's queues first: none is claimed for a destination its
@@ -192,6 +190,8 @@ class Handoff:
             reason = f"spool_write_{exc.__class__.__name__}"
             self.counters.count(reason)
             # Written down now if the disk lets us, else kept until it does.
+            from otel_cli_telemetry._disk import delivery
+
             delivery.record_drops(queues[0].delivery_file, queues[0].state_lock, {reason: 1})
             return
         for extra in queues[1:]:
@@ -202,6 +202,8 @@ class Handoff:
                 reason = f"spool_link_{exc.__class__.__name__}"
                 self.counters.count(reason)
                 # That destination never gets this trace: its queue counts the loss.
+                from otel_cli_telemetry._disk import delivery
+
                 delivery.record_drops(extra.delivery_file, extra.state_lock, {reason: 1})
         self.counters.spooled += 1
         self.counters.last_spool_file = os.path.basename(path)
@@ -215,6 +217,8 @@ class Handoff:
                     # ``delivery.SPAN_REASONS``), announced with the next delivered span.
                     drops[SPAN_CAP] = overflow
                 if drops:
+                    from otel_cli_telemetry._disk import delivery
+
                     delivery.record_drops(queue.delivery_file, queue.state_lock, drops)
             # A destination that cannot be used keeps its queue: no exporter for it alone.
             usable = [q for q, d in items if not d.problem]
