@@ -9,7 +9,7 @@ Stdlib only: the light usage path and the SDK path both end here.
 import os
 import sys
 
-from otel_cli_telemetry._disk import contract, otlp_json, spool, state
+from otel_cli_telemetry._disk import contract, enqueue, otlp_json, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._process import attributes, config
 
@@ -180,9 +180,9 @@ class Handoff:
             for queue, dest in items:
                 # The child sends a queue only to the destination its record names.
                 destination_mod.save(queue, dest)
-            path = spool.write(
+            path = enqueue.write(
                 queues[0].spool_dir,
-                spool.dumps(request),
+                enqueue.dumps(request),
                 decision=decision,
                 after=[q.spool_dir for q in queues[1:]],
             )
@@ -197,7 +197,7 @@ class Handoff:
         for extra in queues[1:]:
             # Each destination keeps its own queue: a hard link costs no extra space.
             try:
-                spool.link(path, extra.spool_dir)
+                enqueue.link(path, extra.spool_dir)
             except (OSError, ValueError) as exc:
                 reason = f"spool_link_{exc.__class__.__name__}"
                 self.counters.count(reason)
@@ -210,7 +210,7 @@ class Handoff:
         try:
             for queue in queues:
                 # The caps hold whether or not an exporter runs (backing off, stopped).
-                dropped = spool.enforce_caps(queue.spool_dir)
+                dropped = enqueue.enforce_caps(queue.spool_dir)
                 drops = {f"cap_{k}": v for k, v in dropped.items()}
                 if overflow:
                     # Spans past the per-trace cap: counted where every loss is (as spans,
