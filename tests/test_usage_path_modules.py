@@ -43,3 +43,24 @@ def test_a_success_is_recorded_as_command_would_classify_it() -> None:
     from otel_cli_telemetry._process import command, recorder
 
     assert command.classify(None) == command.ExitStatus(0, recorder.SUCCESS)
+
+
+def test_the_successes_known_without_command_are_those_classify_calls_successes() -> None:
+    """``run._succeeded`` says success exactly where ``command.classify`` gives exit code 0,
+    for the shapes it recognises (nothing escaped, ``SystemExit`` of None, 0 or False)."""
+    from otel_cli_telemetry._process import command
+    from otel_cli_telemetry._process.run import CommandHandle, _succeeded
+
+    cases: list[tuple[BaseException | None, int | None]] = [
+        (None, None), (None, 0), (None, 3), (SystemExit(), None), (SystemExit(0), 5),
+        (SystemExit(False), None), (SystemExit(0.0), None), (SystemExit("bye"), None),
+        (SystemExit(2), None), (KeyboardInterrupt(), None), (ValueError(), None),
+    ]  # fmt: skip
+    for exc, chosen in cases:
+        handle = CommandHandle()
+        handle.exit_code = chosen
+        if _succeeded(exc, handle):
+            assert command.classify(exc, default_code=chosen or 0).code == 0, (exc, chosen)
+    assert [_succeeded(e, CommandHandle()) for e in (None, SystemExit(0), SystemExit(1))] == [
+        True, True, False,
+    ]  # fmt: skip

@@ -149,13 +149,22 @@ class CommandContext:
         try:
             if token is not None:
                 _context_vars()[0].reset(token)
-            if exc is None and not self._handle.exit_code:
+            if _succeeded(exc, self._handle):
                 span.finish(None)  # a success, known without loading ``command``
             else:
                 span.finish(*_classified(self._telemetry, self._handle, exc))
         except Exception as exc:  # noqa: BLE001 - never replace the host's exception with ours
             _count_internal_error(self._telemetry, exc)
         # Returning None lets the host's exception (SystemExit included) propagate.
+
+
+def _succeeded(exc: "BaseException | None", handle: CommandHandle) -> bool:
+    """What ``command.classify`` calls a success, in its two common shapes: nothing escaped
+    and no code was chosen, or ``SystemExit(0)``/``SystemExit(None)`` (click, typer)."""
+    if exc is None:
+        return not handle.exit_code
+    code = getattr(exc, "code", 1) if type(exc) is SystemExit else 1
+    return code is None or (isinstance(code, int) and code == 0)
 
 
 def _classified(
