@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from otel_cli_telemetry._disk import locks, state, takeover
+from otel_cli_telemetry._disk import child_marker, locks, state, takeover
 from otel_cli_telemetry._disk import marker as coordination
 from tests.conftest import ROOT
 
@@ -47,9 +47,9 @@ def test_live_child_blocks_and_dead_child_is_taken_over(home: Path) -> None:
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from otel_cli_telemetry._disk import marker as coordination, state\n"
+        "from otel_cli_telemetry._disk import child_marker, state\n"
         "home = Path(sys.argv[1])\n"
-        "marker = coordination.ChildMarker(state.Paths(home=home, config_dir=home))\n"
+        "marker = child_marker.ChildMarker(state.Paths(home=home, config_dir=home))\n"
         "assert marker.adopt()\n"
         "print('ready', flush=True)\n"
         "time.sleep(60)\n"
@@ -82,7 +82,7 @@ def test_give_up_never_removes_someone_elses_marker(home: Path) -> None:
     """A child that gave the marker up never removes or reclaims a marker claimed by someone else
     since."""
     paths = paths_for(home)
-    mine = coordination.ChildMarker(paths)
+    mine = child_marker.ChildMarker(paths)
     assert mine.adopt()
     mine.give_up()
     assert coordination.claim(paths)  # a command claims for its new child

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry._disk import delivery, destination, spool, state
+from otel_cli_telemetry._disk import child_marker, delivery, destination, spool, state
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._exporter import child
 from tests.collector import OtlpReceiver
@@ -168,7 +168,7 @@ def test_a_command_that_finds_the_exporter_awake_loads_no_takeover_check(
     bytes and /proc alone: no lock probe, no takeover module."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     paths = paths_for(home)
-    holder = coordination.ChildMarker(paths, deadline_s=30.0)
+    holder = child_marker.ChildMarker(paths, deadline_s=30.0)
     assert holder.adopt()
     try:
         from otel_cli_telemetry._disk import takeover

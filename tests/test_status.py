@@ -161,12 +161,12 @@ def test_a_trace_that_cannot_reach_a_second_queue_is_counted_there(
     import os
 
     from otel_cli_telemetry import OTLP, PostHog
-    from otel_cli_telemetry._disk import spool
+    from otel_cli_telemetry._disk import enqueue
 
     def cross_device(*args: object) -> None:
         raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
 
-    monkeypatch.setattr(spool, "link", cross_device)
+    monkeypatch.setattr(enqueue, "link", cross_device)
     telemetry = Telemetry(
         "assembly",
         home=home,

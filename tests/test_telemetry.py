@@ -179,12 +179,11 @@ def test_debug_prints_and_sends_nothing(home: Path, capsys: pytest.CaptureFixtur
 
 def test_no_second_exporter_while_one_runs(home: Path) -> None:
     """The launcher starts no child while another one owns the exporter marker."""
-    from otel_cli_telemetry._disk import marker as coordination
-    from otel_cli_telemetry._disk import state
+    from otel_cli_telemetry._disk import child_marker, state
 
     telemetry, spawn = make(home)
     home.mkdir(mode=0o700)
-    running = coordination.ChildMarker(state.Paths(home=home, config_dir=home))
+    running = child_marker.ChildMarker(state.Paths(home=home, config_dir=home))
     assert running.adopt()
     try:
         with telemetry.command("a"):

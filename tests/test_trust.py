@@ -485,9 +485,9 @@ def test_a_stopped_exporter_is_taken_over_past_its_deadline(
 def test_spool_caps_hold_without_any_exporter(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Caps are enforced when a trace is spooled: with no exporter ever running, the spool
     stays within its cap and the excess is counted."""
-    from otel_cli_telemetry._disk import spool
+    from otel_cli_telemetry._disk import enqueue, spool
 
-    monkeypatch.setattr(spool, "MAX_FILES", 5)
+    monkeypatch.setattr(enqueue, "MAX_FILES", 5)
     telemetry = Telemetry("assembly", home=home, env={}, spawn=lambda *a, **k: None)
     for i in range(12):
         with telemetry.command(f"c{i}"):

@@ -8,7 +8,7 @@ commands run, and a server's ``Retry-After`` is honoured across runs.
 import os
 import time
 
-from otel_cli_telemetry._disk import contract, state
+from otel_cli_telemetry._disk import contract, retry, state
 from otel_cli_telemetry._disk import fs as _fs
 
 TYPE_CHECKING = False
@@ -95,14 +95,7 @@ class DeliveryState:
         further than the back-off it was written with, nor than the cap, from ``now``;
         written "in the future" (the clock since set back) counts as written now."""
         now = time.time() if now is None else now
-        if self.next_attempt_at <= 0:
-            return 0.0
-        written = self.backoff_written_at
-        length = self.next_attempt_at - written if written > 0 else MAX_RETRY_AFTER_S
-        length = min(max(length, 0.0), MAX_RETRY_AFTER_S)
-        if written <= 0 or written > now:
-            written = now
-        return min(self.next_attempt_at, written + length, now + MAX_RETRY_AFTER_S)
+        return retry.backoff_until(self.next_attempt_at, self.backoff_written_at, now)
 
     def in_backoff(self, now: float | None = None) -> bool:
         now = time.time() if now is None else now
@@ -128,8 +121,8 @@ class DeliveryState:
         result = cls()
         result.failures = min(_count(data.get("failures")), 1_000_000)
         now = time.time()
-        next_at = _finite(data.get("next_attempt_at"))
-        written = _finite(data.get("backoff_written_at"))
+        next_at = retry.finite(data.get("next_attempt_at"))
+        written = retry.finite(data.get("backoff_written_at"))
         if next_at is not None and next_at > 0:
             result.next_attempt_at = next_at
             result.backoff_written_at = written if written is not None and written > 0 else 0.0
@@ -153,13 +146,6 @@ class DeliveryState:
         for name in ("delivered", "attempts", "exporter_runs", "takeovers"):
             setattr(result, name, _count(data.get(name)))
         return result
-
-
-def _finite(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    number = float(value)
-    return number if number - number == 0.0 else None  # neither NaN nor infinite
 
 
 def _counts(value: object) -> dict[str, int]:
@@ -281,14 +267,10 @@ def record_failure(
         wait = retry.backoff_delay(s.failures)
         s.set_backoff(max(wait, s.backoff_until(now) - now), now)
 
-    from otel_cli_telemetry._disk import retry  # only when the exporter failed
-
     update_quietly(path, lock_path, change)
 
 
 def __getattr__(name: str) -> "Any":
     """The back-off arithmetic (``backoff_delay``, ``parse_retry_after``, the waits), from
-    ``retry``: loaded by the exporter, not by a command."""
-    from otel_cli_telemetry._disk import retry
-
+    ``retry``."""
     return getattr(retry, name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from otel_cli_telemetry._disk import contract, delivery, inventory, locks, spool, state
+from otel_cli_telemetry._disk import contract, delivery, enqueue, inventory, locks, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._disk import fs as _fs
 
@@ -98,7 +98,7 @@ def reset(paths: state.Paths) -> list[str]:
             removed.append(name)
     quarantine = paths.quarantine_dir
     for name in _fs.scan_names(quarantine):
-        spool._remove_any(os.path.join(quarantine, name))
+        enqueue.remove_any(os.path.join(quarantine, name))
     with _fs.suppress(OSError):
         os.rmdir(quarantine)
     removed.extend(_remove_empty_queues(paths))

@@ -20,6 +20,9 @@ it is (boot id, pid namespace, start time) into the marker.
 
 A marker that is not a regular file of ours (a directory, a link, a FIFO) is an impostor:
 it is moved aside and the claim goes on.
+
+This module is the command's side (the claim); the child's (``ChildMarker``: adopt, give
+up, reclaim) is ``child_marker``.
 """
 
 import os
@@ -30,20 +33,16 @@ from otel_cli_telemetry._disk import jsontext, state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import IO
-
     from otel_cli_telemetry._disk.fs import StrPath
 
 MARKER = "exporter.pid"
-#: Commands probe the marker's lock for an instant; a child waits this long past a probe.
-PROBE_WAIT_S = 0.5
 
 
 def marker_path(paths: "state.Paths") -> str:
     return os.path.join(paths.home, MARKER)
 
 
-def _create_exclusive(path: "StrPath") -> bool:
+def create_exclusive(path: "StrPath") -> bool:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _fs.NOFOLLOW | _fs.CLOEXEC, 0o600)
     except FileExistsError:
@@ -98,7 +97,7 @@ def claim(paths: "state.Paths", *, now: float | None = None) -> bool:
     A stopped child past its deadline is ended and replaced (see the module docstring).
     """
     path = marker_path(paths)
-    if _create_exclusive(path):
+    if create_exclusive(path):
         return True
     if _running_child(read_raw(path)[0], time.time() if now is None else now):
         return False  # the common case while an exporter waits for commands: nothing loaded
@@ -106,7 +105,7 @@ def claim(paths: "state.Paths", *, now: float | None = None) -> bool:
 
     if is_stale(path, now=now):
         _fs.move_aside(path)
-        return _create_exclusive(path)
+        return create_exclusive(path)
     raw, inode = read_raw(path)
     pid = overdue_pid(parse_marker(raw), inode, now=now)
     if pid is not None and end_stopped(pid):
@@ -114,7 +113,7 @@ def claim(paths: "state.Paths", *, now: float | None = None) -> bool:
 
         delivery.record_drops(paths.delivery_file, paths.state_lock, {}, takeovers=1)
         _fs.move_aside(path)
-        return _create_exclusive(path)
+        return create_exclusive(path)
     return False
 
 
@@ -154,68 +153,3 @@ def release_claim(paths: "state.Paths") -> None:
     """Give back a claim whose child could not be started."""
     with _fs.suppress(FileNotFoundError):
         os.unlink(marker_path(paths))
-
-
-class ChildMarker:
-    """The child's side: hold the marker's lock while alive, with our pid in it."""
-
-    def __init__(self, paths: "state.Paths", *, deadline_s: float = 10.0) -> None:
-        self.path = marker_path(paths)
-        from otel_cli_telemetry._disk import locks
-
-        self._lock = locks.FileLock(self.path)
-        self._owned = False
-        self._started = time.time()
-        self._deadline = self._started + deadline_s
-
-    def adopt(self) -> bool:
-        """Take over the marker our parent created (or create it). False if another
-        child already holds it: then this one has nothing to do."""
-        from otel_cli_telemetry._disk.takeover import is_impostor
-
-        if is_impostor(self.path):
-            _fs.move_aside(self.path)
-        if not os.path.lexists(self.path) and not _create_exclusive(self.path):
-            return False
-        # A command may be probing the lock this very moment: ride that out.
-        if not self._lock.acquire(timeout=PROBE_WAIT_S):
-            return False
-        self._owned = True
-        self._write_pid()
-        return True
-
-    def _write_pid(self) -> None:
-        from otel_cli_telemetry._disk.takeover import identity
-
-        fh: IO[bytes] | None = self._lock.file
-        if fh is not None:
-            record: dict[str, float | str] = {
-                "pid": os.getpid(),
-                "started": self._started,
-                "deadline": self._deadline,
-                **identity(),
-            }
-            fh.seek(0)
-            fh.truncate()
-            fh.write(jsontext.dumps(record, allow_nan=True).encode())
-            fh.flush()
-
-    def give_up(self) -> None:
-        """Remove the marker, then let go of its lock (in that order: a command that sees
-        no marker may start a new child at once)."""
-        if self._owned:
-            self._owned = False
-            with _fs.suppress(FileNotFoundError):
-                os.unlink(self.path)
-        self._lock.release()
-
-    def reclaim(self) -> bool:
-        """After ``give_up``: claim the marker again if nobody else did meanwhile."""
-        if not _create_exclusive(self.path):
-            return False
-        self._owned = True
-        if not self._lock.acquire(timeout=PROBE_WAIT_S):
-            self.give_up()
-            return False
-        self._write_pid()
-        return True

@@ -1,6 +1,6 @@
 """The detached exporter child: ``launcher.argv()`` runs ``main`` (``python -m`` works too).
 
-It owns the exporter marker (see ``coordination``), drains every destination's queue (see
+It owns the exporter marker (see ``marker``), drains every destination's queue (see
 ``drain``), stays asleep for the next commands' traces (``LINGER_S`` after its last work),
 and exits by its hard deadline whatever the network does. It never prints: its stdio is
 /dev/null.
@@ -19,9 +19,16 @@ import os
 import sys
 import time
 
-from otel_cli_telemetry._disk import consent, contract, delivery, inventory, spool, state
+from otel_cli_telemetry._disk import (
+    child_marker,
+    consent,
+    contract,
+    delivery,
+    inventory,
+    spool,
+    state,
+)
 from otel_cli_telemetry._disk import destination as destination_mod
-from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._exporter.batch import MIN_ATTEMPT_S
 from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, Report, drain, progress_of
 from otel_cli_telemetry._exporter.watch import Watch
@@ -206,7 +213,7 @@ def run_child(
     for more work (a CLI run in a loop then needs one child, not one per command), give
     the marker up, look once more."""
     _at("adopt_marker")
-    marker = coordination.ChildMarker(paths, deadline_s=destinations[0].deadline_s)
+    marker = child_marker.ChildMarker(paths, deadline_s=destinations[0].deadline_s)
     if not marker.adopt():
         return None  # another child owns the marker and will do the work
     items = destination_mod.queues(paths, destinations)

@@ -9,7 +9,7 @@ Stdlib only: the light usage path and the SDK path both end here.
 import os
 import sys
 
-from otel_cli_telemetry._disk import contract, otlp_json, spool, state
+from otel_cli_telemetry._disk import contract, enqueue, otlp_json, state
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._process import attributes, config
 
@@ -163,8 +163,6 @@ class Handoff:
         self._spool_and_launch(request, overflow)
 
     def _spool_and_launch(self, request: "dict[str, Any]", overflow: int = 0) -> None:
-        from otel_cli_telemetry._disk import delivery
-
         opts = self.options
         if os.path.lexists(opts.paths.destination_file):
             # An earlier version's queues first: none is claimed for a destination its
@@ -182,9 +180,9 @@ class Handoff:
             for queue, dest in items:
                 # The child sends a queue only to the destination its record names.
                 destination_mod.save(queue, dest)
-            path = spool.write(
+            path = enqueue.write(
                 queues[0].spool_dir,
-                spool.dumps(request),
+                enqueue.dumps(request),
                 decision=decision,
                 after=[q.spool_dir for q in queues[1:]],
             )
@@ -192,29 +190,35 @@ class Handoff:
             reason = f"spool_write_{exc.__class__.__name__}"
             self.counters.count(reason)
             # Written down now if the disk lets us, else kept until it does.
+            from otel_cli_telemetry._disk import delivery
+
             delivery.record_drops(queues[0].delivery_file, queues[0].state_lock, {reason: 1})
             return
         for extra in queues[1:]:
             # Each destination keeps its own queue: a hard link costs no extra space.
             try:
-                spool.link(path, extra.spool_dir)
+                enqueue.link(path, extra.spool_dir)
             except (OSError, ValueError) as exc:
                 reason = f"spool_link_{exc.__class__.__name__}"
                 self.counters.count(reason)
                 # That destination never gets this trace: its queue counts the loss.
+                from otel_cli_telemetry._disk import delivery
+
                 delivery.record_drops(extra.delivery_file, extra.state_lock, {reason: 1})
         self.counters.spooled += 1
         self.counters.last_spool_file = os.path.basename(path)
         try:
             for queue in queues:
                 # The caps hold whether or not an exporter runs (backing off, stopped).
-                dropped = spool.enforce_caps(queue.spool_dir)
+                dropped = enqueue.enforce_caps(queue.spool_dir)
                 drops = {f"cap_{k}": v for k, v in dropped.items()}
                 if overflow:
                     # Spans past the per-trace cap: counted where every loss is (as spans,
                     # ``delivery.SPAN_REASONS``), announced with the next delivered span.
                     drops[SPAN_CAP] = overflow
                 if drops:
+                    from otel_cli_telemetry._disk import delivery
+
                     delivery.record_drops(queue.delivery_file, queue.state_lock, drops)
             # A destination that cannot be used keeps its queue: no exporter for it alone.
             usable = [q for q, d in items if not d.problem]

@@ -17,8 +17,8 @@ anyone else), with ``-P`` (Python 3.11+) so that not even that is added, and wit
 import os
 import sys
 
-from otel_cli_telemetry._disk import delivery, state
 from otel_cli_telemetry._disk import marker as coordination
+from otel_cli_telemetry._disk import retry, state
 from otel_cli_telemetry._process import config
 
 TYPE_CHECKING = False
@@ -156,7 +156,7 @@ def should_start(
     """
     if (os.environ if env is None else env).get(config.CHILD_MARKER):
         return False, "inside an exporter"
-    if all(delivery.load(q.delivery_file).in_backoff(now) for q in queues or [paths]):
+    if all(retry.in_backoff(q.delivery_file, now) for q in queues or [paths]):
         return False, BACKING_OFF
     if not coordination.claim(paths):
         return False, "an exporter is running or starting"

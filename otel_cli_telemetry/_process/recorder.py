@@ -28,6 +28,9 @@ from otel_cli_telemetry._process.light import (
     truncate,
 )
 
+#: ``command.SUCCESS``: a command that ended well needs nothing more of ``command``.
+SUCCESS = "success"
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -78,34 +81,37 @@ class CommandSpan:
         self.recorder.gate.discard(self.ids.trace_id)
 
     def finish(
-        self, outcome: "command.ExitStatus", extra: "Mapping[str, Any] | None" = None
+        self, outcome: "command.ExitStatus | None", extra: "Mapping[str, Any] | None" = None
     ) -> None:
+        """End the command span: ``outcome`` None for a success (exit code 0)."""
         self.recorder.closed(self)
         if os.getpid() != self.pid:
             if self.sdk is not None:
                 self.recorder.pipeline_detach(self.token)
             return
-        from otel_cli_telemetry._process import command
-
+        code, name = (0, SUCCESS) if outcome is None else (outcome.code, outcome.outcome)
         values: dict[str, Any] = {
-            attributes.EXIT_CODE: outcome.code,
-            attributes.OUTCOME: outcome.outcome,
+            attributes.EXIT_CODE: code,
+            attributes.OUTCOME: name,
             attributes.DURATION_MS: round((time.perf_counter_ns() - self.started_perf) / 1e6, 3),
         }
         if extra:
             values.update(extra)
-        failed = outcome.code != 0
+        failed = code != 0
         if failed:
+            assert outcome is not None
+            from otel_cli_telemetry._process import command
+
             values["error.type"] = outcome.error_type or command.OTHER
         self._require(values)
         if self.light is None:
-            self.recorder.pipeline_finish(self, values, outcome.outcome if failed else None)
+            self.recorder.pipeline_finish(self, values, name if failed else None)
             return
         span = self.light
         span.set_attributes(values)
         if failed:
             # The description stays generic: exception messages can hold secrets.
-            span.status = Status(ERROR, outcome.outcome)
+            span.status = Status(ERROR, name)
         span.end_time = time.time_ns()
         self.recorder.gate.on_end(span)
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any, TypeAlias, TypeVar
 
+    from otel_cli_telemetry._process import command
     from otel_cli_telemetry._process.host import Host
     from otel_cli_telemetry._process.recorder import CommandSpan
 
@@ -146,30 +147,48 @@ class CommandContext:
         if span is None:
             return
         try:
-            from otel_cli_telemetry._process import command
-
             if token is not None:
                 _context_vars()[0].reset(token)
-            default = self._handle.exit_code or 0
-            codes = self._telemetry.exit_codes
-            outcome = command.classify(exc, default_code=default, exit_codes=codes)
-            inner = self._handle.inner_exception
-            if inner is not None and outcome.code != 0:
-                seen = command.classify(inner, exit_codes=codes)
-                if seen.code != 0:
-                    outcome = command.ExitStatus(outcome.code, seen.outcome, seen.error_type)
-            elif self._handle.usage_error and outcome.code != 0:
-                # argparse rejected the command line: a usage error, whatever its code means
-                outcome = command.ExitStatus(outcome.code, command.USAGE_ERROR, outcome.error_type)
-            extra = None
-            if outcome.outcome == command.INTERNAL_ERROR and self._telemetry.crash_location:
-                from otel_cli_telemetry._process import crash
-
-                extra = crash.attributes(inner or exc, self._telemetry.app_package)
-            span.finish(outcome, extra)
+            if _succeeded(exc, self._handle):
+                span.finish(None)  # a success, known without loading ``command``
+            else:
+                span.finish(*_classified(self._telemetry, self._handle, exc))
         except Exception as exc:  # noqa: BLE001 - never replace the host's exception with ours
             _count_internal_error(self._telemetry, exc)
         # Returning None lets the host's exception (SystemExit included) propagate.
+
+
+def _succeeded(exc: "BaseException | None", handle: CommandHandle) -> bool:
+    """What ``command.classify`` calls a success, in its two common shapes: nothing escaped
+    and no code was chosen, or ``SystemExit(0)``/``SystemExit(None)`` (click, typer)."""
+    if exc is None:
+        return not handle.exit_code
+    code = getattr(exc, "code", 1) if type(exc) is SystemExit else 1
+    return code is None or (isinstance(code, int) and code == 0)
+
+
+def _classified(
+    telemetry: "Host", handle: CommandHandle, exc: "BaseException | None"
+) -> "tuple[command.ExitStatus, Mapping[str, Any] | None]":
+    """How a command that failed, or chose its exit code, ended (``command.classify``), and
+    where it crashed (an internal error, when the author wants the location)."""
+    from otel_cli_telemetry._process import command
+
+    codes = telemetry.exit_codes
+    outcome = command.classify(exc, default_code=handle.exit_code or 0, exit_codes=codes)
+    inner = handle.inner_exception
+    if inner is not None and outcome.code != 0:
+        seen = command.classify(inner, exit_codes=codes)
+        if seen.code != 0:
+            outcome = command.ExitStatus(outcome.code, seen.outcome, seen.error_type)
+    elif handle.usage_error and outcome.code != 0:
+        # argparse rejected the command line: a usage error, whatever its code means
+        outcome = command.ExitStatus(outcome.code, command.USAGE_ERROR, outcome.error_type)
+    if outcome.outcome == command.INTERNAL_ERROR and telemetry.crash_location:
+        from otel_cli_telemetry._process import crash
+
+        return outcome, crash.attributes(inner or exc, telemetry.app_package)
+    return outcome, None
 
 
 #: Whether this process's first command was measured (later ones did not wait for start-up).
