@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from otel_cli_telemetry import OTLP, PostHog, Telemetry
-from otel_cli_telemetry._disk import consent, contract, destination, inventory, spool, state
+from otel_cli_telemetry._disk import (
+    consent,
+    contract,
+    destination,
+    enqueue,
+    inventory,
+    spool,
+    state,
+)
 from otel_cli_telemetry._exporter.child import consent_check
 from otel_cli_telemetry._exporter.drain import drain
 from tests import test_posthog
@@ -130,7 +138,7 @@ def test_a_trace_goes_only_to_the_destination_it_was_recorded_for(home: Path) ->
         dest = destination.Destination(kind="otlp", endpoint=receiver.url + "/v1/traces")
         paths = state.Paths(home, home)
         decision = contract.decision_record("on", ["otlp-000000000000"], {"env": {}})
-        spool.write(paths.spool_dir, b'{"resourceSpans":[]}', decision=decision)
+        enqueue.write(paths.spool_dir, b'{"resourceSpans":[]}', decision=decision)
         report = drain(paths, dest, withdrawn=consent_check(paths, dest, env={}))
         assert receiver.requests == []
     assert report.dropped == {consent.MISDIRECTED: 1}
@@ -259,9 +267,9 @@ def test_spool_order_survives_a_clock_stepped_back(tmp_path: Path) -> None:
     queued before it, in its own queue and in the queues it is linked into."""
     home = tmp_path / "h"
     now = time.time_ns()
-    first = spool.write(home / "spool", b"{}", clock=lambda: now)
-    other = spool.write(home / "spool-b", b"{}", clock=lambda: now + 5)
-    later = spool.write(
+    first = enqueue.write(home / "spool", b"{}", clock=lambda: now)
+    other = enqueue.write(home / "spool-b", b"{}", clock=lambda: now + 5)
+    later = enqueue.write(
         home / "spool", b"{}", after=[home / "spool-b"], clock=lambda: now - 120 * 10**9
     )
     names = [e.name for e in spool.entries(home / "spool")]
@@ -293,7 +301,7 @@ def test_alias_is_sent_before_the_events_after_a_clock_step_back(
     payload = _bytes(event)
     Path(event.path).unlink()
     back = time.time_ns() - 120 * 10**9
-    spool.write(home / "spool", payload, clock=lambda: back)  # the clock stepped back
+    enqueue.write(home / "spool", payload, clock=lambda: back)  # the clock stepped back
 
     report = telemetry.flush(timeout=10)
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from otel_cli_telemetry import OTLP, Datadog, Telemetry
-from otel_cli_telemetry._disk import delivery, destination, spool, state
+from otel_cli_telemetry._disk import delivery, destination, enqueue, spool, state
 from otel_cli_telemetry._exporter.child import run_child
 from otel_cli_telemetry._exporter.sinks import datadog
 from tests.collector import OtlpReceiver, ScriptedResponse
@@ -360,7 +360,7 @@ def test_a_log_over_the_size_limit_is_counted_not_lost_silently(
     huge = {"key": "note", "value": {"stringValue": "x" * datadog.MAX_LOG_BYTES}}
     state.ensure_dir(home)
     for request in (request_for("small"), request_for("huge", [huge])):
-        spool.write(home / "spool", json.dumps(request).encode())
+        enqueue.write(home / "spool", json.dumps(request).encode())
     from otel_cli_telemetry._exporter.drain import drain
 
     report = drain(paths_for(home), dd_dest(url))

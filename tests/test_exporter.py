@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from otel_cli_telemetry import OTLP, Telemetry
-from otel_cli_telemetry._disk import delivery, destination, locks, spool, state
+from otel_cli_telemetry._disk import delivery, destination, enqueue, locks, spool, state
 from otel_cli_telemetry._exporter import batch
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks._wire import Client
@@ -260,7 +260,7 @@ def test_child_env_is_reduced(tmp_path: Path) -> None:
 def test_losses_are_reported_on_the_next_delivery(home: Path, receiver: OtlpReceiver) -> None:
     """Traces dropped by the caps are counted, then announced on the next delivered span."""
     spool_commands(home, ["old1", "old2", "old3"])
-    dropped = spool.enforce_caps(home / "spool", max_files=1)
+    dropped = enqueue.enforce_caps(home / "spool", max_files=1)
     assert dropped == {"count": 2}
     delivery.record_drops(home / "delivery.json", home / "state.lock", {"cap_count": 2})
     report = drain(paths_for(home), otlp(receiver.url))

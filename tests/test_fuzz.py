@@ -14,7 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry._disk import delivery, destination, identity, inventory, spool, state
+from otel_cli_telemetry._disk import (
+    delivery,
+    destination,
+    enqueue,
+    identity,
+    inventory,
+    state,
+)
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._process import consent
 from otel_cli_telemetry.testing import capture_spans
@@ -116,7 +123,7 @@ def test_any_spool_file(contents: list[bytes]) -> None:
     with private_home() as home:
         spool_dir = home / "spool"
         for content in contents:
-            spool.write(spool_dir, content)
+            enqueue.write(spool_dir, content)
         paths = state.Paths(home=home, config_dir=home)
         report = drain(paths, destination.Destination(), deadline_s=5)
         assert report.remaining == 0

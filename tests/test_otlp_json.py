@@ -29,7 +29,7 @@ from opentelemetry.trace import (
     TraceState,
 )
 
-from otel_cli_telemetry._disk import otlp_json, spool
+from otel_cli_telemetry._disk import enqueue, otlp_json
 from otel_cli_telemetry._exporter.sinks.otlp import to_protobuf
 
 
@@ -103,7 +103,7 @@ def test_awkward_values_encode_to_valid_json() -> None:
     assert nested["kvlistValue"]["values"][0]["key"] == "a"
     with pytest.raises(otlp_json.Unencodable):
         otlp_json.any_value({"a": [1, {"b": None}]})
-    raw = spool.dumps({"resourceSpans": [{"x": "bad \udcff surrogate"}]})
+    raw = enqueue.dumps({"resourceSpans": [{"x": "bad \udcff surrogate"}]})
     assert json.loads(raw)["resourceSpans"][0]["x"] == "bad ? surrogate"
     assert to_protobuf({"resourceSpans": []}) == b""
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry._disk import destination, otlp_json, spool, state
+from otel_cli_telemetry._disk import destination, enqueue, otlp_json, spool, state
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks import ExportResult
 from otel_cli_telemetry._exporter.sinks._wire import Client, Response
@@ -61,7 +61,7 @@ def request_for(name: str, attributes: list[dict[str, Any]] | None = None) -> di
 def spool_requests(home: Path, requests: list[dict[str, Any]]) -> state.Paths:
     state.ensure_dir(home)
     for request in requests:
-        spool.write(home / "spool", json.dumps(request).encode())
+        enqueue.write(home / "spool", json.dumps(request).encode())
     return state.Paths(home=home, config_dir=home)
 
 
@@ -278,7 +278,7 @@ def test_any_spool_contents_drain_without_blocking_the_queue(
         home = Path(tmp) / "home"
         state.ensure_dir(home)
         for payload in files:
-            spool.write(home / "spool", payload)
+            enqueue.write(home / "spool", payload)
         paths = state.Paths(home=home, config_dir=home)
         client = Answering(sent)
         sink = OtlpHttpSink(otlp("http://collector.invalid/v1/traces", protocol), client=client)
@@ -391,7 +391,7 @@ def test_a_spool_file_nested_too_deeply_is_quarantined(tmp_path: Path) -> None:
     """JSON nested deeper than the parser goes is corrupt data, not a crash of the drain."""
     paths = spool_requests(tmp_path / "home", [request_for("good")])
     deep = b'{"resourceSpans":[],"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    spool.write(paths.spool_dir, deep)
+    enqueue.write(paths.spool_dir, deep)
     with OtlpReceiver() as receiver:
         report = drain(paths, otlp(receiver.traces_url))
         assert [s.name for s in receiver.spans()] == ["good"]

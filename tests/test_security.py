@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from otel_cli_telemetry import Telemetry
-from otel_cli_telemetry._disk import destination, spool, state
+from otel_cli_telemetry._disk import destination, enqueue, spool, state
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._process import attributes
 from tests.collector import OtlpReceiver
@@ -100,7 +100,7 @@ def test_oversized_and_non_json_spool_files_are_never_executed(home: Path) -> No
     marker = home / "pwned"
     payload = pickle.dumps(os.system)  # would be dangerous if unpickled
     (spool_dir / f"{'1' * 19}9-1-pickle.json").write_bytes(payload + str(marker).encode())
-    (spool_dir / f"{'1' * 19}8-1-huge.json").write_bytes(b" " * (spool.MAX_FILE_BYTES + 10))
+    (spool_dir / f"{'1' * 19}8-1-huge.json").write_bytes(b" " * (enqueue.MAX_FILE_BYTES + 10))
     paths = state.Paths(home=home, config_dir=home)
     import time
 

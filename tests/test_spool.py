@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_cli_telemetry._disk import identity, locks, spool, state
+from otel_cli_telemetry._disk import enqueue, identity, locks, spool, state
 
 REQUEST = b'{"resourceSpans":[]}'
 
@@ -16,7 +16,7 @@ REQUEST = b'{"resourceSpans":[]}'
 def test_write_is_private_and_atomic(tmp_path: Path) -> None:
     """Files are 0600 in a 0700 directory and no temporary file is left behind."""
     spool_dir = tmp_path / "home" / "spool"
-    path = Path(spool.write(spool_dir, REQUEST))
+    path = Path(enqueue.write(spool_dir, REQUEST))
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(spool_dir.stat().st_mode) == 0o700
     assert [p.name for p in spool_dir.iterdir()] == [path.name]
@@ -27,8 +27,8 @@ def test_entries_are_oldest_first_and_skip_temporaries(tmp_path: Path) -> None:
     """Spool entries are listed oldest first, skipping temporaries and foreign files; a missing
     spool lists nothing."""
     spool_dir = tmp_path / "spool"
-    first = spool.write(spool_dir, REQUEST)
-    second = spool.write(spool_dir, REQUEST)
+    first = enqueue.write(spool_dir, REQUEST)
+    second = enqueue.write(spool_dir, REQUEST)
     (spool_dir / ".partial.tmp").write_bytes(b"{")
     (spool_dir / "notes.txt").write_bytes(b"x")
     assert [e.path for e in spool.entries(spool_dir)] == [first, second]
@@ -38,8 +38,8 @@ def test_entries_are_oldest_first_and_skip_temporaries(tmp_path: Path) -> None:
 def test_read_rejects_non_otlp_and_quarantine_moves_it(tmp_path: Path) -> None:
     """A corrupt file is moved aside and never read again; the rest is untouched."""
     spool_dir = tmp_path / "spool"
-    good = spool.write(spool_dir, REQUEST)
-    bad_path = spool.write(spool_dir, b'{"resourceSpans": 7}')
+    good = enqueue.write(spool_dir, REQUEST)
+    bad_path = enqueue.write(spool_dir, b'{"resourceSpans": 7}')
     bad = next(e for e in spool.entries(spool_dir) if e.path == bad_path)
     with pytest.raises(ValueError, match="resourceSpans"):
         spool.read(bad)
@@ -58,21 +58,21 @@ def test_read_rejects_non_otlp_and_quarantine_moves_it(tmp_path: Path) -> None:
 def test_oversized_trace_is_refused(tmp_path: Path) -> None:
     """A trace over the spool's per-file cap is refused."""
     with pytest.raises(ValueError, match="too large"):
-        spool.write(tmp_path / "spool", b"x" * (spool.MAX_FILE_BYTES + 1))
+        enqueue.write(tmp_path / "spool", b"x" * (enqueue.MAX_FILE_BYTES + 1))
 
 
 def test_caps_drop_oldest_first_and_count(tmp_path: Path) -> None:
     """Past the count, bytes or age cap the oldest files go, and the drops are counted."""
     spool_dir = tmp_path / "spool"
-    paths = [spool.write(spool_dir, REQUEST) for _ in range(12)]
-    dropped = spool.enforce_caps(spool_dir, max_files=10)
+    paths = [enqueue.write(spool_dir, REQUEST) for _ in range(12)]
+    dropped = enqueue.enforce_caps(spool_dir, max_files=10)
     assert dropped == {"count": 2}
     assert [e.path for e in spool.entries(spool_dir)] == paths[2:]
-    dropped = spool.enforce_caps(spool_dir, max_bytes=len(REQUEST) * 4)
+    dropped = enqueue.enforce_caps(spool_dir, max_bytes=len(REQUEST) * 4)
     assert dropped == {"bytes": 6}
     assert [e.path for e in spool.entries(spool_dir)] == paths[8:]
     far_future = spool.entries(spool_dir)[-1].created_ns + int(8 * 24 * 3600 * 1e9)
-    assert spool.enforce_caps(spool_dir, now_ns=far_future) == {"age": 4}
+    assert enqueue.enforce_caps(spool_dir, now_ns=far_future) == {"age": 4}
     assert spool.entries(spool_dir) == []
 
 
@@ -80,7 +80,7 @@ def test_batches_are_bounded(tmp_path: Path) -> None:
     """Batches respect both the item count and the byte budget."""
     spool_dir = tmp_path / "spool"
     for _ in range(7):
-        spool.write(spool_dir, REQUEST)
+        enqueue.write(spool_dir, REQUEST)
     batches = list(spool.iter_batches(spool.entries(spool_dir), max_bytes=10_000, max_items=3))
     assert [len(b) for b in batches] == [3, 3, 1]
     batches = list(
@@ -95,7 +95,7 @@ def test_unwritable_spool_raises_oserror(tmp_path: Path) -> None:
     spool_dir = tmp_path / "spool"
     spool_dir.mkdir(mode=0o500)
     with pytest.raises(PermissionError):
-        spool.write(spool_dir, REQUEST)
+        enqueue.write(spool_dir, REQUEST)
 
 
 def test_installation_id_is_stable_private_and_recovers_from_corruption(tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def test_a_file_in_place_of_the_spool_dir_is_moved_aside(tmp_path: Path) -> None
     home.mkdir(mode=0o700)
     blocker = home / "spool"
     blocker.write_bytes(b"not a directory")
-    path = spool.write(blocker, REQUEST)
+    path = enqueue.write(blocker, REQUEST)
     assert blocker.is_dir()
     assert Path(path).parent == blocker
 
@@ -142,4 +142,4 @@ def test_a_spool_write_into_an_unsafe_state_dir_raises(tmp_path: Path) -> None:
     home.mkdir()
     home.chmod(0o777)
     with pytest.raises(OSError, match="writable by group or others"):
-        spool.write(home / "spool", REQUEST)
+        enqueue.write(home / "spool", REQUEST)

@@ -339,7 +339,7 @@ def test_a_linked_spool_dir_is_never_listed_or_emptied(
 
 def test_a_linked_quarantine_dir_loses_nothing_of_the_target(tmp_path: Path) -> None:
     """The quarantine's cap deletes only inside a directory of ours, never through a link."""
-    from otel_cli_telemetry._disk import spool
+    from otel_cli_telemetry._disk import enqueue, spool
 
     home = state.ensure_dir(tmp_path / "home")
     victims = tmp_path / "documents"
@@ -347,7 +347,7 @@ def test_a_linked_quarantine_dir_loses_nothing_of_the_target(tmp_path: Path) -> 
     for i in range(40):
         (victims / f"{i:04d}").write_text("keep")
     (home / "quarantine").symlink_to(victims, target_is_directory=True)
-    bad = Path(spool.write(home / "spool", b"{}"))
+    bad = Path(enqueue.write(home / "spool", b"{}"))
     spool.quarantine(spool.entries(home / "spool")[0], home / "quarantine", keep=1)
     assert len(list(victims.iterdir())) == 40
     assert (home / "quarantine" / bad.name).is_file()

@@ -169,7 +169,7 @@ def _alias_queuer(
     record first), with the decision that allows it, like any trace."""
     import time
 
-    from otel_cli_telemetry._disk import contract, spool
+    from otel_cli_telemetry._disk import contract, enqueue
     from otel_cli_telemetry._disk import destination as destination_mod
     from otel_cli_telemetry._exporter.sinks.posthog import alias_request
 
@@ -180,7 +180,7 @@ def _alias_queuer(
     def queue_alias(anonymous_id: str, principal_id: str) -> None:
         destination_mod.save(queue, dest)
         request = alias_request(anonymous_id, principal_id, time.time_ns())
-        spool.write(queue.spool_dir, spool.dumps(request), decision=decision)
+        enqueue.write(queue.spool_dir, enqueue.dumps(request), decision=decision)
 
     return queue_alias
 

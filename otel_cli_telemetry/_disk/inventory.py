@@ -72,7 +72,7 @@ def adopt_legacy(paths: "state.Paths") -> None:
     legacy = paths.destination_file
     if not os.path.lexists(legacy):
         return
-    from otel_cli_telemetry._disk import locks, spool
+    from otel_cli_telemetry._disk import enqueue, locks, spool
 
     try:
         with locks.FileLock(paths.state_lock):
@@ -89,7 +89,7 @@ def adopt_legacy(paths: "state.Paths") -> None:
                 if old.queue == new.queue:
                     continue
                 for entry in spool.entries(old.spool_dir):
-                    spool.ensure(new.spool_dir)
+                    enqueue.ensure(new.spool_dir)
                     os.replace(entry.path, os.path.join(new.spool_dir, entry.name))
                 with fs.suppress(OSError):
                     os.rmdir(old.spool_dir)

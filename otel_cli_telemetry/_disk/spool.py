@@ -14,18 +14,9 @@ import os
 
 from otel_cli_telemetry._disk import contract, state
 from otel_cli_telemetry._disk import fs as _fs
-from otel_cli_telemetry._disk.enqueue import MAX_AGE_S as MAX_AGE_S
-from otel_cli_telemetry._disk.enqueue import MAX_BYTES as MAX_BYTES
-from otel_cli_telemetry._disk.enqueue import MAX_FILE_BYTES as MAX_FILE_BYTES
-from otel_cli_telemetry._disk.enqueue import MAX_FILES as MAX_FILES
-from otel_cli_telemetry._disk.enqueue import SUFFIX as SUFFIX
+from otel_cli_telemetry._disk.enqueue import MAX_FILE_BYTES, SUFFIX
 from otel_cli_telemetry._disk.enqueue import created_ns as _created_ns
-from otel_cli_telemetry._disk.enqueue import dumps as dumps
-from otel_cli_telemetry._disk.enqueue import enforce_caps as enforce_caps
-from otel_cli_telemetry._disk.enqueue import ensure as ensure
-from otel_cli_telemetry._disk.enqueue import link as link
 from otel_cli_telemetry._disk.enqueue import remove_any as _remove_any
-from otel_cli_telemetry._disk.enqueue import write as write
 from otel_cli_telemetry._record import Record
 
 TYPE_CHECKING = False

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from otel_cli_telemetry._disk import delivery, locks, spool
+from otel_cli_telemetry._disk import delivery, enqueue, locks, spool
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._exporter import batch
 from otel_cli_telemetry._exporter.run import Report, Run, progress_of
@@ -99,7 +99,7 @@ def _one_pass(
     if respect_backoff and delivery.load(paths.delivery_file).in_backoff(run.wall()):
         run.report.backing_off = True
         return False
-    run.count_drops({f"cap_{k}": v for k, v in spool.enforce_caps(paths.spool_dir).items()})
+    run.count_drops({f"cap_{k}": v for k, v in enqueue.enforce_caps(paths.spool_dir).items()})
     entries = spool.entries(paths.spool_dir)
     max_items = run.sink.max_batch_traces
     for batch_entries in spool.iter_batches(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from otel_cli_telemetry._disk import spool
+from otel_cli_telemetry._disk import enqueue
 from otel_cli_telemetry._disk.otlp_read import EXIT_CODE, is_command, iter_spans
 from otel_cli_telemetry._disk.otlp_read import attributes as decode_attributes
 from otel_cli_telemetry._disk.state import uuid4
@@ -133,7 +133,7 @@ def alias_queuer(spool_dir: str | os.PathLike[str]) -> Callable[[str, str], None
 
     def queue_alias(anonymous_id: str, principal_id: str) -> None:
         request = alias_request(anonymous_id, principal_id, time.time_ns())
-        spool.write(spool_dir, spool.dumps(request))
+        enqueue.write(spool_dir, enqueue.dumps(request))
 
     return queue_alias
 
