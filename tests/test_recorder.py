@@ -66,8 +66,12 @@ def _run(
     return request
 
 
+_PER_RUN = ("cli_telemetry.duration_ms", "cli_telemetry.startup_ms")
+
+
 def _normalised(request: dict[str, Any]) -> dict[str, Any]:
-    """The request without what differs from run to run: span ids, times, duration."""
+    """The request without what differs from run to run: span ids, times, duration, and the
+    start-up time (recorded on a process's first command only, whichever run that was)."""
     result = copy.deepcopy(request)
     for rs in result["resourceSpans"]:
         rs["resource"]["attributes"].sort(key=lambda a: a["key"])
@@ -80,7 +84,7 @@ def _normalised(request: dict[str, Any]) -> dict[str, Any]:
                 if not span.get("traceState"):
                     span.pop("traceId")
                 span["attributes"] = sorted(
-                    (a for a in span["attributes"] if a["key"] != "cli_telemetry.duration_ms"),
+                    (a for a in span["attributes"] if a["key"] not in _PER_RUN),
                     key=lambda a: a["key"],
                 )
             ss["spans"].sort(key=lambda s: s["name"])
