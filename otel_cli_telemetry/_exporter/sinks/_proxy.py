@@ -25,7 +25,9 @@ class Unusable(Exception):
 _LEADING = "".join(chr(i) for i in range(33))
 _REMOVED = ("\t", "\r", "\n")
 _SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
-_BRACKETED = frozenset("0123456789abcdefABCDEF:.%")
+_BRACKETED = frozenset("0123456789abcdefABCDEF:.")
+#: An IPv6 zone id's characters (RFC 6874: unreserved ones).
+_ZONE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
 
 
 def split_url(url: str) -> tuple[str, str, int, str, str]:
@@ -47,6 +49,7 @@ def split_url(url: str) -> tuple[str, str, int, str, str]:
     cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
     netloc, rest = rest[:cut], rest[cut:]
     path, _, query = rest.partition("#")[0].partition("?")
+    _check_normalised(netloc)
     userinfo, _, hostinfo = netloc.rpartition("@")
     if ("[" in netloc) != ("]" in netloc):
         raise Unusable("endpoint_host")
@@ -54,12 +57,16 @@ def split_url(url: str) -> tuple[str, str, int, str, str]:
     if bracket:
         host, _, after = bracketed.partition("]")
         port_text = after.partition(":")[2]
-        if before or not host or not set(host) <= _BRACKETED:
+        address, percent, zone = host.partition("%")
+        zone = zone[2:] if zone.startswith("25") else zone  # RFC 6874 spells the % as %25
+        if before or not address or not set(address) <= _BRACKETED:
             raise Unusable("endpoint_host")
+        if percent and not (zone and set(zone) <= _ZONE):
+            raise Unusable("endpoint_host")
+        host = address.lower() + percent + zone  # a zone keeps its case, as urllib has it
     else:
         host, _, port_text = hostinfo.partition(":")
-    name, percent, zone = host.partition("%")
-    host = name.lower() + percent + zone  # an IPv6 zone keeps its case, as urllib has it
+        host = host.lower()
     if not host:
         raise Unusable("endpoint_scheme")
     port = 0
@@ -67,6 +74,8 @@ def split_url(url: str) -> tuple[str, str, int, str, str]:
         if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
             raise Unusable("endpoint_port")
         port = int(port_text)
+        if port == 0:  # urllib reads port 0, which no server listens on: never port 80
+            raise Unusable("endpoint_port")
     port = port or (443 if scheme == "https" else 80)
     target = (path or "/") + (f"?{query}" if query else "")
     if not target.isascii() or any(c.isspace() or c == "\x7f" for c in target):
@@ -78,8 +87,22 @@ def split_url(url: str) -> tuple[str, str, int, str, str]:
     return scheme, host, port, target, userinfo
 
 
+def _check_normalised(netloc: str) -> None:
+    """Refuse a host part that NFKC normalisation turns into another URL's (a full-width
+    slash U+FF0F becoming ``/``, CVE-2019-9636): what the URL names is ambiguous.
+    urllib refuses these too; ASCII ones cannot change."""
+    if netloc.isascii():
+        return
+    import unicodedata
+
+    bare = "".join(c for c in netloc if c not in "@:#?")
+    normalised = unicodedata.normalize("NFKC", bare)
+    if normalised != bare and any(c in normalised for c in "/?#@:"):
+        raise Unusable("endpoint_host")
+
+
 def host_header(host: str, port: int, scheme: str) -> str:
-    name = f"[{host}]" if ":" in host else host
+    name = f"[{host.replace('%', '%25')}]" if ":" in host else host
     default = 443 if scheme == "https" else 80
     return name if port == default else f"{name}:{port}"
 
@@ -128,13 +151,25 @@ def _bypassed(host: str, port: int, no_proxy: str) -> bool:
             except ValueError:
                 pass
             continue
-        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        name, entry_port = _entry_host_port(entry)
         if entry_port and entry_port != str(port):
             continue
-        name = name.strip("[]").lstrip(".")
+        name = name.lstrip(".")
         if host == name or host.endswith("." + name):
             return True
     return False
+
+
+def _entry_host_port(entry: str) -> tuple[str, str]:
+    """A ``no_proxy`` entry's host and port (``""`` when it names none): ``[::1]:4318`` and
+    ``[::1]`` bracket an IPv6 address, ``host:port`` has one colon, a bare IPv6 address more."""
+    if entry.startswith("["):
+        name, _, after = entry[1:].partition("]")
+        return name, after[1:] if after.startswith(":") else ""
+    if entry.count(":") == 1:
+        name, _, port = entry.partition(":")
+        return name, port
+    return entry, ""
 
 
 def split_proxy(proxy: str) -> tuple[str, str, int, str, str]:

@@ -198,8 +198,8 @@ class Client:
                 raise ProtocolError("response head too large")
             lines = raw.decode("latin-1").split("\r\n")
             version, _, rest = lines[0].partition(" ")
-            code = rest[:3]
-            if not version.startswith("HTTP/1.") or not code.isdigit():
+            code = rest.partition(" ")[0]  # three digits, then a space (RFC 9112)
+            if not (version.startswith("HTTP/1.") and code.isdecimal() and len(code) == 3):
                 raise ProtocolError("not an HTTP/1.x response")
             headers: dict[str, str] = {}
             for line in lines[1:]:
@@ -219,7 +219,7 @@ class Client:
             return Response(status, headers, b"", False)
         try:
             body, truncated, complete = self._read_body(headers, status, deadline)
-        except ProtocolError:
+        except OSError:  # a ProtocolError, a timeout or a reset, mid-body
             # The server accepted (2xx); only its body cannot be read. Sending the batch
             # again would duplicate it: the answer stands, its details are unknown.
             self.close()
