@@ -51,6 +51,8 @@ URLS = [
     "http://h?x",
     "http://h#x?y",
     "https://h:443",
+    "http://%H",  # after a %, urllib keeps the case (hypothesis found it)
+    "http://AB%Cd:81/",
 ]
 
 

@@ -66,7 +66,8 @@ def split_url(url: str) -> tuple[str, str, int, str, str]:
         host = address.lower() + percent + zone  # a zone keeps its case, as urllib has it
     else:
         host, _, port_text = hostinfo.partition(":")
-        host = host.lower()
+        name, percent, rest = host.partition("%")
+        host = name.lower() + percent + rest  # after a %, the case stays, as urllib has it
     if not host:
         raise Unusable("endpoint_scheme")
     port = 0
