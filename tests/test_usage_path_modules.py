@@ -5,6 +5,7 @@ list below is where the change is argued."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from tests.test_imports import LIGHT_ENTRY
@@ -24,6 +25,11 @@ USAGE_PATH = frozenset(
         "_process.launcher", "_process.light", "_process.recorder", "_process.session",
         "_version",
     )
+) | (
+    # Before 3.11 (no ``-P``) and on Windows the launcher starts the child with Popen.
+    {f"{OURS}._process.popen"}
+    if sys.version_info < (3, 11) or sys.platform == "win32"
+    else set()
 )  # fmt: skip
 #: The light entry minus ``noop`` (``telemetry.tracer`` when off: not asked for here).
 ENTRY = LIGHT_ENTRY - {f"{OURS}._process.noop"}
