@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from otel_cli_telemetry import OTLP, Datadog, Telemetry
-from otel_cli_telemetry._disk import delivery, destination, enqueue, spool, state
+from otel_cli_telemetry._disk import delivery, destination, enqueue, spool, state, vendors
 from otel_cli_telemetry._exporter.child import run_child
 from otel_cli_telemetry._exporter.sinks import datadog
 from tests.collector import OtlpReceiver, ScriptedResponse
@@ -160,7 +160,7 @@ def paths_for(home: Path) -> state.Paths:
 
 def test_client_token_accepted() -> None:
     """A Datadog client token is accepted with surrounding whitespace stripped."""
-    assert datadog.validate_client_token(f" {TOKEN} ") == TOKEN
+    assert vendors.validate_client_token(f" {TOKEN} ") == TOKEN
 
 
 @pytest.mark.parametrize(
@@ -198,7 +198,7 @@ def test_keys_that_must_not_ship_are_refused(value: str, why: str) -> None:
 def test_site_to_intake_url(site: str | None, host: str) -> None:
     """Each Datadog site spelling (name, short name, app URL, none) maps to its browser logs intake
     URL."""
-    assert datadog.intake_url(site) == f"https://{host}/api/v2/logs"
+    assert vendors.intake_url(site) == f"https://{host}/api/v2/logs"
 
 
 def test_unknown_site_and_bad_proxy_are_refused() -> None:
@@ -422,8 +422,8 @@ def test_real_cli_ships_to_datadog_through_the_child(
 
 def test_ap2_site_and_its_intake() -> None:
     """``ap2.datadoghq.com`` (and its short name) is a Datadog site with its own intake."""
-    assert datadog.normalise_site("ap2") == "ap2.datadoghq.com"
-    assert datadog.intake_url("https://app.ap2.datadoghq.com") == (
+    assert vendors.normalise_site("ap2") == "ap2.datadoghq.com"
+    assert vendors.intake_url("https://app.ap2.datadoghq.com") == (
         "https://browser-intake-ap2-datadoghq.com/api/v2/logs"
     )
 
@@ -431,7 +431,7 @@ def test_ap2_site_and_its_intake() -> None:
 def test_intake_parameters_are_the_browser_sdks() -> None:
     """Straight to the intake: the browser SDK's parameters, ``dd-evp-origin`` and its
     version included, in the query of the intake URL itself (no ``ddforward``)."""
-    url = datadog.request_url(datadog.intake_url("eu"), TOKEN, str(uuid.uuid4()))
+    url = datadog.request_url(vendors.intake_url("eu"), TOKEN, str(uuid.uuid4()))
     parts = urlsplit(url)
     query = parse_qs(parts.query)
     assert (parts.hostname, parts.path) == ("browser-intake-datadoghq.eu", "/api/v2/logs")

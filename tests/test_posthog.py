@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from otel_cli_telemetry import PostHog, Telemetry
-from otel_cli_telemetry._disk import identity, state
+from otel_cli_telemetry._disk import identity, state, vendors
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks import posthog
 from tests.conftest import ROOT, FakeClock
@@ -123,7 +123,7 @@ def deliver(home: Path, telemetry: Telemetry, clock: FakeClock | None = None) ->
 def test_keys(server: tuple[PostHogServer, str]) -> None:
     """A project key is accepted trimmed; a personal key (never echoed), a non-project key and a
     non-HTTP host are refused."""
-    assert posthog.validate_api_key(f" {KEY} ") == KEY
+    assert vendors.validate_api_key(f" {KEY} ") == KEY
     with pytest.raises(ValueError, match="personal API key") as caught:
         PostHog("phx_" + "z" * 30)
     assert "z" * 30 not in str(caught.value)

@@ -43,10 +43,3 @@ def test_json_text_is_compact_json_with_str_for_the_rest() -> None:
     value = {"a": [1, 2.5, None, True, "é"], "b": float("nan"), "c": uuid.UUID(NAMESPACE)}
     expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
     assert _text.json_text(value) == expected
-
-
-def test_is_hex_is_an_exact_length_lowercase_match() -> None:
-    """Exactly ``length`` lowercase hex digits, nothing else."""
-    assert _text.is_hex("0a" * 16, 32)
-    assert not _text.is_hex("0A" * 16, 32)
-    assert not _text.is_hex("0a" * 16 + "0", 32)

@@ -12,12 +12,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
-_HEX = frozenset("0123456789abcdef")
-
-
-def is_hex(text: str, length: int) -> bool:
-    """``re.fullmatch(f"[0-9a-f]{{{length}}}", text)``."""
-    return len(text) == length and set(text) <= _HEX
 
 
 def uuid5(namespace: str, name: str) -> str:

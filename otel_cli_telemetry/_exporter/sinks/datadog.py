@@ -30,7 +30,7 @@ from otel_cli_telemetry._disk.otlp_read import attributes as decode_attributes
 from otel_cli_telemetry._disk.state import uuid4
 from otel_cli_telemetry._exporter.sinks import INTAKE_RETRYABLE, Result, convert_each
 from otel_cli_telemetry._exporter.sinks._http import HttpSink, user_agent
-from otel_cli_telemetry._exporter.sinks._text import form, is_hex, json_text
+from otel_cli_telemetry._exporter.sinks._text import form, json_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,11 +39,9 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk.destination import Destination
     from otel_cli_telemetry._exporter.sinks._wire import Client
 
-#: site -> intake host, aliases, the default site: one table, shared with the CLI-side check
-#: of a ``Datadog(...)`` destination (``_disk.vendors``).
+#: site -> intake host: the table of the CLI-side check of a ``Datadog(...)`` destination
+#: (``_disk.vendors``, which also checks tokens and sites: the sink sends what it accepted).
 SITES = vendors.DATADOG_SITES
-ALIASES = vendors.DATADOG_ALIASES
-DEFAULT_SITE = vendors.DATADOG_DEFAULT_SITE
 DDSOURCE = "browser"
 EVP_ORIGIN = "browser"
 INTAKE_PATH = vendors.DATADOG_INTAKE_PATH
@@ -77,55 +75,6 @@ LOG_FIELDS = (
     ("dd.span_id", "the span id in decimal, to join logs to traces"),
     ("command", "the span's name (the command path)"),
 )
-
-
-def validate_client_token(token: str) -> str:
-    """Return the token if it is a Datadog client token; raise ValueError otherwise.
-
-    The message never repeats the value: a key pasted here by mistake is a secret.
-    """
-    candidate = token.strip()
-    if candidate.startswith("pub") and is_hex(candidate[3:], 32):
-        return candidate
-    if is_hex(candidate.lower(), 32):
-        raise ValueError(
-            "this looks like a Datadog API key, not a client token: an API key grants write "
-            "access to your whole account (metrics, events, logs, monitors through the API) "
-            "and must never ship inside a CLI. Create a client token (it starts with 'pub') "
-            "under Organization Settings > Client Tokens."
-        )
-    if is_hex(candidate.lower(), 40):
-        raise ValueError(
-            "this looks like a Datadog application key, not a client token: it grants read "
-            "access to your account's data and must never ship inside a CLI. Use a client "
-            "token (it starts with 'pub')."
-        )
-    raise ValueError("not a Datadog client token: expected 'pub' followed by 32 hex digits")
-
-
-def normalise_site(site: str | None) -> str:
-    """``us3`` / ``us3.datadoghq.com`` / ``https://app.datadoghq.eu`` -> a known site."""
-    if not site:
-        return DEFAULT_SITE
-    value = site.strip().lower()
-    if "://" in value:
-        from urllib.parse import urlsplit
-
-        value = urlsplit(value).hostname or ""
-    value = value.removeprefix("app.")
-    value = ALIASES.get(value, value)
-    if value not in SITES:
-        raise ValueError(f"unknown Datadog site {site!r}; expected one of {', '.join(SITES)}")
-    return value
-
-
-def intake_url(site: str | None = None, *, proxy_url: str | None = None) -> str:
-    """The URL logs are POSTed to, before the query parameters."""
-    if proxy_url:
-        if not proxy_url.startswith(("https://", "http://")):
-            raise ValueError("the Datadog proxy URL must be an http(s) URL")
-        return proxy_url
-    return f"https://{SITES[normalise_site(site)]}{INTAKE_PATH}"
 
 
 def is_intake(url: str) -> bool:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk.destination import Destination
     from otel_cli_telemetry._exporter.sinks._wire import Client
 
-DEFAULT_HOST = "https://us.i.posthog.com"
 EVENT = "cli command executed"
 ALIAS_SCOPE = "otel_cli_telemetry._disk.identity"
 ALIAS_SPAN = "$create_alias"
@@ -72,30 +71,6 @@ def _lib() -> dict[str, str]:
     from otel_cli_telemetry._version import __version__
 
     return {"$lib": LIB, "$lib_version": __version__}
-
-
-_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-
-
-def validate_api_key(key: str) -> str:
-    """The key if it is a PostHog project API key; ValueError (never echoing it) if not."""
-    candidate = key.strip()
-    if candidate.startswith("phx_"):
-        raise ValueError(
-            "this is a PostHog personal API key: it can read and change your whole "
-            "organisation and must never ship in a CLI. Use the project API key (phc_...)."
-        )
-    body = candidate[4:]
-    if not (candidate.startswith("phc_") and 20 <= len(body) <= 64 and set(body) <= _KEY_CHARS):
-        raise ValueError("not a PostHog project API key: expected 'phc_' and 20-64 letters/digits")
-    return candidate
-
-
-def batch_url(host: str | None) -> str:
-    base = (host or DEFAULT_HOST).rstrip("/")
-    if not base.startswith(("https://", "http://")):
-        raise ValueError("the PostHog host must be an http(s) URL")
-    return base + "/batch/"
 
 
 def alias_request(anonymous_id: str, principal_id: str, now_ns: int) -> dict[str, Any]:
