@@ -8,12 +8,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.collector import OtlpReceiver, Rotel, rotel_binary_or_skip
+from tests.collector import Behaviour, OtlpReceiver, RawServer, Rotel, rotel_binary_or_skip
 
 pytest_plugins = ["pytester"]
 
@@ -254,3 +254,17 @@ class FakeClock:
         self.slept.append(seconds)
         self.now += seconds
         self.wall_now += seconds
+
+
+@pytest.fixture
+def raw() -> Iterator[Callable[[Behaviour], RawServer]]:
+    """Start loopback servers that misbehave on purpose (``RawServer``); closed after."""
+    servers: list[RawServer] = []
+
+    def start(behave: Behaviour) -> RawServer:
+        servers.append(RawServer(behave))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()

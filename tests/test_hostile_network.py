@@ -8,7 +8,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,75 +27,15 @@ from otel_cli_telemetry._exporter.sinks import INT64_MAX
 from otel_cli_telemetry._exporter.sinks._wire import BODY_CAP, Client, proxy_for
 from otel_cli_telemetry._exporter.sinks.otlp import OtlpHttpSink, rejected_spans
 from otel_cli_telemetry._process import attributes, launcher
-from tests.collector import OtlpReceiver, ScriptedResponse
+from tests.collector import Behaviour, OtlpReceiver, RawServer, ScriptedResponse
 from tests.conftest import ROOT, cli_env, run_example, wait_for_exporters
 from tests.test_exporter import otlp, paths_for, spool_commands
-
-Behaviour = Callable[[socket.socket, bytes], None]
-
-
-class RawServer:
-    """A loopback TCP server that reads each request (head and Content-Length body) and
-    hands the socket to ``behave``: it answers whatever bytes, at whatever pace."""
-
-    def __init__(self, behave: Behaviour) -> None:
-        self.behave = behave
-        self.requests: list[bytes] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                conn.settimeout(5)
-                try:
-                    data = b""
-                    while b"\r\n\r\n" not in data:
-                        data += conn.recv(65536)
-                    head, _, body = data.partition(b"\r\n\r\n")
-                    for line in head.split(b"\r\n"):
-                        if line.lower().startswith(b"content-length:"):
-                            while len(body) < int(line.split(b":")[1]):
-                                body += conn.recv(65536)
-                    self.requests.append(head + b"\r\n\r\n" + body)
-                    self.behave(conn, head)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(5)
-        self.sock.close()
 
 
 @pytest.fixture
 def receiver_url() -> Iterator[str]:
     with OtlpReceiver() as server:
         yield server.url
-
-
-@pytest.fixture
-def raw() -> Iterator[Callable[[Behaviour], RawServer]]:
-    servers: list[RawServer] = []
-
-    def start(behave: Behaviour) -> RawServer:
-        servers.append(RawServer(behave))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 class SteppingClock:

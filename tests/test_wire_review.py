@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,24 +20,12 @@ from otel_cli_telemetry._disk import delivery, spool
 from otel_cli_telemetry._exporter.drain import drain
 from otel_cli_telemetry._exporter.sinks._proxy import Unusable, proxy_for, split_url
 from otel_cli_telemetry._exporter.sinks._wire import Client
+from tests.collector import Behaviour, RawServer
 from tests.conftest import EXAMPLES, cli_env, wait_for_exporters
 from tests.test_exporter import paths_for, spool_commands
-from tests.test_hostile_network import Behaviour, RawServer, _sink
+from tests.test_hostile_network import _sink
 
 PROXY = {"HTTP_PROXY": "http://127.0.0.1:9"}
-
-
-@pytest.fixture
-def raw() -> Iterator[Callable[[Behaviour], RawServer]]:
-    servers: list[RawServer] = []
-
-    def start(behave: Behaviour) -> RawServer:
-        servers.append(RawServer(behave))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 # --- which requests bypass the proxy, as urllib decides ---------------------------------
