@@ -115,7 +115,8 @@ def flush(
     progress: "Callable[[FlushReport], None] | None",
 ) -> "FlushReport":
     from otel_cli_telemetry._exporter.child import consent_check
-    from otel_cli_telemetry._exporter.drain import Report, drain_all
+    from otel_cli_telemetry._exporter.drain import drain_all
+    from otel_cli_telemetry._exporter.run import Report
     from otel_cli_telemetry.records import FlushReport
 
     queues = queues_of(telemetry)

@@ -30,7 +30,8 @@ from otel_cli_telemetry._disk import (
 )
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._exporter.batch import MIN_ATTEMPT_S
-from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, Report, drain, progress_of
+from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, drain
+from otel_cli_telemetry._exporter.run import Report, progress_of
 from otel_cli_telemetry._exporter.watch import Watch
 
 # Only what the child runs is imported: no ``typing``, ``pathlib``, ``threading`` or

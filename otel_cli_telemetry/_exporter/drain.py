@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk import state
     from otel_cli_telemetry._exporter.sinks import Sink
 
-__all__ = ["SPOOL_STUCK", "Report", "Run", "drain", "drain_all", "make_sink", "progress_of"]
+__all__ = ["SPOOL_STUCK", "drain", "drain_all", "make_sink"]
 
 MAX_BATCH_BYTES = 1024 * 1024
 #: How long a newly started child waits for a drainer that is just finishing.
