@@ -2,7 +2,8 @@
 
 It owns the exporter marker (see ``marker``), drains every destination's queue (see
 ``drain``), stays asleep for the next commands' traces (``LINGER_S`` after its last work),
-and exits by its hard deadline whatever the network does. It never prints: its stdio is
+hands the marker over ``HANDOVER_S`` before its deadline (see ``run_child``), and exits by
+its hard deadline whatever the network does. It never prints: its stdio is
 /dev/null.
 
 Why it stays: a CLI used at an interactive pace (a command every second or two) would
@@ -25,14 +26,13 @@ from otel_cli_telemetry._disk import (
     contract,
     delivery,
     inventory,
-    spool,
     state,
 )
 from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._exporter.batch import MIN_ATTEMPT_S
 from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, drain
 from otel_cli_telemetry._exporter.run import Report, progress_of
-from otel_cli_telemetry._exporter.watch import Watch
+from otel_cli_telemetry._exporter.watch import Queue, Watch, work_waiting
 
 # Only what the child runs is imported: no ``typing``, ``pathlib``, ``threading`` or
 # ``contextlib`` (together about half of what a lean CLI command costs); see
@@ -51,6 +51,10 @@ LINGER_POLL_S = 0.25
 HOME_ENV = contract.HOME_ENV
 #: Shortens the linger (tests, packagers); the launcher passes it on only when it is set.
 LINGER_ENV = "OTEL_CLI_TELEMETRY_LINGER_S"
+#: How long before its deadline a child gives the marker up for good (``run_child``): a
+#: command that spools a trace after that finds no marker and starts the next exporter;
+#: what was spooled before is still this child's to send, with this time kept for it.
+HANDOVER_S = MIN_ATTEMPT_S + 0.5
 
 
 def linger_from_env(env: Mapping[str, str]) -> float:
@@ -163,9 +167,6 @@ def main() -> int:
     return 0
 
 
-Queue = tuple[state.Paths, destination_mod.Destination]
-
-
 def consent_check(
     paths: state.Paths, dest: destination_mod.Destination, env: dict[str, str] | None = None
 ) -> Callable[[dict[str, Any] | None], str | None]:
@@ -189,18 +190,6 @@ def _count_run(s: delivery.DeliveryState) -> None:
     s.exporter_runs += 1
 
 
-def _work_waiting(items: list[Queue], blocked: set[str], wall: Callable[[], float]) -> bool:
-    """True if some destination that may send now has spooled traces."""
-    for queue_paths, _ in items:
-        if queue_paths.queue in blocked:
-            continue
-        if spool.entries(queue_paths.spool_dir) and not delivery.load(
-            queue_paths.delivery_file
-        ).in_backoff(wall()):
-            return True
-    return False
-
-
 def run_child(
     paths: state.Paths,
     destinations: list[destination_mod.Destination],
@@ -212,13 +201,21 @@ def run_child(
 ) -> Report | None:
     """The child's life: own the marker, drain every destination's queue, linger a moment
     for more work (a CLI run in a loop then needs one child, not one per command), give
-    the marker up, look once more."""
+    the marker up, look once more.
+
+    The hand-over: what a command spools while the marker is held, no command starts an
+    exporter for, so this child must send it. It therefore keeps the last part of its
+    time (``handover_reserve``) for that: its requests before then end by then; then it
+    gives the marker up for good (a command that spools after that starts the next
+    exporter), looks once more, and sends what waits, one attempt per queue."""
     _at("adopt_marker")
-    marker = child_marker.ChildMarker(paths, deadline_s=destinations[0].deadline_s)
+    deadline_s = destinations[0].deadline_s
+    marker = child_marker.ChildMarker(paths, deadline_s=deadline_s)
     if not marker.adopt():
         return None  # another child owns the marker and will do the work
     items = destination_mod.queues(paths, destinations)
-    end = clock() + destinations[0].deadline_s
+    end = clock() + deadline_s
+    handover = end - handover_reserve(deadline_s)
     total = Report()
     # Queues whose sent files cannot be deleted, and those of a destination that cannot be
     # used (its traces wait, and ``status`` says why).
@@ -228,70 +225,74 @@ def run_child(
     try:
         while True:
             before = progress_of(total)
-            for queue_paths, dest in items:
-                remaining = end - clock()
-                if remaining <= 0 or queue_paths.queue in blocked:
-                    continue
-                if queue_paths.queue in attempted and remaining < min(
-                    dest.timeout_s, MIN_ATTEMPT_S
-                ):
-                    continue  # too little time left for a request: the next exporter sends it
-                # Wait for a drainer that is finishing (a foreground flush, a child on its
-                # way out) rather than leave: nobody else starts while we hold the marker.
-                _at(f"drain:{dest.kind}")
-                report = drain(
-                    queue_paths,
-                    dest,
-                    deadline_s=remaining,
-                    lock_wait_s=remaining,
-                    withdrawn=consent_check(paths, dest),
-                )
-                if report.attempts:
-                    attempted.add(queue_paths.queue)
-                if report.last_error == SPOOL_STUCK:
-                    blocked.add(queue_paths.queue)
-                total.merge(report)
+            late = _drain_all(paths, items, blocked, attempted, handover, clock, total)
             _at("linger")
-            stalled = progress_of(total) == before and _work_waiting(items, blocked, wall)
-            if not stalled:
+            stalled = progress_of(total) == before and work_waiting(items, blocked, wall)
+            if not (late or stalled) and clock() < handover:
                 watch = Watch(paths, items, _at)
-                more = _linger(
-                    watch, blocked, min(linger_s, end - clock() - 0.5), clock, wall, sleep
-                )
+                seconds = min(linger_s, handover - clock())
+                more = watch.wait(blocked, seconds, LINGER_POLL_S, clock, wall, sleep)
                 items = watch.items
                 blocked |= {q.queue for q, dest in items if dest.problem}
                 if more:
                     continue
             marker.give_up()
-            if (
-                stalled
-                or end - clock() < 0.2
-                or not _work_waiting(items, blocked, wall)
-                or not marker.reclaim()
-            ):
+            if not work_waiting(items, blocked, wall):
+                return total
+            if late or clock() >= handover:
+                _at("handover")
+                _drain_all(paths, items, blocked, set(), end, clock, total)
+                return total
+            if stalled or not marker.reclaim():
                 return total
     finally:
         marker.give_up()
 
 
-def _linger(
-    watch: Watch,
+def handover_reserve(deadline_s: float) -> float:
+    """How long before its deadline a child hands the marker over: ``HANDOVER_S`` (time
+    for one request), or a quarter of a deadline set shorter than four times that."""
+    return min(HANDOVER_S, deadline_s / 4)
+
+
+def _drain_all(
+    paths: state.Paths,
+    items: list[Queue],
     blocked: set[str],
-    seconds: float,
+    attempted: set[str],
+    until: float,
     clock: Callable[[], float],
-    wall: Callable[[], float],
-    sleep: Callable[[float], None],
+    total: Report,
 ) -> bool:
-    """Wait up to ``seconds`` for new work; True if some arrived. The spools are listed once
-    (work may have come while we drained), then only after ``watch`` saw a change."""
-    until = clock() + seconds
-    if _work_waiting(watch.items, blocked, wall):
-        return True
-    while clock() < until:
-        sleep(min(LINGER_POLL_S, max(until - clock(), 0.0)))
-        if watch.changed() and _work_waiting(watch.items, blocked, wall):
-            return True
-    return False
+    """One pass over the queues, each drained with the time left before ``until``. True if
+    a queue was left for lack of time: one this run has sent to (``attempted``) when too
+    little is left for another request, or any when no time is left."""
+    late = False
+    for queue_paths, dest in items:
+        remaining = until - clock()
+        if queue_paths.queue in blocked:
+            continue
+        if remaining <= 0 or (
+            queue_paths.queue in attempted and remaining < min(dest.timeout_s, MIN_ATTEMPT_S)
+        ):
+            late = True
+            continue
+        # Wait for a drainer that is finishing (a foreground flush, a child on its way
+        # out) rather than leave: nobody else starts while we hold the marker.
+        _at(f"drain:{dest.kind}")
+        report = drain(
+            queue_paths,
+            dest,
+            deadline_s=remaining,
+            lock_wait_s=remaining,
+            withdrawn=consent_check(paths, dest),
+        )
+        if report.attempts:
+            attempted.add(queue_paths.queue)
+        if report.last_error == SPOOL_STUCK:
+            blocked.add(queue_paths.queue)
+        total.merge(report)
+    return late
 
 
 if __name__ == "__main__":

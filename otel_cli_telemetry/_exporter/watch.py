@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
+from otel_cli_telemetry._disk import delivery, inventory, spool, state
 from otel_cli_telemetry._disk import destination as destination_mod
-from otel_cli_telemetry._disk import inventory, state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -49,3 +49,36 @@ class Watch:
             now = self._stamps()
         self.seen = now
         return True
+
+    def wait(
+        self,
+        blocked: set[str],
+        seconds: float,
+        poll_s: float,
+        clock: Callable[[], float],
+        wall: Callable[[], float],
+        sleep: Callable[[float], None],
+    ) -> bool:
+        """Wait up to ``seconds`` for new work; True if some arrived. The spools are listed
+        once (work may have come while we drained), then only after a change is seen."""
+        until = clock() + seconds
+        if work_waiting(self.items, blocked, wall):
+            return True
+        while clock() < until:
+            sleep(min(poll_s, max(until - clock(), 0.0)))
+            if self.changed() and work_waiting(self.items, blocked, wall):
+                return True
+        return False
+
+
+def work_waiting(items: list[Queue], blocked: set[str], wall: Callable[[], float]) -> bool:
+    """True if some destination that may send now (not ``blocked``, not backing off) has
+    spooled traces."""
+    for queue_paths, _ in items:
+        if queue_paths.queue in blocked:
+            continue
+        if spool.entries(queue_paths.spool_dir) and not delivery.load(
+            queue_paths.delivery_file
+        ).in_backoff(wall()):
+            return True
+    return False
