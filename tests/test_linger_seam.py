@@ -58,7 +58,8 @@ def test_the_child_entry_point_lingers_what_its_environment_says(
     tmp_path: Path, raw: str | None, expected: str
 ) -> None:
     """``main()`` of a real child process hands ``run_child`` the clamped linger of its own
-    environment (the launcher's reduced one), the default when the variable is absent."""
+    environment (the launcher's reduced one), the default when the variable is absent, and
+    the starter of its successor."""
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     probe = (
@@ -67,7 +68,8 @@ def test_the_child_entry_point_lingers_what_its_environment_says(
         "child._settle = lambda: None\n"
         "dest = type('D', (), {'deadline_s': 5.0})()\n"
         "child.inventory.recorded = lambda paths: [(None, dest)]\n"
-        "child.run_child = lambda paths, dests, linger_s: print(linger_s)\n"
+        "child.run_child = lambda paths, dests, linger_s, successor: print(\n"
+        "    linger_s, successor is child._successor)\n"
         "sys.exit(child.main())\n"
     )
     extra = {} if raw is None else {LINGER_ENV: raw}
@@ -81,7 +83,7 @@ def test_the_child_entry_point_lingers_what_its_environment_says(
         check=False,
     )
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout.strip() == expected
+    assert done.stdout.strip() == f"{expected} True"  # and its successor starter
 
 
 def _spool_one(home: Path, name: str) -> None:

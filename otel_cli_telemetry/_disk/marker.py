@@ -10,8 +10,8 @@ The ordering that keeps a late trace from being stranded:
 
 - a command writes its spool file, *then* tries to claim the marker;
 - the child removes the marker, *then* looks at the spool one last time, and carries on
-  if it finds work: it claims the marker again or, in the last part of its life (its
-  hand-over, see ``_exporter.child``), sends that work without it, with time kept for it.
+  if it finds work: it claims the marker again or, out of time, claims it as a command
+  would and starts its successor (``_exporter.successor``).
 
 Whichever happens second sees the other's work. So at any moment there is at most one
 child that owns the marker, plus possibly one that is on its way out: two processes.

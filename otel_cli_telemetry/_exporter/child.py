@@ -2,8 +2,8 @@
 
 It owns the exporter marker (see ``marker``), drains every destination's queue (see
 ``drain``), stays asleep for the next commands' traces (``LINGER_S`` after its last work),
-hands the marker over ``HANDOVER_S`` before its deadline (see ``run_child``), and exits by
-its hard deadline whatever the network does. It never prints: its stdio is
+starts its successor when its deadline leaves work waiting (see ``successor``), and exits
+by its hard deadline whatever the network does. It never prints: its stdio is
 /dev/null.
 
 Why it stays: a CLI used at an interactive pace (a command every second or two) would
@@ -51,10 +51,6 @@ LINGER_POLL_S = 0.25
 HOME_ENV = contract.HOME_ENV
 #: Shortens the linger (tests, packagers); the launcher passes it on only when it is set.
 LINGER_ENV = "OTEL_CLI_TELEMETRY_LINGER_S"
-#: How long before its deadline a child gives the marker up for good (``run_child``): a
-#: command that spools a trace after that finds no marker and starts the next exporter;
-#: what was spooled before is still this child's to send, with this time kept for it.
-HANDOVER_S = MIN_ATTEMPT_S + 0.5
 
 
 def linger_from_env(env: Mapping[str, str]) -> float:
@@ -160,7 +156,7 @@ def main() -> int:
             destinations[0].deadline_s + 1.0,
             lambda: _record_failure(paths, loaded, DEADLINE_EXCEEDED),
         )
-        run_child(paths, destinations, linger_s=linger_from_env(os.environ))
+        run_child(paths, destinations, linger_s=linger_from_env(os.environ), successor=_successor)
     except Exception as exc:  # noqa: BLE001 - the edge: a child has nobody to report to
         _record_failure(paths, destinations, exc)
         return 1
@@ -186,6 +182,13 @@ def consent_check(
     return why_not
 
 
+def _successor(paths: state.Paths) -> int | None:
+    """Start the next exporter (``successor``, loaded only here: most runs never need it)."""
+    from otel_cli_telemetry._exporter import successor as successor_mod
+
+    return successor_mod.start(paths)
+
+
 def _count_run(s: delivery.DeliveryState) -> None:
     s.exporter_runs += 1
 
@@ -198,24 +201,19 @@ def run_child(
     wall: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     linger_s: float = LINGER_S,
+    successor: Callable[[state.Paths], int | None] | None = None,
 ) -> Report | None:
     """The child's life: own the marker, drain every destination's queue, linger a moment
     for more work (a CLI run in a loop then needs one child, not one per command), give
-    the marker up, look once more.
-
-    The hand-over: what a command spools while the marker is held, no command starts an
-    exporter for, so this child must send it. It therefore keeps the last part of its
-    time (``handover_reserve``) for that: its requests before then end by then; then it
-    gives the marker up for good (a command that spools after that starts the next
-    exporter), looks once more, and sends what waits, one attempt per queue."""
+    the marker up, look once more: carry on if work waits, or, out of time, start the
+    next exporter for it (``successor``: ``main`` passes ``_exporter.successor.start``,
+    which starts a process like this one; called in any other process, none is started)."""
     _at("adopt_marker")
-    deadline_s = destinations[0].deadline_s
-    marker = child_marker.ChildMarker(paths, deadline_s=deadline_s)
+    marker = child_marker.ChildMarker(paths, deadline_s=destinations[0].deadline_s)
     if not marker.adopt():
         return None  # another child owns the marker and will do the work
     items = destination_mod.queues(paths, destinations)
-    end = clock() + deadline_s
-    handover = end - handover_reserve(deadline_s)
+    end = clock() + destinations[0].deadline_s
     total = Report()
     # Queues whose sent files cannot be deleted, and those of a destination that cannot be
     # used (its traces wait, and ``status`` says why).
@@ -225,34 +223,35 @@ def run_child(
     try:
         while True:
             before = progress_of(total)
-            late = _drain_all(paths, items, blocked, attempted, handover, clock, total)
+            late = _drain_all(paths, items, blocked, attempted, end, clock, total)
             _at("linger")
             stalled = progress_of(total) == before and work_waiting(items, blocked, wall)
-            if not (late or stalled) and clock() < handover:
+            if not stalled:
                 watch = Watch(paths, items, _at)
-                seconds = min(linger_s, handover - clock())
+                seconds = min(linger_s, end - clock() - 0.5)
                 more = watch.wait(blocked, seconds, LINGER_POLL_S, clock, wall, sleep)
                 items = watch.items
                 blocked |= {q.queue for q, dest in items if dest.problem}
                 if more:
                     continue
             marker.give_up()
+            # The last look, at every queue: one recorded while we drained is news too.
+            items = inventory.recorded(paths) or items
+            blocked |= {q.queue for q, dest in items if dest.problem}
             if not work_waiting(items, blocked, wall):
                 return total
-            if late or clock() >= handover:
-                _at("handover")
-                _drain_all(paths, items, blocked, set(), end, clock, total)
-                return total
-            if stalled or not marker.reclaim():
-                return total
+            if not (stalled or end - clock() < 0.2) and marker.reclaim():
+                continue
+            if (late or end - clock() < 0.2) and attempted:
+                # Out of time, not stuck (this run sent, so each successor sends or backs
+                # off): what waits was spooled while we held the marker, so no command
+                # started an exporter for it.
+                _at("successor")
+                if successor is not None:
+                    successor(paths)
+            return total
     finally:
         marker.give_up()
-
-
-def handover_reserve(deadline_s: float) -> float:
-    """How long before its deadline a child hands the marker over: ``HANDOVER_S`` (time
-    for one request), or a quarter of a deadline set shorter than four times that."""
-    return min(HANDOVER_S, deadline_s / 4)
 
 
 def _drain_all(
@@ -266,7 +265,8 @@ def _drain_all(
 ) -> bool:
     """One pass over the queues, each drained with the time left before ``until``. True if
     a queue was left for lack of time: one this run has sent to (``attempted``) when too
-    little is left for another request, or any when no time is left."""
+    little is left for another request (it could be cut short, counted as a failure and
+    sent twice), or any when no time is left at all."""
     late = False
     for queue_paths, dest in items:
         remaining = until - clock()

@@ -1,0 +1,72 @@
+"""The next exporter, started by one that runs out of time with work waiting.
+
+A command that spools a trace while an exporter holds the marker starts none: that
+exporter must send it. When its deadline comes first (a request to a queue it has sent to
+would be cut short, see ``batch.MIN_ATTEMPT_S``), it gives the marker up, claims it again
+as a command would (``marker.claim``) and, if it gets the claim, starts its successor,
+which adopts the marker and sends what waits. If a command got the claim first, that
+command starts one. Either way no trace waits for some later command.
+
+The successor is started exactly as this exporter was: the same interpreter, arguments
+(``sys.orig_argv``: the launcher's ``-c`` entry, or a frozen app's binary) and environment
+(the one the launcher built; nothing of the host's is read again). Our working directory
+is already the filesystem root and our descriptors are closed (``child._settle``), so it
+inherits nothing else. It is detached in a session of its own, its stdio the null device.
+"""
+
+import os
+import sys
+
+from otel_cli_telemetry._disk import contract, marker, state
+
+
+def start(paths: state.Paths) -> int | None:
+    """Claim the marker and start the successor; its pid, or None when a command claimed
+    the marker first (it starts one) or the successor could not start (claim given back:
+    the next command starts one)."""
+    if not marker.claim(paths):
+        return None
+    pid = _spawn()
+    if pid is None:
+        marker.release_claim(paths)
+    return pid
+
+
+def _spawn() -> int | None:
+    # Only an exporter started by the launcher is started again so (its environment says
+    # so): in any other process ``sys.orig_argv`` is that process's command line.
+    if os.environ.get(contract.CHILD_MARKER) != "1" or not os.environ.get(contract.HOME_ENV):
+        return None
+    argv = list(getattr(sys, "orig_argv", None) or [])
+    if not argv:
+        return None
+    try:
+        return _start_detached(argv)
+    except (OSError, NotImplementedError, TypeError, ValueError):
+        return None
+
+
+if sys.platform == "win32":
+
+    def _start_detached(argv: list[str]) -> int:
+        """No posix_spawn: ``subprocess`` (loaded only here), detached, no console."""
+        import subprocess
+
+        flags = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP
+        flags |= subprocess.CREATE_NO_WINDOW
+        process = subprocess.Popen(
+            argv,
+            executable=sys.executable,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            creationflags=flags,
+        )
+        process.returncode = 0  # detached on purpose: no "still running" warning at exit
+        return process.pid
+
+else:
+
+    def _start_detached(argv: list[str]) -> int:
+        return os.posix_spawn(sys.executable, argv, os.environ, setsid=True)
