@@ -385,7 +385,7 @@ def test_both_destinations_one_failing(home: Path, intake: tuple[Intake, str]) -
         destinations = telemetry._resolved_destinations()
         assert [d.kind for d in destinations] == ["otlp", "datadog"]
         run_child(paths_for(home), [
-            destination.Destination(**{**destinations[0].to_json(), "deadline_s": 2.0}),
+            destination.Destination(**{**destinations[0].to_json(), "deadline_s": 3.0}),
             destinations[1],
         ], linger_s=0)  # fmt: skip
         assert sorted(log["command"] for log in server.logs) == ["assembly a", "assembly b"]

@@ -21,6 +21,7 @@ from otel_cli_telemetry._disk import contract, delivery, destination, locks, spo
 from otel_cli_telemetry._disk import marker as coordination
 from otel_cli_telemetry._exporter import child
 from otel_cli_telemetry._exporter import successor as successor_mod
+from otel_cli_telemetry._process import launcher
 from tests.collector import OtlpReceiver
 from tests.conftest import ExporterSampler, cli_env, lingering, wait_for_exporters
 from tests.test_exporter_lifecycle import FakeTime, sink_lines
@@ -67,9 +68,9 @@ def spawned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def spooled_names(home: Path) -> set[str]:
     found: set[str] = set()
-    for entry in spool.entries(home / "spool"):
-        text = Path(entry.path).read_text(errors="replace")
-        found.update(_names_in(text))
+    for spool_dir in home.glob("spool*"):  # every queue's
+        for entry in spool.entries(spool_dir):
+            found.update(_names_in(Path(entry.path).read_text(errors="replace")))
     return found
 
 
@@ -135,6 +136,34 @@ def test_the_deadline_with_work_waiting_starts_one_successor(
     assert spawned == [1]
     assert spooled_names(home)
     assert (home / coordination.MARKER).exists()
+
+
+def test_a_new_destination_too_close_to_the_deadline_is_left_to_the_successor(
+    home: Path, spawned: list[int]
+) -> None:
+    """A trace for a destination this run has not sent to yet, 1.5 s before the deadline,
+    once the run has sent a request: not sent with that little time (it could be cut short,
+    fail and be sent twice), but left to the successor. Nothing failed, nothing backs off."""
+    commands = Commands(home)
+    commands.run("local")
+    with OtlpReceiver() as receiver:
+        remote = Commands(home, {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url})
+        fake = FakeTime()
+        fake.hooks[int(8.5 / child.LINGER_POLL_S)] = lambda: remote.run("remote")
+        child.run_child(
+            paths_for(home),
+            [destination.Destination()],
+            clock=fake.clock,
+            sleep=fake.sleep,
+            linger_s=60.0,  # awake to the deadline
+            successor=successor_mod.start,
+        )
+        assert receiver.requests == []
+    assert spawned == [1]
+    assert spooled_names(home) == {"remote"}
+    for state_file in home.glob("delivery*.json"):
+        kept = delivery.load(state_file)
+        assert (kept.failures, kept.in_backoff()) == (0, False)
 
 
 def test_a_child_that_could_not_send_starts_no_successor(home: Path, spawned: list[int]) -> None:
@@ -372,3 +401,49 @@ def test_real_commands_across_exporters_lose_nothing(home: Path, tmp_path: Path)
     assert spool.entries(home / "spool") == []
     assert delivery.load(home / "delivery.json").exporter_runs >= 2
     assert sampler.max_alive <= 2
+
+
+def test_the_successor_gets_the_environment_the_launcher_gave_not_what_was_added() -> None:
+    """Whatever the host's environment, the successor's is exactly the one the launcher
+    built for the first exporter; what a frozen app's bootloader adds to its exporter (its
+    unpack directory, deleted when that exporter exits) is not passed on."""
+    host = {
+        "PATH": "/usr/bin",
+        "HOME": "/home/u",
+        "LANG": "C.UTF-8",
+        "HTTPS_PROXY": "http://proxy:3128",
+        "AWS_SECRET_ACCESS_KEY": "host secret",
+        "OTEL_CLI_TELEMETRY_POLICY": "/etc/p.toml",
+        "PYTHONPATH": "/opt/lib",
+    }
+    given = launcher.child_env(host, "/home/u/.local/state/app")
+    bootloader = {
+        "_PYI_APPLICATION_HOME_DIR": "/tmp/_MEI123",
+        "_PYI_ARCHIVE_FILE": "/usr/bin/app",
+        "_PYI_PARENT_PROCESS_LEVEL": "1",
+        "LD_LIBRARY_PATH": "/tmp/_MEI123",
+    }
+    assert successor_mod.launcher_environment({**given, **bootloader}) == given
+    assert "AWS_SECRET_ACCESS_KEY" not in given
+
+
+def test_only_the_exporters_own_command_line_is_started_again(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The successor's argv is this process's only when it is the launcher's: the ``-c``
+    entry, or a frozen app's binary with the exporter's variable set. A host that calls
+    ``child.main`` itself (its own command line) starts nothing."""
+    monkeypatch.setenv(contract.CHILD_MARKER, "1")
+    monkeypatch.setenv(contract.HOME_ENV, str(tmp_path))
+    monkeypatch.delenv(contract.FROZEN_EXPORTER_ENV, raising=False)
+    exporter = [sys.executable, "-P", "-c", contract.EXPORTER_CODE]
+    assert launcher.argv()[-2:] == exporter[-2:]
+    monkeypatch.setattr(sys, "orig_argv", exporter)
+    assert successor_mod.exporter_argv() == exporter
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-c", "host()", "--flag"])
+    assert successor_mod.exporter_argv() is None
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "orig_argv", ["/usr/bin/app"])
+    assert successor_mod.exporter_argv() is None  # the app itself, not its exporter
+    monkeypatch.setenv(contract.FROZEN_EXPORTER_ENV, "1")
+    assert successor_mod.exporter_argv() == ["/usr/bin/app"]

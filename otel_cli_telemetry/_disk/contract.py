@@ -72,6 +72,34 @@ CONSENT_ENV_NAMES = (
     APP_DISABLED, APP_MODE, DO_NOT_TRACK, OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER, POLICY_FILE,
 )  # fmt: skip
 
+# --- how the exporter child is started ----------------------------------------------------
+# The launcher starts it so; an exporter out of time starts its successor the same way.
+EXPORTER_MODULE = "otel_cli_telemetry._exporter.child"
+#: What the child runs: ``-c``, not ``-m``, which would load ``runpy`` and
+#: ``importlib.util`` first (about a fifth of a lean CLI command's instructions, per child).
+#: A constant: never a payload, a token or a header (``ps`` shows it).
+EXPORTER_CODE = f"import sys; from {EXPORTER_MODULE} import main; sys.exit(main())"
+#: Set in the child's environment when the app is frozen (PyInstaller and the like): the
+#: binary is started again, and our runtime hook (``otel_cli_telemetry._pyinstaller``) turns
+#: it into the exporter before any of the app's code runs.
+FROZEN_EXPORTER_ENV = "OTEL_CLI_TELEMETRY_RUN_EXPORTER"
+#: Every variable of ours in the child's environment starts so (``HOME_ENV``,
+#: ``CHILD_MARKER``, ``FROZEN_EXPORTER_ENV``, the linger below).
+OWN_ENV_PREFIX = "OTEL_CLI_TELEMETRY_"
+#: What the child may inherit of the host's environment: finding Python and our package,
+#: locale, temp dirs, proxies and CA bundles for its HTTPS requests. Nothing else.
+CHILD_PASS_THROUGH = (
+    "PATH", "HOME", "USERPROFILE", "SYSTEMROOT", "TMPDIR", "TEMP", "TMP", "LANG", "LC_ALL",
+    "PYTHONPATH", "VIRTUAL_ENV",
+    "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
+    "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    # coverage.py measuring a test run (its own .pth starts it only when these are set):
+    # lets our CI count the exporter child's lines; inert everywhere else.
+    "COVERAGE_PROCESS_CONFIG", "COVERAGE_FILE",
+    # shortens the child's linger (clamped to [0, LINGER_S] there): tests and packagers
+    "OTEL_CLI_TELEMETRY_LINGER_S",
+)  # fmt: skip
+
 PROTOCOLS = ("http/protobuf", "http/json", "grpc")
 DEFAULT_PROTOCOL = "http/protobuf"
 GRPC = "grpc"

@@ -264,17 +264,16 @@ def _drain_all(
     total: Report,
 ) -> bool:
     """One pass over the queues, each drained with the time left before ``until``. True if
-    a queue was left for lack of time: one this run has sent to (``attempted``) when too
-    little is left for another request (it could be cut short, counted as a failure and
-    sent twice), or any when no time is left at all."""
+    a queue was left for lack of time: once this run has sent a request (``attempted``:
+    the queues it sent to), any when too little is left for another (it could be cut short,
+    counted as a failure and sent twice: the successor sends it), or any when no time is
+    left at all. A run's first request always goes, whatever the deadline."""
     late = False
     for queue_paths, dest in items:
         remaining = until - clock()
         if queue_paths.queue in blocked:
             continue
-        if remaining <= 0 or (
-            queue_paths.queue in attempted and remaining < min(dest.timeout_s, MIN_ATTEMPT_S)
-        ):
+        if remaining <= 0 or (attempted and remaining < min(dest.timeout_s, MIN_ATTEMPT_S)):
             late = True
             continue
         # Wait for a drainer that is finishing (a foreground flush, a child on its way

@@ -17,8 +17,8 @@ anyone else), with ``-P`` (Python 3.11+) so that not even that is added, and wit
 import os
 import sys
 
+from otel_cli_telemetry._disk import contract, retry, state
 from otel_cli_telemetry._disk import marker as coordination
-from otel_cli_telemetry._disk import retry, state
 from otel_cli_telemetry._process import config
 
 TYPE_CHECKING = False
@@ -28,43 +28,10 @@ if TYPE_CHECKING:
 
     from otel_cli_telemetry._disk.fs import StrPath
 
-ENTRY_MODULE = "otel_cli_telemetry._exporter.child"
-#: What the child runs: ``-c``, not ``-m``, which would load ``runpy`` and
-#: ``importlib.util`` first (about a fifth of a lean CLI command's instructions, per child).
-#: A constant: never a payload, a token or a header (``ps`` shows it).
-ENTRY_CODE = f"import sys; from {ENTRY_MODULE} import main; sys.exit(main())"
-
-# What the child may inherit: finding Python and our package, locale, temp dirs,
-# proxies and CA bundles for its HTTPS requests. Nothing else of the host's environment.
-_PASS_THROUGH = (
-    "PATH",
-    "HOME",
-    "USERPROFILE",
-    "SYSTEMROOT",
-    "TMPDIR",
-    "TEMP",
-    "TMP",
-    "LANG",
-    "LC_ALL",
-    "PYTHONPATH",
-    "VIRTUAL_ENV",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    # coverage.py measuring a test run (its own .pth starts it only when these are set):
-    # lets our CI count the exporter child's lines; inert everywhere else.
-    "COVERAGE_PROCESS_CONFIG",
-    "COVERAGE_FILE",
-    # shortens the child's linger (clamped to [0, LINGER_S] there): tests and packagers
-    "OTEL_CLI_TELEMETRY_LINGER_S",
-)
+#: What the child runs (``contract``: an exporter out of time starts its successor so too).
+ENTRY_MODULE = contract.EXPORTER_MODULE
+ENTRY_CODE = contract.EXPORTER_CODE
+_PASS_THROUGH = contract.CHILD_PASS_THROUGH
 
 if TYPE_CHECKING:
     Spawn = Callable[..., Any]
@@ -106,10 +73,8 @@ def child_env(env: "Mapping[str, str]", home: "StrPath") -> dict[str, str]:
 CHILD_CWD = os.path.abspath(os.sep)
 
 
-#: Set in the child's environment when the app is frozen (PyInstaller and the like): the
-#: binary is started again, and our runtime hook (``otel_cli_telemetry._pyinstaller``) turns
-#: it into the exporter before any of the app's code runs.
-FROZEN_EXPORTER_ENV = "OTEL_CLI_TELEMETRY_RUN_EXPORTER"
+#: Set in the child's environment when the app is frozen (see ``contract``).
+FROZEN_EXPORTER_ENV = contract.FROZEN_EXPORTER_ENV
 
 
 def is_frozen() -> bool:
