@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -80,6 +80,26 @@ def _names_in(text: str) -> list[str]:
     return re.findall(r'"assembly ([^"]+)"', text)
 
 
+def run_paced_child(
+    home: Path,
+    commands: Commands,
+    polls: Iterable[int],
+    successor: Callable[[state.Paths], int | None] | None,
+) -> None:
+    """The real child on a fake clock (``LINGER_POLL_S`` a poll), a command at each of its
+    ``polls`` (the n-th sleep), the default destination."""
+    fake = FakeTime()
+    for n in polls:
+        fake.hooks[n] = lambda n=n: commands.run(f"c{n}")  # type: ignore[misc]
+    child.run_child(
+        paths_for(home),
+        [destination.Destination()],
+        clock=fake.clock,
+        sleep=fake.sleep,
+        successor=successor,
+    )
+
+
 @pytest.mark.parametrize("every", [1, 2, 3, 5, 6, 7, 11])
 def test_every_trace_is_sent_by_the_child_or_by_an_exporter_started_for_it(
     home: Path, every: int, spawned: list[int]
@@ -91,16 +111,7 @@ def test_every_trace_is_sent_by_the_child_or_by_an_exporter_started_for_it(
     commands = Commands(home)
     commands.run("c0")
     commands.started_exporter.clear()  # the child below is the exporter c0 started
-    fake = FakeTime()
-    for n in range(every, 60, every):
-        fake.hooks[n] = lambda n=n: commands.run(f"c{n}")  # type: ignore[misc]
-    child.run_child(
-        paths_for(home),
-        [destination.Destination()],
-        clock=fake.clock,
-        sleep=fake.sleep,
-        successor=successor_mod.start,
-    )
+    run_paced_child(home, commands, range(every, 60, every), successor_mod.start)
     sent = [name for line in sink_lines(home) for name in _names_in(line)]
     waiting = spooled_names(home)
     assert len(sent) == len(set(sent))  # nothing sent twice
@@ -123,16 +134,7 @@ def test_the_deadline_with_work_waiting_starts_one_successor(
     time makes it start exactly one successor, with the marker claimed for it."""
     commands = Commands(home)
     commands.run("c0")
-    fake = FakeTime()
-    for n in range(1, 12):
-        fake.hooks[n * 6] = lambda n=n: commands.run(f"c{n}")  # type: ignore[misc]
-    child.run_child(
-        paths_for(home),
-        [destination.Destination()],
-        clock=fake.clock,
-        sleep=fake.sleep,
-        successor=successor_mod.start,
-    )
+    run_paced_child(home, commands, range(6, 72, 6), successor_mod.start)  # every 1.5 s
     assert spawned == [1]
     assert spooled_names(home)
     assert (home / coordination.MARKER).exists()
@@ -268,12 +270,7 @@ def test_run_child_starts_no_successor_unless_given_one(
     monkeypatch.setattr(successor_mod, "start", lambda *a: called.append(a))
     commands = Commands(home)
     commands.run("c0")
-    fake = FakeTime()
-    for n in range(1, 12):
-        fake.hooks[n * 6] = lambda n=n: commands.run(f"c{n}")  # type: ignore[misc]
-    child.run_child(
-        paths_for(home), [destination.Destination()], clock=fake.clock, sleep=fake.sleep
-    )
+    run_paced_child(home, commands, range(6, 72, 6), None)  # run_child's default
     assert called == []
     assert spooled_names(home)
     assert not (home / coordination.MARKER).exists()

@@ -32,7 +32,7 @@ from otel_cli_telemetry._disk import destination as destination_mod
 from otel_cli_telemetry._exporter.batch import MIN_ATTEMPT_S
 from otel_cli_telemetry._exporter.drain import SPOOL_STUCK, drain
 from otel_cli_telemetry._exporter.run import Report, progress_of
-from otel_cli_telemetry._exporter.watch import Queue, Watch, work_waiting
+from otel_cli_telemetry._exporter.watch import Queue, Watch, unusable, work_waiting
 
 # Only what the child runs is imported: no ``typing``, ``pathlib``, ``threading`` or
 # ``contextlib`` (together about half of what a lean CLI command costs); see
@@ -217,7 +217,7 @@ def run_child(
     total = Report()
     # Queues whose sent files cannot be deleted, and those of a destination that cannot be
     # used (its traces wait, and ``status`` says why).
-    blocked: set[str] = {q.queue for q, dest in items if dest.problem}
+    blocked = unusable(items)
     delivery.update_quietly(paths.delivery_file, paths.state_lock, _count_run)
     attempted: set[str] = set()  # queues this run has sent to (a later pass needs time)
     try:
@@ -231,18 +231,19 @@ def run_child(
                 seconds = min(linger_s, end - clock() - 0.5)
                 more = watch.wait(blocked, seconds, LINGER_POLL_S, clock, wall, sleep)
                 items = watch.items
-                blocked |= {q.queue for q, dest in items if dest.problem}
+                blocked |= unusable(items)
                 if more:
                     continue
             marker.give_up()
             # The last look, at every queue: one recorded while we drained is news too.
             items = inventory.recorded(paths) or items
-            blocked |= {q.queue for q, dest in items if dest.problem}
+            blocked |= unusable(items)
             if not work_waiting(items, blocked, wall):
                 return total
-            if not (stalled or end - clock() < 0.2) and marker.reclaim():
+            out_of_time = end - clock() < 0.2
+            if not (stalled or out_of_time) and marker.reclaim():
                 continue
-            if (late or end - clock() < 0.2) and attempted:
+            if (late or out_of_time) and attempted:
                 # Out of time, not stuck (this run sent, so each successor sends or backs
                 # off): what waits was spooled while we held the marker, so no command
                 # started an exporter for it.

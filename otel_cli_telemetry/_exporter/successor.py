@@ -1,8 +1,8 @@
 """The next exporter, started by one that runs out of time with work waiting.
 
 A command that spools a trace while an exporter holds the marker starts none: that
-exporter must send it. When its deadline comes first (a request to a queue it has sent to
-would be cut short, see ``batch.MIN_ATTEMPT_S``), it gives the marker up, claims it again
+exporter must send it. When its deadline comes first (once it has sent, a request with
+less than ``batch.MIN_ATTEMPT_S`` left could be cut short), it gives the marker up, claims it again
 as a command would (``marker.claim``) and, if it gets the claim, starts its successor,
 which adopts the marker and sends what waits. If a command got the claim first, that
 command starts one. Either way no trace waits for some later command.

@@ -82,3 +82,9 @@ def work_waiting(items: list[Queue], blocked: set[str], wall: Callable[[], float
         ).in_backoff(wall()):
             return True
     return False
+
+
+def unusable(items: list[Queue]) -> set[str]:
+    """The queues of a destination that cannot be used (its traces wait; ``status`` says
+    why)."""
+    return {q.queue for q, dest in items if dest.problem}

@@ -29,9 +29,7 @@ if TYPE_CHECKING:
     from otel_cli_telemetry._disk.fs import StrPath
 
 #: What the child runs (``contract``: an exporter out of time starts its successor so too).
-ENTRY_MODULE = contract.EXPORTER_MODULE
 ENTRY_CODE = contract.EXPORTER_CODE
-_PASS_THROUGH = contract.CHILD_PASS_THROUGH
 
 if TYPE_CHECKING:
     Spawn = Callable[..., Any]
@@ -55,7 +53,7 @@ def _safe_python_path(raw: str | None, home: "StrPath") -> list[str]:
 
 def child_env(env: "Mapping[str, str]", home: "StrPath") -> dict[str, str]:
     """The exporter child's whole environment."""
-    reduced = {k: env[k] for k in _PASS_THROUGH if env.get(k)}
+    reduced = {k: env[k] for k in contract.CHILD_PASS_THROUGH if env.get(k)}
     # Make sure the child imports the same copy of this package as the parent.
     # this file is <root>/otel_cli_telemetry/_process/launcher.py
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
